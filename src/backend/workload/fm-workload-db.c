@@ -1,0 +1,36 @@
+/*
+ * fm-workload-db.c: a database: uniform random writes over its working set (the
+ * region): every page of the set is as likely as any other, which is what makes an
+ * OLTP buffer pool hard to pre-copy.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include "backend/workload/fm-workload-priv.h"
+
+/* Starts the model afresh: no sampler, cursor at the region's start. */
+static void
+fm_workload_db_init(const FmWorkloadSpec *spec G_GNUC_UNUSED,
+                    const FmWorkloadRegion *region G_GNUC_UNUSED,
+                    FmWorkloadState *state)
+{
+    state->cursor = 0;
+    memset(&state->zipf, 0, sizeof(state->zipf));
+}
+
+/* Returns a uniformly drawn page of the working set. */
+static guint64
+fm_workload_db_next(const FmWorkloadSpec *spec G_GNUC_UNUSED,
+                    const FmWorkloadRegion *region, FmWorkloadState *state)
+{
+    return region->first + fm_rand_below(&state->rand, region->count);
+}
+
+const FmWorkloadModel fm_workload_model_db = {
+    .type = FM_WORKLOAD_DB,
+    .init = fm_workload_db_init,
+    .next = fm_workload_db_next,
+};

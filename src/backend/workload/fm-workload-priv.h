@@ -1,0 +1,84 @@
+/*
+ * fm-workload-priv.h: the workload model vtable, for the model files and the backends
+ * that run workloads (sim, local).
+ *
+ * A model is two hooks: init (set up the model's part of the state: sampler, cursor)
+ * and next (the pfn of the next write).  fm-workload.c owns the clock: it decides how
+ * many writes fall in an interval and calls next that many times, so models know
+ * nothing of time.  One entry per FmWorkloadType in the table of fm-workload.c.
+ *
+ * Both hooks receive the region of the spec being run (for phases, of the current
+ * phase), computed by fm_workload_region_init() from the spec and the page count.  The
+ * region is derived data, recomputed on demand, never stored in the state: the state
+ * stays plain data that can be copied byte for byte.
+ *
+ * Conventions of a zeroed spec field (specs built by hand, in tests): region_size 0
+ * means all memory; zipf_s 0 means 1.0.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "backend/workload/fm-workload.h"
+
+G_BEGIN_DECLS
+
+/* The pages a model writes to, and the constants it derives from them. */
+typedef struct {
+    guint64 first;        /* first pfn of the region */
+    guint64 count;        /* pages in the region, >= 1, first + count <= page count */
+    guint64 scatter_a;    /* web: rank r -> first + (a (r - 1) + b) mod count, */
+    guint64 scatter_b;    /*      a coprime to count, so ranks land on distinct pages */
+} FmWorkloadRegion;
+
+typedef struct {
+    FmWorkloadType type;
+    /* (Re)initialises the model's part of @state (cursor, zipf) for @spec over
+     * @region: at fm_workload_state_init() and at every phase change. */
+    void (*init)(const FmWorkloadSpec *spec, const FmWorkloadRegion *region,
+                 FmWorkloadState *state);
+    /* Returns the pfn of the next write, inside @region; draws from state->rand. */
+    guint64 (*next)(const FmWorkloadSpec *spec, const FmWorkloadRegion *region,
+                    FmWorkloadState *state);
+} FmWorkloadModel;
+
+extern const FmWorkloadModel fm_workload_model_idle;
+extern const FmWorkloadModel fm_workload_model_web;
+extern const FmWorkloadModel fm_workload_model_db;
+extern const FmWorkloadModel fm_workload_model_sweep;
+extern const FmWorkloadModel fm_workload_model_phases;
+
+/* Returns the model of @type (< FM_WORKLOAD_LAST). */
+const FmWorkloadModel *fm_workload_model_get(FmWorkloadType type);
+
+/* Fills @region for the simple (non-phases) spec @spec on a guest of @page_count
+ * (> 0) pages: first = floor(region_start x pages), count = max(1, floor(region_size x
+ * pages)), both clipped to memory; scatter constants for web. */
+void fm_workload_region_init(FmWorkloadRegion *region, const FmWorkloadSpec *spec,
+                             guint64 page_count);
+
+/* Returns the simple spec that @state is running: @spec itself, or for phases the
+ * current phase, or NULL once a sequence whose last phase has a duration is over
+ * (the guest then writes nothing more). */
+const FmWorkloadSpec *fm_workload_current(const FmWorkloadSpec *spec,
+                                          const FmWorkloadState *state);
+
+/* Phases (fm-workload-phases.c): returns the current phase, NULL past the last one. */
+const FmWorkloadSpec *fm_workload_phases_current(const FmWorkloadSpec *spec,
+                                                 const FmWorkloadState *state);
+/* Returns the workload time at which the current phase ends; INFINITY if it is
+ * open-ended (duration 0) or the sequence is over. */
+double fm_workload_phases_end(const FmWorkloadSpec *spec, const FmWorkloadState *state);
+
+/* Returns TRUE if @spec can be run (type in range, finite rate >= 0, fractions in
+ * range, phases non-empty and not nested); otherwise FALSE with @error set
+ * (FM_ERROR_CONFIG). */
+gboolean fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error);
+
+/* Returns the writes @spec would make at full speed between state->now and @until
+ * (not rounded; the state is not changed): the guest's nominal work, against which
+ * a throttled guest's slowdown is measured. */
+double fm_workload_nominal_writes(const FmWorkloadSpec *spec, const FmWorkloadState *state,
+                                  double until);
+
+G_END_DECLS

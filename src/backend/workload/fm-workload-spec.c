@@ -1,0 +1,99 @@
+/*
+ * fm-workload-spec.c: workload specs: type names, deep copy and free.
+ *
+ * Kept apart from the generator (fm-workload.c) so that the scenario parser and its
+ * tests need none of the models.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+#include "backend/workload/fm-workload.h"
+
+#include <string.h>
+
+/* Indexed by FmWorkloadType; these names appear in scenario XML and in reports. */
+static const char *const workload_type_names[] = {
+    [FM_WORKLOAD_IDLE] = "idle",
+    [FM_WORKLOAD_WEB] = "web",
+    [FM_WORKLOAD_DB] = "db",
+    [FM_WORKLOAD_SWEEP] = "sweep",
+    [FM_WORKLOAD_PHASES] = "phases",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(workload_type_names) == FM_WORKLOAD_LAST);
+
+/* Returns the static name of @type, or NULL if @type is out of range. */
+const char *
+fm_workload_type_to_string(FmWorkloadType type)
+{
+    if ((guint) type >= FM_WORKLOAD_LAST)
+        return NULL;
+    return workload_type_names[type];
+}
+
+/* Returns the type called @name (case-sensitive, as in the XML), or -1. */
+int
+fm_workload_type_from_string(const char *name)
+{
+    if (!name)
+        return -1;
+    for (guint i = 0; i < FM_WORKLOAD_LAST; i++) {
+        if (strcmp(workload_type_names[i], name) == 0)
+            return (int) i;
+    }
+    return -1;
+}
+
+/* Deep-copies the phases of @src into @dst, whose fields already hold a shallow
+ * copy of @src. */
+static void
+fm_workload_spec_copy_phases(FmWorkloadSpec *dst, const FmWorkloadSpec *src)
+{
+    dst->phases = NULL;
+    if (src->n_phases == 0 || !src->phases) {
+        dst->n_phases = 0;
+        return;
+    }
+    dst->phases = g_new0(FmWorkloadSpec, src->n_phases);
+    for (guint i = 0; i < src->n_phases; i++) {
+        dst->phases[i] = src->phases[i];
+        fm_workload_spec_copy_phases(&dst->phases[i], &src->phases[i]);
+    }
+}
+
+/* Frees what @spec owns (its phases, recursively), not @spec itself: phase specs
+ * live inside their parent's array. */
+static void
+fm_workload_spec_clear(FmWorkloadSpec *spec)
+{
+    if (spec->phases) {
+        for (guint i = 0; i < spec->n_phases; i++)
+            fm_workload_spec_clear(&spec->phases[i]);
+        g_free(spec->phases);
+    }
+    spec->phases = NULL;
+    spec->n_phases = 0;
+}
+
+/* Returns a new deep copy of @spec (caller frees with fm_workload_spec_free()). */
+FmWorkloadSpec *
+fm_workload_spec_copy(const FmWorkloadSpec *spec)
+{
+    FmWorkloadSpec *copy;
+
+    g_return_val_if_fail(spec != NULL, NULL);
+
+    copy = g_new0(FmWorkloadSpec, 1);
+    *copy = *spec;
+    fm_workload_spec_copy_phases(copy, spec);
+    return copy;
+}
+
+/* Frees @spec and its phases; NULL is accepted. */
+void
+fm_workload_spec_free(FmWorkloadSpec *spec)
+{
+    if (!spec)
+        return;
+    fm_workload_spec_clear(spec);
+    g_free(spec);
+}

@@ -1,0 +1,94 @@
+/*
+ * fm-workload.h: memory-writing workload models shared by the simulator and the local
+ * guest (DESIGN.md section 4).
+ *
+ * A workload is a spec (what to do: model, rate, shape; immutable, owned by whoever
+ * parsed it) plus a state (where it is: PRNG, cursor, phase, counters).  The state is
+ * plain data with no pointers, so that a local guest can keep it inside its own migrated
+ * memory and carry on where it stopped on the destination.
+ *
+ * Models (one file each under src/backend/workload/, one entry in the table in
+ * fm-workload.c):
+ *  idle   uniform writes over all memory at a low rate (timer ticks, daemons);
+ *  web    Zipf(s)-distributed writes over a region, ranks scattered over its pages;
+ *  db     uniform random writes over a working set;
+ *  sweep  sequential writes over a region, wrapping around (Clark's "MMuncher");
+ *  phases a sequence of the others, each for a duration (the last may be open-ended).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include "util/fm-rand.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    FM_WORKLOAD_IDLE,
+    FM_WORKLOAD_WEB,
+    FM_WORKLOAD_DB,
+    FM_WORKLOAD_SWEEP,
+    FM_WORKLOAD_PHASES,
+    FM_WORKLOAD_LAST
+} FmWorkloadType;
+
+#define FM_WORKLOAD_MAX_PHASES 8
+
+typedef struct _FmWorkloadSpec FmWorkloadSpec;
+
+struct _FmWorkloadSpec {
+    FmWorkloadType type;
+    double rate;          /* page writes per second (absolute, already resolved) */
+    double zipf_s;        /* web: Zipf exponent (default 1.0) */
+    double region_start;  /* fraction of memory where the region starts, [0, 1) */
+    double region_size;   /* fraction of memory the model writes to, (0, 1] */
+    double duration;      /* phase length in seconds; 0 = open-ended (last phase) */
+    guint n_phases;       /* phases: number of entries in @phases */
+    FmWorkloadSpec *phases; /* phases: array of n_phases specs (none of type PHASES) */
+};
+
+/* Everything a workload remembers; plain data (see above). */
+typedef struct {
+    guint32 magic;        /* FM_WORKLOAD_STATE_MAGIC once initialised */
+    guint32 phase;        /* index of the current phase (phases only) */
+    double now;           /* workload time reached, seconds since start */
+    double phase_start;   /* workload time at which the current phase began */
+    double carry;         /* fractional write owed from the previous step */
+    guint64 cursor;       /* sweep: next page offset within the region */
+    guint64 writes;       /* page writes made so far (the guest's "work counter") */
+    FmRand rand;
+    FmZipf zipf;          /* web: sampler of the current (phase's) spec */
+} FmWorkloadState;
+
+#define FM_WORKLOAD_STATE_MAGIC 0x464d574cu  /* "FMWL" */
+
+/* Called once per page write; @pfn < the page count given to fm_workload_state_init(). */
+typedef void (*FmWorkloadWriteFunc)(guint64 pfn, gpointer user_data);
+
+/* Returns the model's name ("db"), or NULL if @type is out of range. */
+const char *fm_workload_type_to_string(FmWorkloadType type);
+/* Returns the type named @name, or -1. */
+int fm_workload_type_from_string(const char *name);
+
+/* Initialises @state for @spec on a guest of @page_count pages, seeded by @seed. */
+void fm_workload_state_init(FmWorkloadState *state, const FmWorkloadSpec *spec,
+                            guint64 page_count, guint64 seed);
+
+/* Advances the workload from state->now to @until (seconds), making the writes that
+ * fall in that interval at @speed times the nominal rate (1.0 = unthrottled, 0.8 = a
+ * 20 % throttle) and calling @write for each.  Returns the number of writes made.
+ * Deterministic: the same spec, seed and sequence of @until/@speed values give the
+ * same writes. */
+guint64 fm_workload_run_until(const FmWorkloadSpec *spec, FmWorkloadState *state,
+                              guint64 page_count, double until, double speed,
+                              FmWorkloadWriteFunc write, gpointer user_data);
+
+/* Deep-copies @spec (caller frees with fm_workload_spec_free()). */
+FmWorkloadSpec *fm_workload_spec_copy(const FmWorkloadSpec *spec);
+/* Frees a spec made by fm_workload_spec_copy() or the scenario parser; NULL ok. */
+void fm_workload_spec_free(FmWorkloadSpec *spec);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmWorkloadSpec, fm_workload_spec_free)
+
+G_END_DECLS

@@ -1,0 +1,577 @@
+/*
+ * fm-job.c: the migration engine: one job, its state machine and its rounds.
+ *
+ * The loop is libxenguest's send_memory_live() / suspend_and_send_dirty() with the
+ * decisions taken out into an FmPolicy: round 0 sends everything, then each round
+ * harvests the dirty log, lets the policy classify fragments and plan, asks it whether
+ * to go on, and sends the plan in batches.  Stop-and-copy pauses the guest, harvests
+ * one last time, sends what is pending and the guest's state, and waits for the
+ * destination's verdict.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include "engine/fm-job.h"
+#include "engine/fm-frag-tracker.h"
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+
+/* Rounds shorter than this many bytes do not update the bandwidth estimate: their
+ * duration is mostly latency. */
+#define FM_JOB_MIN_BANDWIDTH_SAMPLE (256 * 1024)
+
+static const FmParamSpec fm_job_params[] = {
+    { "fragment_size", FM_PARAM_UINT, 512, 1, 1 << 20,
+      N_("pages per fragment (512 = 2 MiB of 4 KiB pages)") },
+    { "batch_pages", FM_PARAM_UINT, 1024, 1, 65536,
+      N_("pages read and sent per batch (libxenguest: 1024)") },
+    { "max_downtime", FM_PARAM_DURATION, 0.3, 0, 3600,
+      N_("downtime target, as virsh migrate-setmaxdowntime (300 ms)") },
+    { "max_time", FM_PARAM_DURATION, 0, 0, 31536000,
+      N_("total time cap; 0 = 10 x the duration of round 0") },
+    { "ewma_alpha", FM_PARAM_RATIO, 0.5, 0.01, 1,
+      N_("weight of the newest round in the fragments' dirty-rate averages") },
+    { NULL, 0, 0, 0, 0, NULL }
+};
+
+struct _FmJob {
+    FmBackend *backend;            /* borrowed */
+    FmSink *sink;                  /* borrowed */
+    FmPolicy *policy;              /* owned */
+
+    /* knobs */
+    guint32 frag_pages;
+    guint batch_pages;
+    double max_downtime;
+    double max_time;
+    double ewma_alpha;
+
+    gint state;                    /* FmJobState, atomic */
+    gint cancel;                   /* atomic flag, set by fm_job_cancel() */
+    FmJobStats stats;
+    GArray *rounds;                /* FmRoundRecord */
+
+    guint64 page_count;
+    gsize page_size;
+    FmBitmap *pending;             /* pages to send: dirty or never sent */
+    FmBitmap *dirty;               /* scratch: the last harvest */
+    FmBitmap *sent;                /* pages sent at least once (to count re-sends) */
+    FmBitmap *peek;                /* scratch for peek and skip */
+    FmFragTracker *tracker;
+    guint64 *pfns;                 /* batch_pages entries */
+    guint8 *buf;                   /* batch_pages * page_size bytes */
+    gsize batch_len;
+
+    gint64 t_start;                /* backend clock, ns */
+    gboolean started;              /* fm_job_run() was called */
+    gboolean log_dirty_on;
+    gboolean paused;
+    guint throttle;
+
+    FmJobProgressFunc progress;
+    gpointer progress_data;
+};
+
+static const char *const fm_job_state_names[] = {
+    [FM_JOB_SETUP] = "setup",
+    [FM_JOB_PRECOPY] = "precopy",
+    [FM_JOB_STOP_AND_COPY] = "stop-and-copy",
+    [FM_JOB_COMPLETED] = "completed",
+    [FM_JOB_CANCELLED] = "cancelled",
+    [FM_JOB_FAILED] = "failed",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(fm_job_state_names) == FM_JOB_STATE_LAST);
+
+/* Returns the static name of @state, or NULL if out of range. */
+const char *
+fm_job_state_to_string(FmJobState state)
+{
+    if ((guint)state >= FM_JOB_STATE_LAST)
+        return NULL;
+    return fm_job_state_names[state];
+}
+
+/* Returns the engine's own knob table (static). */
+const FmParamSpec *
+fm_job_param_specs(void)
+{
+    return fm_job_params;
+}
+
+/* Returns seconds elapsed since the job started, on the backend clock. */
+static double
+fm_job_elapsed(FmJob *job)
+{
+    return (fm_backend_now(job->backend) - job->t_start) / 1e9;
+}
+
+/* The one place the state changes: checks the transition and logs it with @reason. */
+static void
+fm_job_set_state(FmJob *job, FmJobState state, const char *reason)
+{
+    FmJobState old = g_atomic_int_get(&job->state);
+    static const guint allowed[FM_JOB_STATE_LAST] = {
+        [FM_JOB_SETUP] = 1u << FM_JOB_PRECOPY | 1u << FM_JOB_FAILED | 1u << FM_JOB_CANCELLED,
+        [FM_JOB_PRECOPY] = 1u << FM_JOB_STOP_AND_COPY | 1u << FM_JOB_FAILED |
+                           1u << FM_JOB_CANCELLED,
+        [FM_JOB_STOP_AND_COPY] = 1u << FM_JOB_COMPLETED | 1u << FM_JOB_FAILED |
+                                 1u << FM_JOB_CANCELLED,
+    };
+
+    g_return_if_fail((allowed[old] & (1u << state)) != 0);
+    g_atomic_int_set(&job->state, state);
+    g_debug("job %s: %s -> %s (%s) at %.3f s", fm_policy_name(job->policy),
+            fm_job_state_to_string(old), fm_job_state_to_string(state),
+            reason ? reason : "-", fm_job_elapsed(job));
+}
+
+/* Returns a new job (caller frees); takes @policy.  NULL with @error on bad knobs. */
+FmJob *
+fm_job_new(FmBackend *backend, FmSink *sink, FmPolicy *policy, const FmParamSet *params,
+           GError **error)
+{
+    g_autoptr(FmPolicy) owned_policy = policy;
+    g_autoptr(FmJob) job = NULL;
+
+    g_return_val_if_fail(backend != NULL && sink != NULL && policy != NULL, NULL);
+
+    job = g_new0(FmJob, 1);
+    job->backend = backend;
+    job->sink = sink;
+    job->policy = g_steal_pointer(&owned_policy);
+    job->rounds = g_array_new(FALSE, TRUE, sizeof(FmRoundRecord));
+    job->state = FM_JOB_SETUP;
+
+    if (params) {
+        /* only this module's knobs are checked here, see fm_policy_new() */
+        const FmParamSpec *const tables[] = { fm_job_params, NULL };
+        for (guint i = 0; i < fm_param_set_length(params); i++) {
+            const char *name, *value;
+            g_autoptr(FmParamSet) one = fm_param_set_new();
+
+            fm_param_set_nth(params, i, &name, &value);
+            if (!fm_param_spec_lookup(fm_job_params, name))
+                continue;
+            fm_param_set_set(one, name, value);
+            if (!fm_param_set_check(one, tables, error))
+                return NULL;
+        }
+    }
+    job->frag_pages = fm_param_set_get_named(params, fm_job_params, "fragment_size");
+    job->batch_pages = fm_param_set_get_named(params, fm_job_params, "batch_pages");
+    job->max_downtime = fm_param_set_get_named(params, fm_job_params, "max_downtime");
+    job->max_time = fm_param_set_get_named(params, fm_job_params, "max_time");
+    job->ewma_alpha = fm_param_set_get_named(params, fm_job_params, "ewma_alpha");
+    job->stats.stop_reason = "";
+    return g_steal_pointer(&job);
+}
+
+/* Frees @job and its policy; NULL ok. */
+void
+fm_job_free(FmJob *job)
+{
+    if (job == NULL)
+        return;
+    fm_policy_free(job->policy);
+    g_array_unref(job->rounds);
+    fm_bitmap_free(job->pending);
+    fm_bitmap_free(job->dirty);
+    fm_bitmap_free(job->sent);
+    fm_bitmap_free(job->peek);
+    fm_frag_tracker_free(job->tracker);
+    g_free(job->pfns);
+    g_free(job->buf);
+    g_free(job);
+}
+
+/* Sets the progress callback. */
+void
+fm_job_set_progress_func(FmJob *job, FmJobProgressFunc func, gpointer data)
+{
+    job->progress = func;
+    job->progress_data = data;
+}
+
+/* Asks the job to stop; async-signal-safe. */
+void
+fm_job_cancel(FmJob *job)
+{
+    g_atomic_int_set(&job->cancel, 1);
+}
+
+/* Returns the current state. */
+FmJobState
+fm_job_get_state(const FmJob *job)
+{
+    return g_atomic_int_get(&job->state);
+}
+
+/* Returns the statistics (borrowed). */
+const FmJobStats *
+fm_job_get_stats(const FmJob *job)
+{
+    return &job->stats;
+}
+
+/* Returns the round records (borrowed). */
+const GArray *
+fm_job_get_rounds(const FmJob *job)
+{
+    return job->rounds;
+}
+
+/* Returns the policy (borrowed). */
+FmPolicy *
+fm_job_get_policy(FmJob *job)
+{
+    return job->policy;
+}
+
+/* Returns FALSE with a CANCELLED error if fm_job_cancel() was called. */
+static gboolean
+fm_job_check_cancel(FmJob *job, GError **error)
+{
+    if (g_atomic_int_get(&job->cancel)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_CANCELLED, _("migration cancelled"));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Refreshes the statistics that derive from the pending set and the sink. */
+static void
+fm_job_update_stats(FmJob *job, guint64 pending)
+{
+    FmJobStats *st = &job->stats;
+
+    st->data_processed = fm_sink_bytes_sent(job->sink);
+    st->memory_processed = st->pages_sent * job->page_size;
+    st->memory_remaining = pending * job->page_size;
+    st->data_remaining = st->memory_remaining;
+    st->data_total = st->data_processed + st->data_remaining;
+    st->time_elapsed = fm_job_elapsed(job);
+}
+
+/* Sends the batch collected in job->pfns: peeks and drops re-dirtied pages when
+ * @skip_redirtied, reads the rest and hands them to the sink.  Adds the pages sent to
+ * *@sent and those skipped to *@skipped. */
+static gboolean
+fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *skipped,
+                  GError **error)
+{
+    gsize n = job->batch_len;
+
+    job->batch_len = 0;
+    if (n == 0)
+        return TRUE;
+    if (!fm_job_check_cancel(job, error))
+        return FALSE;
+
+    if (skip_redirtied) {
+        guint64 first = job->pfns[0], count = job->pfns[n - 1] - first + 1;
+        gsize kept = 0;
+
+        fm_bitmap_clear_range(job->peek, first, count);
+        if (!fm_backend_harvest(job->backend, job->peek, first, count, FALSE, error))
+            return FALSE;
+        for (gsize i = 0; i < n; i++) {
+            if (fm_bitmap_test(job->peek, job->pfns[i]))
+                continue; /* stays pending: the next round sends its newer content */
+            job->pfns[kept++] = job->pfns[i];
+        }
+        *skipped += n - kept;
+        job->stats.pages_skipped += n - kept;
+        n = kept;
+        if (n == 0)
+            return TRUE;
+    }
+
+    if (!fm_backend_read_pages(job->backend, job->pfns, n, job->buf, error) ||
+        !fm_sink_send_pages(job->sink, job->pfns, n, job->buf, error))
+        return FALSE;
+
+    for (gsize i = 0; i < n; i++) {
+        fm_bitmap_clear(job->pending, job->pfns[i]);
+        if (fm_bitmap_test_and_set(job->sent, job->pfns[i]))
+            job->stats.pages_resent++;
+    }
+    job->stats.pages_sent += n;
+    *sent += n;
+    return TRUE;
+}
+
+/* Sends the pending pages of the fragments in @frags (NULL: all, in address order),
+ * each fragment's pages in address order, in batches.  Adds to *@sent / *@skipped. */
+static gboolean
+fm_job_send_fragments(FmJob *job, const GArray *frags, gboolean skip_redirtied,
+                      guint64 *sent, guint64 *skipped, GError **error)
+{
+    guint n = frags ? frags->len : fm_frag_tracker_count(job->tracker);
+
+    for (guint k = 0; k < n; k++) {
+        guint frag = frags ? g_array_index(frags, guint32, k) : k;
+        guint64 first = fm_frag_tracker_first_page(job->tracker, frag);
+        guint64 end = first + fm_frag_tracker_get(job->tracker, frag)->pages;
+        gint64 pfn = fm_bitmap_next_set(job->pending, first);
+
+        while (pfn >= 0 && (guint64)pfn < end) {
+            job->pfns[job->batch_len++] = pfn;
+            if (job->batch_len == job->batch_pages &&
+                !fm_job_send_batch(job, skip_redirtied, sent, skipped, error))
+                return FALSE;
+            pfn = fm_bitmap_next_set(job->pending, pfn + 1);
+        }
+    }
+    return fm_job_send_batch(job, skip_redirtied, sent, skipped, error);
+}
+
+/* Harvests the whole dirty log (get and clear) into job->dirty and merges it into
+ * the pending set; returns the number of dirty pages in *@dirty_count. */
+static gboolean
+fm_job_harvest(FmJob *job, guint64 *dirty_count, GError **error)
+{
+    fm_bitmap_clear_all(job->dirty);
+    if (!fm_backend_harvest(job->backend, job->dirty, 0, job->page_count, TRUE, error))
+        return FALSE;
+    fm_bitmap_or(job->pending, job->dirty);
+    *dirty_count = fm_bitmap_count(job->dirty);
+    return TRUE;
+}
+
+/* Allocates the per-run state and starts the stream and the dirty log (SETUP). */
+static gboolean
+fm_job_setup(FmJob *job, GError **error)
+{
+    job->page_count = fm_backend_page_count(job->backend);
+    job->page_size = fm_backend_page_size(job->backend);
+    if (job->page_count == 0 || job->page_size == 0) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("the guest has no memory to migrate"));
+        return FALSE;
+    }
+    job->pending = fm_bitmap_new(job->page_count);
+    job->dirty = fm_bitmap_new(job->page_count);
+    job->sent = fm_bitmap_new(job->page_count);
+    job->peek = fm_bitmap_new(job->page_count);
+    job->tracker = fm_frag_tracker_new(job->page_count, job->frag_pages);
+    job->pfns = g_new(guint64, job->batch_pages);
+    job->buf = g_malloc((gsize)job->batch_pages * job->page_size);
+
+    job->stats.memory_total = job->page_count * job->page_size;
+    job->stats.memory_page_size = job->page_size;
+
+    if (!fm_sink_begin(job->sink, job->page_count, job->page_size, error))
+        return FALSE;
+    if (!fm_backend_log_dirty_enable(job->backend, error))
+        return FALSE;
+    job->log_dirty_on = TRUE;
+    fm_bitmap_set_all(job->pending);
+    job->stats.setup_time = fm_job_elapsed(job);
+    return TRUE;
+}
+
+/* Runs one pre-copy round of @plan (NULL: round 0, everything) and records it. */
+static gboolean
+fm_job_round(FmJob *job, const FmPlan *plan, FmRoundRecord *rec, GError **error)
+{
+    guint64 bytes0 = fm_sink_bytes_sent(job->sink);
+    gint64 t0 = fm_backend_now(job->backend);
+    guint64 bytes;
+
+    rec->round = job->rounds->len;
+    rec->start = (t0 - job->t_start) / 1e9;
+    rec->throttle = job->throttle;
+    if (!fm_job_send_fragments(job, plan ? plan->fragments : NULL,
+                               plan ? plan->skip_redirtied : FALSE,
+                               &rec->pages_sent, &rec->pages_skipped, error) ||
+        !fm_sink_flush(job->sink, error))
+        return FALSE;
+
+    rec->duration = (fm_backend_now(job->backend) - t0) / 1e9;
+    bytes = fm_sink_bytes_sent(job->sink) - bytes0;
+    if (bytes >= FM_JOB_MIN_BANDWIDTH_SAMPLE && rec->duration > 0)
+        job->stats.memory_bps = bytes / rec->duration;
+    job->stats.memory_iteration++;
+    return TRUE;
+}
+
+/* The pre-copy phase: round 0, then harvest / plan / decide / send until the policy
+ * says stop.  Sets stats.stop_reason. */
+static gboolean
+fm_job_precopy(FmJob *job, GError **error)
+{
+    FmPlan plan = { g_array_new(FALSE, FALSE, sizeof(guint32)), FALSE, 0 };
+    FmRoundStats rs = { 0 };
+    FmRoundRecord rec = { 0 };
+    gboolean ok = FALSE;
+
+    rs.page_count = job->page_count;
+    rs.page_size = job->page_size;
+    rs.max_downtime = job->max_downtime;
+    rs.pending = job->page_count;
+
+    if (!fm_job_round(job, NULL, &rec, error))
+        goto cleanup;
+    rs.max_time = job->max_time > 0 ? job->max_time : 10 * MAX(rec.duration, 1e-3);
+
+    for (;;) {
+        guint64 dirty_count;
+        FmDecision decision;
+        const char *reason;
+
+        if (!fm_job_check_cancel(job, error) || !fm_job_harvest(job, &dirty_count, error))
+            goto cleanup;
+        fm_frag_tracker_update(job->tracker, job->dirty, job->pending, rec.duration,
+                               job->ewma_alpha);
+
+        rs.round = job->stats.memory_iteration;
+        rs.pending_prev = rs.pending;
+        rs.pending = fm_bitmap_count(job->pending);
+        rs.dirty_last = dirty_count;
+        rs.sent_last = rec.pages_sent;
+        rs.pages_sent = job->stats.pages_sent;
+        rs.bytes_sent = fm_sink_bytes_sent(job->sink);
+        rs.bandwidth = job->stats.memory_bps;
+        rs.round_seconds = rec.duration;
+        rs.elapsed = fm_job_elapsed(job);
+        rs.dirty_bytes_rate = rec.duration > 0 ? dirty_count * job->page_size / rec.duration : 0;
+        job->stats.memory_dirty_rate = rec.duration > 0 ? dirty_count / rec.duration : 0;
+
+        fm_policy_plan_round(job->policy, &rs, job->tracker, &plan);
+        decision = fm_policy_should_stop(job->policy, &rs, job->tracker, &reason);
+
+        rec.dirty_after = dirty_count;
+        rec.pending_after = rs.pending;
+        rec.fragments_hot = fm_frag_tracker_hot_count(job->tracker);
+        g_array_append_val(job->rounds, rec);
+        fm_job_update_stats(job, rs.pending);
+        if (job->progress)
+            job->progress(job, &rec, job->progress_data);
+
+        if (decision == FM_DECISION_ABORT) {
+            job->stats.stop_reason = reason;
+            g_set_error(error, FM_ERROR, FM_ERROR_LIMIT,
+                        _("the %s policy aborted the migration: %s"),
+                        fm_policy_name(job->policy), reason);
+            goto cleanup;
+        }
+        if (decision == FM_DECISION_STOP_AND_COPY) {
+            job->stats.stop_reason = reason;
+            break;
+        }
+        if (plan.throttle != job->throttle) {
+            if (!fm_backend_set_throttle(job->backend, plan.throttle, error))
+                goto cleanup;
+            job->throttle = plan.throttle;
+        }
+        memset(&rec, 0, sizeof(rec));
+        if (!fm_job_round(job, &plan, &rec, error))
+            goto cleanup;
+    }
+    ok = TRUE;
+
+ cleanup:
+    g_array_unref(plan.fragments);
+    return ok;
+}
+
+/* The stop-and-copy phase: pause, last harvest, send everything pending and the
+ * guest's state, and wait for the destination. */
+static gboolean
+fm_job_stop_and_copy(FmJob *job, GError **error)
+{
+    guint64 dirty_count, sent = 0, skipped = 0;
+    gint64 t_pause;
+
+    job->stats.fragments_hot = fm_frag_tracker_hot_count(job->tracker);
+    job->stats.guest_slowdown = fm_backend_guest_slowdown(job->backend);
+    if (!fm_backend_pause(job->backend, error))
+        return FALSE;
+    job->paused = TRUE;
+    t_pause = fm_backend_now(job->backend);
+
+    if (!fm_job_harvest(job, &dirty_count, error) ||
+        !fm_job_send_fragments(job, NULL, FALSE, &sent, &skipped, error) ||
+        !fm_backend_save_state(job->backend, job->sink, error) ||
+        !fm_sink_finish(job->sink, error))
+        return FALSE;
+
+    job->stats.pages_downtime = sent;
+    job->stats.downtime = (fm_backend_now(job->backend) - t_pause) / 1e9;
+    return TRUE;
+}
+
+/* Undoes what a failed or cancelled run changed on the source: the guest runs again
+ * at full speed, log-dirty is off, the destination is told.  Errors here are logged,
+ * not returned: the original error is what the caller needs. */
+static void
+fm_job_rollback(FmJob *job, const GError *cause)
+{
+    g_autoptr(GError) local = NULL;
+
+    fm_sink_abort(job->sink, cause ? cause->message : "");
+    if (job->throttle && !fm_backend_set_throttle(job->backend, 0, &local)) {
+        g_warning("%s", local->message);
+        g_clear_error(&local);
+    }
+    job->throttle = 0;
+    if (job->paused && !fm_backend_resume(job->backend, &local)) {
+        g_warning(_("could not resume the guest on the source: %s"), local->message);
+        g_clear_error(&local);
+    }
+    job->paused = FALSE;
+    if (job->log_dirty_on && !fm_backend_log_dirty_disable(job->backend, &local)) {
+        g_warning("%s", local->message);
+        g_clear_error(&local);
+    }
+    job->log_dirty_on = FALSE;
+}
+
+/* Runs the migration; see fm-job.h. */
+gboolean
+fm_job_run(FmJob *job, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+
+    g_return_val_if_fail(fm_job_get_state(job) == FM_JOB_SETUP && !job->started, FALSE);
+
+    job->started = TRUE;
+    job->t_start = fm_backend_now(job->backend);
+
+    if (!fm_job_setup(job, &local))
+        goto error;
+    fm_job_set_state(job, FM_JOB_PRECOPY, "log-dirty enabled");
+    if (!fm_job_precopy(job, &local))
+        goto error;
+    fm_job_set_state(job, FM_JOB_STOP_AND_COPY, job->stats.stop_reason);
+    if (!fm_job_stop_and_copy(job, &local))
+        goto error;
+
+    if (job->throttle && !fm_backend_set_throttle(job->backend, 0, &local))
+        goto error;
+    job->throttle = 0;
+    job->log_dirty_on = FALSE;
+    if (!fm_backend_log_dirty_disable(job->backend, &local))
+        g_debug("log-dirty disable after completion: %s", local->message);
+    g_clear_error(&local);
+    fm_job_update_stats(job, 0);
+    fm_job_set_state(job, FM_JOB_COMPLETED, "destination accepted");
+    return TRUE;
+
+ error:
+    fm_job_rollback(job, local);
+    fm_job_update_stats(job, job->pending ? fm_bitmap_count(job->pending) : 0);
+    if (g_error_matches(local, FM_ERROR, FM_ERROR_CANCELLED)) {
+        job->stats.stop_reason = "cancelled";
+        fm_job_set_state(job, FM_JOB_CANCELLED, local->message);
+    } else {
+        if (!job->stats.stop_reason[0])
+            job->stats.stop_reason = "error";
+        fm_job_set_state(job, FM_JOB_FAILED, local->message);
+    }
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+}

@@ -1,0 +1,113 @@
+/*
+ * fm-job.h: one live migration (DESIGN.md section 2).
+ *
+ * States: SETUP -> PRECOPY -> STOP_AND_COPY -> COMPLETED, or CANCELLED / FAILED from
+ * any state before COMPLETED.  One function, fm_job_set_state() (private), changes the
+ * state, and logs each change with its reason.  On FAILED or CANCELLED the guest is
+ * resumed on the source and log-dirty turned off: a failed migration loses nothing.
+ *
+ * The job borrows the backend and the sink (the caller keeps them alive for the run)
+ * and owns its policy.  fm_job_run() runs the whole migration in the calling thread;
+ * fm_job_cancel() may be called from any thread or a signal-safe context (it only sets
+ * an atomic flag that the engine checks between batches).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include "backend/fm-backend.h"
+#include "stream/fm-sink.h"
+#include "engine/fm-policy.h"
+#include "engine/fm-params.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    FM_JOB_SETUP,
+    FM_JOB_PRECOPY,
+    FM_JOB_STOP_AND_COPY,
+    FM_JOB_COMPLETED,
+    FM_JOB_CANCELLED,
+    FM_JOB_FAILED,
+    FM_JOB_STATE_LAST
+} FmJobState;
+
+/* Statistics; names follow libvirt's job statistics (VIR_DOMAIN_JOB_*) where one
+ * exists.  Times in seconds, sizes in bytes, rates per second. */
+typedef struct {
+    double time_elapsed;        /* start to completion (or to now) */
+    double downtime;            /* guest paused on the source until the destination took over */
+    double setup_time;          /* enabling log-dirty etc. */
+    guint64 data_total;         /* expected wire bytes: memory + what is known to be pending */
+    guint64 data_processed;     /* wire bytes sent, framing included */
+    guint64 data_remaining;     /* pending pages x page size */
+    guint64 memory_total;       /* guest memory */
+    guint64 memory_processed;   /* page bytes sent, re-sends included */
+    guint64 memory_remaining;   /* pending page bytes */
+    double memory_dirty_rate;   /* pages dirtied per second in the last round */
+    guint64 memory_iteration;   /* pre-copy rounds completed */
+    guint64 memory_page_size;
+    double memory_bps;          /* measured throughput, bytes per second */
+    /* fragmig's own */
+    guint64 pages_sent;         /* pages sent, re-sends included */
+    guint64 pages_resent;       /* pages sent more than once (each re-send counted) */
+    guint64 pages_skipped;      /* pages skipped as re-dirtied (peek and skip) */
+    guint64 pages_downtime;     /* pages sent while paused */
+    guint fragments_hot;        /* HOT fragments at stop-and-copy */
+    const char *stop_reason;    /* static string: why pre-copy ended */
+    double guest_slowdown;      /* fraction of guest work lost to throttling */
+} FmJobStats;
+
+/* One pre-copy round, for progress output and plots. */
+typedef struct {
+    guint round;                /* 0-based */
+    double start;               /* seconds since the job started */
+    double duration;
+    guint64 pages_sent;
+    guint64 pages_skipped;
+    guint64 dirty_after;        /* pages the harvest after this round found dirty */
+    guint64 pending_after;      /* pages pending after that harvest */
+    guint fragments_hot;
+    guint throttle;             /* percent */
+} FmRoundRecord;
+
+typedef struct _FmJob FmJob;
+
+/* Called after every round (and once at the end) in the job's thread. */
+typedef void (*FmJobProgressFunc)(FmJob *job, const FmRoundRecord *round, gpointer data);
+
+/* Returns the knobs the engine itself reads (fragment_size, max_downtime, ...). */
+const FmParamSpec *fm_job_param_specs(void);
+
+/* Returns a new job migrating @backend's guest into @sink under @policy (the job takes
+ * ownership of @policy).  @params carries the engine knobs (checked against
+ * fm_job_param_specs()); the job keeps a copy.  NULL with @error on bad parameters. */
+FmJob *fm_job_new(FmBackend *backend, FmSink *sink, FmPolicy *policy,
+                  const FmParamSet *params, GError **error);
+void fm_job_free(FmJob *job);
+
+/* Sets the progress callback (may be NULL). */
+void fm_job_set_progress_func(FmJob *job, FmJobProgressFunc func, gpointer data);
+
+/* Runs the migration to its end.  Returns TRUE when COMPLETED; otherwise FALSE with
+ * @error set, the state FAILED or CANCELLED and the source guest running. */
+gboolean fm_job_run(FmJob *job, GError **error);
+/* Asks a running job to stop; the guest resumes on the source.  Async-signal-safe. */
+void fm_job_cancel(FmJob *job);
+
+/* Returns the current state (safe from any thread). */
+FmJobState fm_job_get_state(const FmJob *job);
+/* Returns the statistics (borrowed; updated by the job's thread). */
+const FmJobStats *fm_job_get_stats(const FmJob *job);
+/* Returns the rounds so far: an array of FmRoundRecord (borrowed). */
+const GArray *fm_job_get_rounds(const FmJob *job);
+/* Returns the policy (borrowed). */
+FmPolicy *fm_job_get_policy(FmJob *job);
+
+/* Returns the name of @state ("stop-and-copy"). */
+const char *fm_job_state_to_string(FmJobState state);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmJob, fm_job_free)
+
+G_END_DECLS

@@ -1,0 +1,35 @@
+/*
+ * fm-units.h: parsing and printing of sizes, bandwidths, durations and ratios, as
+ * written on the command line and in scenario XML.
+ *
+ * Sizes: "4096", "512K", "512KiB", "4G", "4GiB" (binary multiples; "kB"/"MB"/"GB" are
+ * decimal).  Bandwidths: "1Gbit", "100Mbit", "10Gbps", "125MB/s", "1GiB/s" -> bytes
+ * per second.  Durations: "300ms", "20s", "1.5s", "2min", "250us" -> seconds.
+ * Ratios: "25%" or "0.25".  All parsers reject trailing garbage, negative numbers,
+ * NaN/inf and overflow with a translated FM_ERROR_INVALID_ARG message that quotes the
+ * input.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Parses a size into *@bytes; returns FALSE and sets @error on bad input. */
+gboolean fm_units_parse_size(const char *text, guint64 *bytes, GError **error);
+/* Parses a bandwidth into *@bytes_per_sec (> 0). */
+gboolean fm_units_parse_bandwidth(const char *text, double *bytes_per_sec, GError **error);
+/* Parses a duration into *@seconds (>= 0). */
+gboolean fm_units_parse_duration(const char *text, double *seconds, GError **error);
+/* Parses "25%" or "0.25" into *@ratio (>= 0, no upper bound here). */
+gboolean fm_units_parse_ratio(const char *text, double *ratio, GError **error);
+
+/* Each returns a newly allocated human-readable string (caller frees):
+ * "1.50 GiB", "1.00 Gbit/s", "1.234 s" / "12.3 ms". */
+char *fm_units_format_size(double bytes);
+char *fm_units_format_bandwidth(double bytes_per_sec);
+char *fm_units_format_duration(double seconds);
+
+G_END_DECLS

@@ -1,0 +1,70 @@
+#!/bin/sh
+# test-cli.sh: the `fragmig` command line, end to end: exit statuses, messages,
+# output formats.  Speaks TAP.  Needs $FRAGMIG and $FM_TEST_DATA (set by make check).
+set -u
+: "${FRAGMIG:?}" "${FM_TEST_DATA:?}"
+small="$FM_TEST_DATA/cli-small.xml"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/out" "$tmp/err"; }
+
+# expect STATUS "STDERR-SUBSTRING" DESCRIPTION -- ARGS...
+expect() {
+    want=$1 msg=$2 what=$3
+    shift 4
+    "$FRAGMIG" "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "# exit status $got, expected $want" >>"$tmp/err"; notok "$what"; return
+    fi
+    if [ -n "$msg" ] && ! grep -qF -- "$msg" "$tmp/err"; then
+        echo "# stderr lacks: $msg" >>"$tmp/err"; notok "$what"; return
+    fi
+    ok "$what"
+}
+
+expect 0 "" "--version" -- --version
+grep -q '^fragmig [0-9]' "$tmp/out" && ok "--version prints the version" || notok "--version prints the version"
+expect 0 "" "--help" -- --help
+grep -q 'simulate' "$tmp/out" && ok "--help lists simulate" || notok "--help lists simulate"
+expect 2 "" "no command" --
+expect 2 "fragmig: error: unknown command 'frobnicate'" "unknown command" -- frobnicate
+expect 0 "" "simulate --help" -- simulate --help
+grep -q -- '--policy' "$tmp/out" && ok "simulate --help shows --policy" || notok "simulate --help shows --policy"
+expect 0 "" "policies" -- policies
+grep -q 'hot_streak' "$tmp/out" && ok "policies lists hot_streak" || notok "policies lists hot_streak"
+expect 2 "fragmig: error: no scenario given" "simulate without scenario" -- simulate
+expect 1 "nonexistent.xml" "simulate missing file" -- simulate "$tmp/nonexistent.xml"
+expect 2 "unknown policy 'nope' (known: xen, xen-classic, qemu, fragment)" "bad policy" -- simulate --policy nope "$small"
+expect 2 "unknown parameter 'bogus'" "unknown parameter" -- simulate --param bogus=1 "$small"
+expect 2 "parameter hot_ratio: 2 is out of range [0, 1]" "out-of-range parameter" -- simulate --param hot_ratio=2 "$small"
+expect 2 "invalid parameter 'hot_ratio': expected NAME=VALUE" "malformed parameter" -- simulate --param hot_ratio "$small"
+expect 2 "unknown output format 'xml' (use table, csv or json)" "bad format" -- simulate --format xml "$small"
+expect 2 "Unknown option --frob" "unknown option" -- simulate --frob "$small"
+
+expect 0 "" "simulate csv, all policies" -- simulate --format csv "$small"
+lines=$(wc -l <"$tmp/out")
+[ "$lines" -eq 5 ] && ok "csv has a header and 4 rows" || notok "csv has a header and 4 rows ($lines lines)"
+head -1 "$tmp/out" | grep -q '^scenario,policy,total_time_s,downtime_ms,data_sent_mib,rounds,' \
+    && ok "csv header" || notok "csv header"
+[ "$(grep -c ',yes,' "$tmp/out")" -eq 4 ] && ok "every run verified" || notok "every run verified"
+
+expect 0 "" "simulate json, one policy" -- simulate --format json --policy fragment "$small"
+grep -q '"policy": "fragment"' "$tmp/out" && grep -q '"verified": "yes"' "$tmp/out" \
+    && ok "json row" || notok "json row"
+
+expect 0 "" "simulate table" -- simulate --policy xen,fragment --param fragment_size=256 "$small"
+grep -q '^cli-small  *xen ' "$tmp/out" && grep -q '^cli-small  *fragment ' "$tmp/out" \
+    && ok "table rows" || notok "table rows"
+
+# determinism through the command line: same scenario, same numbers
+"$FRAGMIG" simulate --format csv "$small" | cut -d, -f1-13 >"$tmp/a"
+"$FRAGMIG" simulate --format csv "$small" | cut -d, -f1-13 >"$tmp/b"
+cmp -s "$tmp/a" "$tmp/b" && ok "deterministic results" || notok "deterministic results"
+
+echo "1..$n"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,377 @@
+/*
+ * test-engine.c: the engine end to end on the simulator: every policy on every
+ * workload ends with every page's final version at the destination; the baselines'
+ * stop rules; determinism; and what failures and cancellation leave on the source.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include "backend/sim/fm-sim.h"
+#include "conf/fm-scenario.h"
+#include "engine/fm-job.h"
+#include "util/fm-error.h"
+
+/* A 64 MiB guest on a 1 Gbit/s link; @workload is the <workload> element. */
+static FmScenario *
+make_scenario(const char *workload)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = g_strdup_printf(
+        "<scenario name='t'><guest memory='64MiB'/>"
+        "<link bandwidth='1Gbit' latency='0.5ms'/>%s<seed>3</seed></scenario>", workload);
+    FmScenario *sc = fm_scenario_load_string(xml, "test.xml", &error);
+
+    g_assert_no_error(error);
+    return sc;
+}
+
+static const char *const workloads[] = {
+    "<workload type='idle'/>",
+    "<workload type='web' rate='25%'/>",
+    "<workload type='db' rate='60%' region-size='10%'/>",
+    "<workload type='sweep' rate='120%' region-size='50%'/>",
+    "<workload type='phases'><phase type='web' rate='25%' duration='0.2s'/>"
+    "<phase type='sweep' rate='120%' region-size='50%' duration='0.5s'/>"
+    "<phase type='idle'/></workload>",
+};
+
+typedef struct {
+    FmSim *sim;
+    FmJob *job;
+    gboolean ok;
+    GError *error;
+} Run;
+
+/* Builds a sim and a job of @policy with "k=v" @assignments. */
+static void
+run_prepare(Run *run, const char *workload, const char *policy,
+            const char *const *assignments)
+{
+    g_autoptr(FmScenario) sc = make_scenario(workload);
+    g_autoptr(FmParamSet) params = fm_param_set_new();
+    g_autoptr(GError) error = NULL;
+    FmPolicy *pol;
+
+    for (guint i = 0; assignments && assignments[i]; i++)
+        g_assert_true(fm_param_set_parse(params, assignments[i], NULL));
+    run->sim = fm_sim_new(sc, &error);
+    g_assert_no_error(error);
+    pol = fm_policy_new(fm_policy_lookup(policy), params, &error);
+    g_assert_no_error(error);
+    run->job = fm_job_new(fm_sim_get_backend(run->sim), fm_sim_get_sink(run->sim), pol,
+                          params, &error);
+    g_assert_no_error(error);
+    run->error = NULL;
+}
+
+static void
+run_clear(Run *run)
+{
+    fm_job_free(run->job);
+    fm_sim_free(run->sim);
+    g_clear_error(&run->error);
+}
+
+/* Runs a migration to its end and checks it completed and verified. */
+static void
+run_ok(Run *run, const char *workload, const char *policy, const char *const *assignments)
+{
+    g_autoptr(GError) error = NULL;
+    const FmJobStats *st;
+
+    run_prepare(run, workload, policy, assignments);
+    run->ok = fm_job_run(run->job, &error);
+    g_assert_no_error(error);
+    g_assert_true(run->ok);
+    g_assert_cmpint(fm_job_get_state(run->job), ==, FM_JOB_COMPLETED);
+    g_assert_true(fm_sim_verify(run->sim, &error));
+    g_assert_no_error(error);
+
+    st = fm_job_get_stats(run->job);
+    g_assert_cmpuint(st->memory_total, ==, 64 << 20);
+    g_assert_cmpuint(st->data_processed, >, st->memory_total);
+    g_assert_cmpuint(st->pages_sent * 4096, ==, st->memory_processed);
+    g_assert_cmpuint(st->pages_sent, >=, st->memory_total / 4096);
+    g_assert_cmpuint(st->pages_sent, ==, st->memory_total / 4096 + st->pages_resent);
+    g_assert_cmpuint(st->memory_remaining, ==, 0);
+    g_assert_cmpuint(fm_job_get_rounds(run->job)->len, ==, st->memory_iteration);
+    g_assert_cmpfloat(st->downtime, >, 0);
+    g_assert_cmpfloat(st->downtime, <, st->time_elapsed);
+    g_assert_cmpstr(st->stop_reason, !=, "");
+    g_assert_true(fm_sim_guest_paused(run->sim));   /* it lives on at the destination */
+    g_assert_false(fm_sim_log_dirty_enabled(run->sim));
+}
+
+/* Every policy on every workload: the destination ends with every final version. */
+static void
+test_correctness(void)
+{
+    const char *const policies[] = { "xen", "xen-classic", "qemu", "fragment" };
+    const char *const ac[] = { "auto_converge=1", NULL };
+
+    for (guint w = 0; w < G_N_ELEMENTS(workloads); w++) {
+        for (guint p = 0; p < G_N_ELEMENTS(policies); p++) {
+            Run run;
+            run_ok(&run, workloads[w], policies[p], NULL);
+            run_clear(&run);
+        }
+        {
+            Run run;
+            run_ok(&run, workloads[w], "qemu", ac);
+            run_clear(&run);
+        }
+    }
+}
+
+static void
+test_xen_sweep_stops_after_5(void)
+{
+    Run run;
+
+    run_ok(&run, workloads[3], "xen", NULL);
+    g_assert_cmpuint(fm_job_get_stats(run.job)->memory_iteration, ==, 5);
+    g_assert_cmpstr(fm_job_get_stats(run.job)->stop_reason, ==, "max-rounds");
+    run_clear(&run);
+}
+
+static void
+test_xen_idle_stops_below_50(void)
+{
+    Run run;
+    const GArray *rounds;
+
+    run_ok(&run, workloads[0], "xen", NULL);
+    rounds = fm_job_get_rounds(run.job);
+    g_assert_cmpstr(fm_job_get_stats(run.job)->stop_reason, ==, "dirty-below-threshold");
+    g_assert_cmpuint(g_array_index(rounds, FmRoundRecord, rounds->len - 1).pending_after, <, 50);
+    g_assert_cmpuint(fm_job_get_stats(run.job)->memory_iteration, <, 5);
+    run_clear(&run);
+}
+
+static void
+test_xen_classic_peek_and_skip(void)
+{
+    Run classic, xen;
+
+    run_ok(&classic, workloads[2], "xen-classic", NULL);
+    run_ok(&xen, workloads[2], "xen", NULL);
+    g_assert_cmpuint(fm_job_get_stats(classic.job)->pages_skipped, >, 0);
+    g_assert_cmpuint(fm_job_get_stats(xen.job)->pages_skipped, ==, 0);
+    run_clear(&classic);
+    run_clear(&xen);
+}
+
+static void
+test_qemu_auto_converge(void)
+{
+    /* the whole 32 MiB sweep region would fit in 300 ms: ask for 50 ms */
+    const char *const knobs[] = { "max_downtime=50ms", NULL };
+    const char *const ac[] = { "max_downtime=50ms", "auto_converge=1", NULL };
+    Run plain, conv;
+
+    run_ok(&plain, workloads[3], "qemu", knobs);
+    run_ok(&conv, workloads[3], "qemu", ac);
+    /* the sweep out-runs the link: plain QEMU never fits the downtime target */
+    g_assert_cmpstr(fm_job_get_stats(plain.job)->stop_reason, ==, "max-time");
+    g_assert_cmpfloat(fm_job_get_stats(plain.job)->guest_slowdown, ==, 0);
+    /* throttled, the guest really slows down and the migration converges */
+    g_assert_cmpstr(fm_job_get_stats(conv.job)->stop_reason, ==, "downtime-target");
+    g_assert_cmpfloat(fm_job_get_stats(conv.job)->guest_slowdown, >, 0.1);
+    {
+        const GArray *rounds = fm_job_get_rounds(conv.job);
+        g_assert_cmpuint(g_array_index(rounds, FmRoundRecord, rounds->len - 1).throttle, >=, 20);
+    }
+    g_assert_cmpfloat(fm_job_get_stats(conv.job)->downtime, <=, 0.05 + 0.01);
+    run_clear(&plain);
+    run_clear(&conv);
+}
+
+static void
+test_fragment_cuts_hot(void)
+{
+    /* the whole 32 MiB sweep region would fit in 300 ms: ask for 50 ms */
+    const char *const knobs[] = { "max_downtime=50ms", NULL };
+    Run frag, xen;
+    const FmJobStats *fs, *xs;
+
+    run_ok(&frag, workloads[3], "fragment", knobs);
+    run_ok(&xen, workloads[3], "xen", knobs);
+    fs = fm_job_get_stats(frag.job);
+    xs = fm_job_get_stats(xen.job);
+    /* 50 % of 64 MiB in fragments of 2 MiB: 16 HOT fragments */
+    g_assert_cmpuint(fs->fragments_hot, ==, 16);
+    g_assert_cmpuint(xs->fragments_hot, ==, 0);
+    g_assert_cmpuint(fs->data_processed, <, xs->data_processed * 6 / 10);
+    g_assert_cmpfloat(fs->time_elapsed, <, xs->time_elapsed * 0.6);
+    g_assert_cmpfloat(fs->downtime, <=, xs->downtime * 1.01);
+    run_clear(&frag);
+    run_clear(&xen);
+}
+
+/* Same scenario, same seed: identical statistics and rounds. */
+static void
+test_deterministic(void)
+{
+    const char *const policies[] = { "xen", "xen-classic", "qemu", "fragment" };
+
+    for (guint p = 0; p < G_N_ELEMENTS(policies); p++) {
+        Run a, b;
+        const FmJobStats *sa, *sb;
+        const GArray *ra, *rb;
+
+        run_ok(&a, workloads[4], policies[p], NULL);
+        run_ok(&b, workloads[4], policies[p], NULL);
+        sa = fm_job_get_stats(a.job);
+        sb = fm_job_get_stats(b.job);
+        g_assert_cmpfloat(sa->time_elapsed, ==, sb->time_elapsed);
+        g_assert_cmpfloat(sa->downtime, ==, sb->downtime);
+        g_assert_cmpuint(sa->data_processed, ==, sb->data_processed);
+        g_assert_cmpuint(sa->pages_resent, ==, sb->pages_resent);
+        g_assert_cmpuint(sa->memory_iteration, ==, sb->memory_iteration);
+        g_assert_cmpstr(sa->stop_reason, ==, sb->stop_reason);
+        ra = fm_job_get_rounds(a.job);
+        rb = fm_job_get_rounds(b.job);
+        g_assert_cmpuint(ra->len, ==, rb->len);
+        for (guint i = 0; i < ra->len; i++) {
+            const FmRoundRecord *x = &g_array_index(ra, FmRoundRecord, i);
+            const FmRoundRecord *y = &g_array_index(rb, FmRoundRecord, i);
+            g_assert_cmpuint(x->pages_sent, ==, y->pages_sent);
+            g_assert_cmpuint(x->dirty_after, ==, y->dirty_after);
+            g_assert_cmpfloat(x->duration, ==, y->duration);
+            g_assert_cmpuint(x->fragments_hot, ==, y->fragments_hot);
+        }
+        g_assert_cmpuint(fm_sim_writes(a.sim), ==, fm_sim_writes(b.sim));
+        run_clear(&a);
+        run_clear(&b);
+    }
+}
+
+/* Checks what a failed or cancelled run leaves: the guest runs at full speed on the
+ * source, log-dirty is off, the destination holds nothing it could run. */
+static void
+assert_rolled_back(Run *run, FmJobState state)
+{
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false(run->ok);
+    g_assert_nonnull(run->error);
+    g_assert_cmpint(fm_job_get_state(run->job), ==, state);
+    g_assert_false(fm_sim_guest_paused(run->sim));
+    g_assert_false(fm_sim_log_dirty_enabled(run->sim));
+    g_assert_cmpuint(fm_sim_throttle(run->sim), ==, 0);
+    g_assert_false(fm_sim_verify(run->sim, &error));
+}
+
+static void
+cancel_after_round_1(FmJob *job, const FmRoundRecord *round, gpointer data G_GNUC_UNUSED)
+{
+    if (round->round == 1)
+        fm_job_cancel(job);
+}
+
+static void
+test_cancel(void)
+{
+    const char *const ac[] = { "auto_converge=1", "throttle_trigger=1%", "max_downtime=50ms", NULL };
+    Run run;
+
+    run_prepare(&run, workloads[3], "qemu", ac);
+    fm_job_set_progress_func(run.job, cancel_after_round_1, NULL);
+    run.ok = fm_job_run(run.job, &run.error);
+    g_assert_error(run.error, FM_ERROR, FM_ERROR_CANCELLED);
+    g_assert_cmpstr(run.error->message, ==, "migration cancelled");
+    g_assert_cmpstr(fm_job_get_stats(run.job)->stop_reason, ==, "cancelled");
+    assert_rolled_back(&run, FM_JOB_CANCELLED);
+    run_clear(&run);
+}
+
+/* The link breaks at several points: setup, pre-copy, stop-and-copy. */
+static void
+test_link_failure(void)
+{
+    Run ref;
+    guint64 total;
+    guint64 points[4];
+
+    run_ok(&ref, workloads[2], "fragment", NULL);
+    total = fm_job_get_stats(ref.job)->data_processed;
+    points[0] = 1;                 /* right after the header */
+    points[1] = 8 << 20;           /* in round 0 */
+    points[2] = (64 << 20) + 4096; /* in round 1 */
+    points[3] = total - 4096;      /* during stop-and-copy */
+    run_clear(&ref);
+
+    for (guint i = 0; i < G_N_ELEMENTS(points); i++) {
+        Run run;
+        g_autofree char *expect = g_strdup_printf(
+            "simulated link failure after %" G_GUINT64_FORMAT " bytes", points[i]);
+
+        run_prepare(&run, workloads[2], "fragment", NULL);
+        fm_sim_set_link_failure(run.sim, points[i]);
+        run.ok = fm_job_run(run.job, &run.error);
+        g_assert_error(run.error, FM_ERROR, FM_ERROR_IO);
+        g_assert_cmpstr(run.error->message, ==, expect);
+        assert_rolled_back(&run, FM_JOB_FAILED);
+        run_clear(&run);
+    }
+}
+
+static void
+test_destination_refuses(void)
+{
+    Run run;
+
+    run_prepare(&run, workloads[1], "xen", NULL);
+    fm_sim_set_refusal(run.sim, "digest mismatch");
+    run.ok = fm_job_run(run.job, &run.error);
+    g_assert_error(run.error, FM_ERROR, FM_ERROR_VERIFY);
+    g_assert_cmpstr(run.error->message, ==,
+                    "the destination refused the migration: digest mismatch");
+    assert_rolled_back(&run, FM_JOB_FAILED);
+    run_clear(&run);
+}
+
+static void
+test_bad_engine_param(void)
+{
+    g_autoptr(FmScenario) sc = make_scenario(workloads[0]);
+    g_autoptr(FmSim) sim = fm_sim_new(sc, NULL);
+    g_autoptr(FmParamSet) params = fm_param_set_new();
+    g_autoptr(GError) error = NULL;
+    FmPolicy *pol = fm_policy_new(fm_policy_lookup("xen"), NULL, NULL);
+
+    fm_param_set_set(params, "fragment_size", "0");
+    g_assert_null(fm_job_new(fm_sim_get_backend(sim), fm_sim_get_sink(sim), pol, params,
+                             &error));
+    g_assert_cmpstr(error->message, ==, "parameter fragment_size: 0 is out of range [1, 1048576]");
+}
+
+static void
+test_names(void)
+{
+    g_assert_cmpstr(fm_job_state_to_string(FM_JOB_STOP_AND_COPY), ==, "stop-and-copy");
+    g_assert_cmpstr(fm_job_state_to_string(FM_JOB_COMPLETED), ==, "completed");
+    g_assert_null(fm_job_state_to_string(FM_JOB_STATE_LAST));
+    g_assert_cmpstr(fm_decision_to_string(FM_DECISION_ABORT), ==, "abort");
+    g_assert_null(fm_decision_to_string(FM_DECISION_LAST));
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/engine/correctness", test_correctness);
+    g_test_add_func("/engine/xen-sweep-stops-after-5", test_xen_sweep_stops_after_5);
+    g_test_add_func("/engine/xen-idle-stops-below-50", test_xen_idle_stops_below_50);
+    g_test_add_func("/engine/xen-classic-peek-and-skip", test_xen_classic_peek_and_skip);
+    g_test_add_func("/engine/qemu-auto-converge", test_qemu_auto_converge);
+    g_test_add_func("/engine/fragment-cuts-hot", test_fragment_cuts_hot);
+    g_test_add_func("/engine/deterministic", test_deterministic);
+    g_test_add_func("/engine/cancel", test_cancel);
+    g_test_add_func("/engine/link-failure", test_link_failure);
+    g_test_add_func("/engine/destination-refuses", test_destination_refuses);
+    g_test_add_func("/engine/bad-engine-param", test_bad_engine_param);
+    g_test_add_func("/engine/names", test_names);
+    return g_test_run();
+}

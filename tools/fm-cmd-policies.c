@@ -1,0 +1,49 @@
+/*
+ * fm-cmd-policies.c: `fragmig policies`: the policies and every knob with its
+ * default, bounds and meaning.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <stdio.h>
+
+#include "fm-cmd.h"
+#include "engine/fm-job.h"
+#include "engine/fm-policy.h"
+#include "util/fm-i18n.h"
+
+/* Prints one knob table under @title. */
+static void
+fm_cmd_policies_print_specs(const char *title, const char *summary,
+                            const FmParamSpec *specs)
+{
+    printf("%s", title);
+    if (summary)
+        printf(" - %s", _(summary));
+    putchar('\n');
+    for (const FmParamSpec *s = specs; s && s->name; s++) {
+        printf("    %-20s %-8s %-10g [%g, %g]  %s\n", s->name,
+               fm_param_type_to_string(s->type), s->def, s->min, s->max, _(s->blurb));
+    }
+}
+
+/* Lists policies and knobs; returns an exit status. */
+int
+fm_cmd_policies(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+    g_autoptr(GError) error = NULL;
+    const FmPolicyOps *const *list = fm_policy_list();
+
+    g_option_context_set_summary(ctx, _("List the policies and the parameters (--param NAME=VALUE) of the engine and of each policy."));
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (argc > 1)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+
+    fm_cmd_policies_print_specs(_("engine"), NULL, fm_job_param_specs());
+    for (guint i = 0; list[i]; i++)
+        fm_cmd_policies_print_specs(list[i]->name, list[i]->summary, list[i]->params);
+    return FM_EXIT_OK;
+}

@@ -1,0 +1,266 @@
+/*
+ * fm-report.c: the result table of migrations, as text, CSV or JSON.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <string.h>
+
+#include "fm-report.h"
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+
+struct _FmReport {
+    GArray *rows;  /* FmReportRow, strings owned */
+};
+
+/* A column: its stable key, its translated heading, and either a string or a number
+ * (with its printf precision) taken from a row. */
+typedef struct {
+    const char *key;
+    const char *heading;  /* N_() */
+    const char *(*text)(const FmReportRow *row);
+    double (*number)(const FmReportRow *row);
+    int precision;
+} FmReportColumn;
+
+static const char *col_scenario(const FmReportRow *r) { return r->scenario; }
+static const char *col_policy(const FmReportRow *r) { return r->policy; }
+static const char *col_reason(const FmReportRow *r) { return r->stats.stop_reason; }
+static const char *col_verified(const FmReportRow *r)
+{
+    return !r->completed ? "failed" : r->verified ? "yes" : "no";
+}
+static double col_total(const FmReportRow *r) { return r->stats.time_elapsed; }
+static double col_downtime(const FmReportRow *r) { return r->stats.downtime * 1000; }
+static double col_data(const FmReportRow *r) { return r->stats.data_processed / 1048576.0; }
+static double col_rounds(const FmReportRow *r) { return r->stats.memory_iteration; }
+static double col_resent(const FmReportRow *r) { return r->stats.pages_resent; }
+static double col_hot(const FmReportRow *r) { return r->stats.fragments_hot; }
+static double col_slowdown(const FmReportRow *r) { return r->stats.guest_slowdown * 100; }
+static double col_wall(const FmReportRow *r) { return r->wall_seconds; }
+
+/* Total time over the physical limit: memory / bandwidth. */
+static double
+col_time_ratio(const FmReportRow *r)
+{
+    double limit = r->bandwidth > 0 ? r->stats.memory_total / r->bandwidth : 0;
+    return limit > 0 ? r->stats.time_elapsed / limit : 0;
+}
+
+/* Data sent over the physical limit: memory. */
+static double
+col_data_ratio(const FmReportRow *r)
+{
+    return r->stats.memory_total ? (double)r->stats.data_processed / r->stats.memory_total : 0;
+}
+
+static const FmReportColumn fm_report_columns[] = {
+    { "scenario", N_("scenario"), col_scenario, NULL, 0 },
+    { "policy", N_("policy"), col_policy, NULL, 0 },
+    { "total_time_s", N_("time (s)"), NULL, col_total, 2 },
+    { "downtime_ms", N_("downtime (ms)"), NULL, col_downtime, 1 },
+    { "data_sent_mib", N_("data (MiB)"), NULL, col_data, 1 },
+    { "rounds", N_("rounds"), NULL, col_rounds, 0 },
+    { "pages_resent", N_("re-sent"), NULL, col_resent, 0 },
+    { "hot_fragments", N_("hot"), NULL, col_hot, 0 },
+    { "guest_slowdown_pct", N_("slowdown %"), NULL, col_slowdown, 1 },
+    { "time_ratio", N_("time/limit"), NULL, col_time_ratio, 2 },
+    { "data_ratio", N_("data/mem"), NULL, col_data_ratio, 2 },
+    { "stop_reason", N_("stop reason"), col_reason, NULL, 0 },
+    { "verified", N_("verified"), col_verified, NULL, 0 },
+    { "wall_s", N_("wall (s)"), NULL, col_wall, 3 },
+};
+
+/* Returns a new empty report. */
+FmReport *
+fm_report_new(void)
+{
+    FmReport *report = g_new0(FmReport, 1);
+
+    report->rows = g_array_new(FALSE, TRUE, sizeof(FmReportRow));
+    return report;
+}
+
+/* Frees @report and its rows; NULL ok. */
+void
+fm_report_free(FmReport *report)
+{
+    if (report == NULL)
+        return;
+    for (guint i = 0; i < report->rows->len; i++) {
+        FmReportRow *row = &g_array_index(report->rows, FmReportRow, i);
+        g_free(row->scenario);
+        g_free(row->policy);
+    }
+    g_array_unref(report->rows);
+    g_free(report);
+}
+
+/* Appends a copy of @row. */
+void
+fm_report_add(FmReport *report, const FmReportRow *row)
+{
+    FmReportRow copy = *row;
+
+    copy.scenario = g_strdup(row->scenario);
+    copy.policy = g_strdup(row->policy);
+    g_array_append_val(report->rows, copy);
+}
+
+/* Returns the number of rows. */
+guint
+fm_report_length(const FmReport *report)
+{
+    return report->rows->len;
+}
+
+/* Returns row @i (borrowed). */
+const FmReportRow *
+fm_report_get(const FmReport *report, guint i)
+{
+    g_return_val_if_fail(i < report->rows->len, NULL);
+    return &g_array_index(report->rows, FmReportRow, i);
+}
+
+/* Returns the cell of @col in @row as a new string (caller frees). */
+static char *
+fm_report_cell(const FmReportColumn *col, const FmReportRow *row)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    g_autofree char *fmt = NULL;
+
+    if (col->text)
+        return g_strdup(col->text(row) ? col->text(row) : "");
+    fmt = g_strdup_printf("%%.%df", col->precision);
+    /* locale-independent: CSV and JSON readers expect a dot */
+    return g_strdup(g_ascii_formatd(buf, sizeof(buf), fmt, col->number(row)));
+}
+
+/* Prints @text as a JSON string literal. */
+static void
+fm_report_json_string(FILE *out, const char *text)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* Prints @text as a CSV field, quoted when it needs to be. */
+static void
+fm_report_csv_field(FILE *out, const char *text)
+{
+    if (strpbrk(text, ",\"\n") == NULL) {
+        fputs(text, out);
+        return;
+    }
+    fputc('"', out);
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            fputc('"', out);
+        fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* Writes the report in @format. */
+void
+fm_report_print(const FmReport *report, FmReportFormat format, FILE *out)
+{
+    const guint ncols = G_N_ELEMENTS(fm_report_columns);
+    guint nrows = report->rows->len;
+
+    switch (format) {
+    case FM_REPORT_CSV:
+        for (guint c = 0; c < ncols; c++)
+            fprintf(out, "%s%s", c ? "," : "", fm_report_columns[c].key);
+        fputc('\n', out);
+        for (guint r = 0; r < nrows; r++) {
+            for (guint c = 0; c < ncols; c++) {
+                g_autofree char *cell = fm_report_cell(&fm_report_columns[c],
+                                                       fm_report_get(report, r));
+                if (c)
+                    fputc(',', out);
+                fm_report_csv_field(out, cell);
+            }
+            fputc('\n', out);
+        }
+        break;
+
+    case FM_REPORT_JSON:
+        fputs("[\n", out);
+        for (guint r = 0; r < nrows; r++) {
+            fputs("  {", out);
+            for (guint c = 0; c < ncols; c++) {
+                const FmReportColumn *col = &fm_report_columns[c];
+                g_autofree char *cell = fm_report_cell(col, fm_report_get(report, r));
+
+                fprintf(out, "%s\"%s\": ", c ? ", " : "", col->key);
+                if (col->text)
+                    fm_report_json_string(out, cell);
+                else
+                    fputs(cell, out);
+            }
+            fprintf(out, "}%s\n", r + 1 < nrows ? "," : "");
+        }
+        fputs("]\n", out);
+        break;
+
+    case FM_REPORT_TABLE:
+    default: {
+        g_autofree int *width = g_new0(int, ncols);
+        g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+
+        /* line 0 holds the headings, line r + 1 row r */
+        for (guint c = 0; c < ncols; c++)
+            g_ptr_array_add(cells, g_strdup(_(fm_report_columns[c].heading)));
+        for (guint r = 0; r < nrows; r++) {
+            for (guint c = 0; c < ncols; c++)
+                g_ptr_array_add(cells, fm_report_cell(&fm_report_columns[c],
+                                                      fm_report_get(report, r)));
+        }
+        for (guint i = 0; i < cells->len; i++)
+            width[i % ncols] = MAX(width[i % ncols], (int)g_utf8_strlen(cells->pdata[i], -1));
+        for (guint i = 0; i < cells->len; i++) {
+            guint c = i % ncols;
+            int pad = width[c] - (int)g_utf8_strlen(cells->pdata[i], -1);
+            gboolean left = fm_report_columns[c].text != NULL;
+
+            /* text left-aligned, numbers right-aligned; no trailing blanks */
+            fprintf(out, "%s%*s%s", c ? "  " : "", left ? 0 : pad, "",
+                    (const char *)cells->pdata[i]);
+            if (left && c + 1 < ncols)
+                fprintf(out, "%*s", pad, "");
+            if (c + 1 == ncols)
+                fputc('\n', out);
+        }
+        break;
+    }
+    }
+}
+
+/* Parses a format name into *@format; FALSE with @error if unknown. */
+gboolean
+fm_report_format_from_string(const char *text, FmReportFormat *format, GError **error)
+{
+    static const char *const names[] = { "table", "csv", "json" };
+    G_STATIC_ASSERT(G_N_ELEMENTS(names) == FM_REPORT_FORMAT_LAST);
+
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (g_str_equal(text, names[i])) {
+            *format = i;
+            return TRUE;
+        }
+    }
+    g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                _("unknown output format '%s' (use table, csv or json)"), text);
+    return FALSE;
+}

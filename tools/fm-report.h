@@ -1,0 +1,53 @@
+/*
+ * fm-report.h: the result table of migrations (simulated or real), printed as an
+ * aligned table for people, CSV for spreadsheets and plots, or JSON for tools.
+ * Column keys (CSV header, JSON members) are stable and untranslated; table headings
+ * are translated.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <stdio.h>
+#include <glib.h>
+#include "engine/fm-job.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+    FM_REPORT_TABLE,
+    FM_REPORT_CSV,
+    FM_REPORT_JSON,
+    FM_REPORT_FORMAT_LAST
+} FmReportFormat;
+
+typedef struct {
+    char *scenario;
+    char *policy;
+    double bandwidth;       /* link bytes per second (for the physical limit) */
+    FmJobStats stats;       /* stop_reason is static */
+    gboolean completed;
+    gboolean verified;      /* destination content checked and equal */
+    double wall_seconds;    /* real time the run took (simulations) */
+} FmReportRow;
+
+typedef struct _FmReport FmReport;
+
+/* Returns a new, empty report (caller frees). */
+FmReport *fm_report_new(void);
+void fm_report_free(FmReport *report);
+/* Appends a row (copied). */
+void fm_report_add(FmReport *report, const FmReportRow *row);
+/* Returns the number of rows. */
+guint fm_report_length(const FmReport *report);
+/* Returns row @i (borrowed). */
+const FmReportRow *fm_report_get(const FmReport *report, guint i);
+/* Writes the report to @out in @format. */
+void fm_report_print(const FmReport *report, FmReportFormat format, FILE *out);
+/* Parses "table" / "csv" / "json"; FALSE with @error otherwise. */
+gboolean fm_report_format_from_string(const char *text, FmReportFormat *format,
+                                      GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmReport, fm_report_free)
+
+G_END_DECLS

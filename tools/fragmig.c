@@ -1,0 +1,78 @@
+/*
+ * fragmig.c: the `fragmig` command line: dispatches to a subcommand.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fm-cmd.h"
+#include "util/fm-i18n.h"
+
+static const FmCommand fm_commands[] = {
+    { "simulate", N_("run scenarios in the simulator under each policy"), fm_cmd_simulate },
+    { "policies", N_("list the policies and their parameters"), fm_cmd_policies },
+};
+
+/* Prints "fragmig: MESSAGE" on stderr; returns @status. */
+int
+fm_cmd_fail(int status, const char *format, ...)
+{
+    va_list ap;
+    g_autofree char *msg = NULL;
+
+    va_start(ap, format);
+    msg = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    /* TRANSLATORS: the prefix of every error message of the command line */
+    fprintf(stderr, _("fragmig: error: %s\n"), msg);
+    return status;
+}
+
+/* Prints the top-level usage on @out. */
+static void
+fm_usage(FILE *out)
+{
+    fprintf(out, _("Usage: fragmig COMMAND [OPTION...]\n"
+                   "       fragmig --help | --version\n\n"
+                   "fragment-iterative live migration\n\n"
+                   "Commands:\n"));
+    for (guint i = 0; i < G_N_ELEMENTS(fm_commands); i++)
+        fprintf(out, "  %-10s %s\n", fm_commands[i].name, _(fm_commands[i].summary));
+    fprintf(out, _("\nRun 'fragmig COMMAND --help' for the options of a command.\n"));
+}
+
+int
+main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    fm_i18n_init();
+    textdomain(GETTEXT_PACKAGE);
+
+    if (argc < 2) {
+        fm_usage(stderr);
+        return FM_EXIT_USAGE;
+    }
+    if (g_str_equal(argv[1], "--help") || g_str_equal(argv[1], "-h") ||
+        g_str_equal(argv[1], "help")) {
+        fm_usage(stdout);
+        return FM_EXIT_OK;
+    }
+    if (g_str_equal(argv[1], "--version") || g_str_equal(argv[1], "-V")) {
+        printf("fragmig %s\n", PACKAGE_VERSION);
+        return FM_EXIT_OK;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(fm_commands); i++) {
+        if (g_str_equal(argv[1], fm_commands[i].name)) {
+            g_autofree char *prog = g_strdup_printf("fragmig %s", fm_commands[i].name);
+            argv[1] = prog;
+            return fm_commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fm_cmd_fail(FM_EXIT_USAGE, _("unknown command '%s'"), argv[1]);
+    fm_usage(stderr);
+    return FM_EXIT_USAGE;
+}
