@@ -15,7 +15,7 @@
 
 #define PAGE 4096
 #define BATCH 256
-#define HEADER 24   /* the native stream header, as the sim counts it */
+#define HEADER FM_STREAM_HEADER_SIZE   /* the native stream header */
 
 /* A scenario built by hand: @memory bytes, 100 MB/s, 1 ms; the workload is borrowed
  * into it (the sim copies it), pass NULL for a guest that never writes. */

@@ -15,6 +15,10 @@
 static const FmCommand fm_commands[] = {
     { "simulate", N_("run scenarios in the simulator under each policy"), fm_cmd_simulate },
     { "policies", N_("list the policies and their parameters"), fm_cmd_policies },
+    { "guest", N_("run a guest: a process whose memory a workload writes"), fm_cmd_guest },
+    { "receive", N_("receive a migrating guest, verify it and run it here"), fm_cmd_receive },
+    { "migrate", N_("live-migrate a guest process to a receiver"), fm_cmd_migrate },
+    { "demo", N_("guest, receiver and migration on this host, with live progress"), fm_cmd_demo },
 };
 
 /* Prints "fragmig: MESSAGE" on stderr; returns @status. */

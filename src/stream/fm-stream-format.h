@@ -40,9 +40,10 @@ typedef enum {
     FM_RECORD_TYPE_LAST
 } FmRecordType;
 
-/* DIGEST algorithms. */
+/* DIGEST algorithms (docs/stream-format.md section 4.4). */
 typedef enum {
     FM_DIGEST_SHA256 = 1,                 /* 32 bytes */
+    FM_DIGEST_FM128  = 2,                 /* 16 bytes, src/util/fm-digest.h */
 } FmDigestAlgorithm;
 
 /* RESULT status: the destination's verdict.  Each failure status corresponds to the

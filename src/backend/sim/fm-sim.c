@@ -31,7 +31,6 @@
 #define FM_SIM_STAMP_SIZE 16
 #define FM_SIM_STAMP_MAGIC 0x504d5346u      /* "FSMP" */
 /* The native stream header: magic, version, page size, page count. */
-#define FM_SIM_STREAM_HEADER_SIZE 24
 /* Modelled size of the guest's CPU and device state (an HVM vCPU context with its
  * LAPIC, timers and a few emulated devices is of this order). */
 #define FM_SIM_CPU_STATE_SIZE 16384
@@ -255,8 +254,8 @@ fm_sim_backend_read_pages(FmBackend *self, const guint64 *pfns, gsize n, guint8 
 
         if (pfn >= sim->page_count) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("cannot read page %" G_GUINT64_FORMAT ": the simulated guest has %" G_GUINT64_FORMAT " pages"),
-                        pfn, sim->page_count);
+                        _("cannot read page %llu: the simulated guest has %llu pages"),
+                        (unsigned long long)pfn, (unsigned long long)sim->page_count);
             return FALSE;
         }
         memcpy(page, &pfn, 8);
@@ -383,8 +382,8 @@ fm_sim_sink_check_open(FmSim *sim, GError **error)
 {
     if (sim->fail_after && sim->sink.parent.bytes_sent >= sim->fail_after) {
         g_set_error(error, FM_ERROR, FM_ERROR_IO,
-                    _("simulated link failure after %" G_GUINT64_FORMAT " bytes"),
-                    sim->fail_after);
+                    _("simulated link failure after %llu bytes"),
+                    (unsigned long long)sim->fail_after);
         return FALSE;
     }
     if (!sim->begun) {
@@ -413,12 +412,13 @@ fm_sim_sink_begin(FmSink *self, guint64 page_count, gsize page_size, GError **er
     }
     if (page_count != sim->page_count || page_size != sim->page_size) {
         g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
-                    _("the stream announces %" G_GUINT64_FORMAT " pages of %" G_GSIZE_FORMAT " bytes, the simulated destination has %" G_GUINT64_FORMAT " pages of %" G_GSIZE_FORMAT " bytes"),
-                    page_count, page_size, sim->page_count, sim->page_size);
+                    _("the stream announces %llu pages of %zu bytes, the simulated destination has %llu pages of %zu bytes"),
+                    (unsigned long long)page_count, page_size,
+                    (unsigned long long)sim->page_count, sim->page_size);
         return FALSE;
     }
     sim->begun = TRUE;
-    self->bytes_sent += FM_SIM_STREAM_HEADER_SIZE;
+    self->bytes_sent += FM_STREAM_HEADER_SIZE;
     return TRUE;
 }
 
@@ -443,13 +443,21 @@ fm_sim_sink_send_pages(FmSink *self, const guint64 *pfns, gsize n, const guint8 
         if (magic != FM_SIM_STAMP_MAGIC || pfn != pfns[i] || pfn >= sim->page_count ||
             version == 0) {
             g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
-                        _("page %" G_GSIZE_FORMAT " of a batch is sent as pfn %" G_GUINT64_FORMAT " but does not hold that page as the simulated guest read it"),
-                        i, pfns[i]);
+                        _("page %zu of a batch is sent as pfn %llu but does not hold that page as the simulated guest read it"),
+                        i, (unsigned long long)pfns[i]);
             return FALSE;
         }
         sim->dest[pfn] = version;
     }
-    self->bytes_sent += fm_stream_page_record_size(n, sim->page_size);
+    /* framed as the native sink frames it: records of at most the per-record limit */
+    {
+        guint64 per_record = fm_stream_max_pages_per_record(sim->page_size);
+        guint64 full = n / per_record, rest = n % per_record;
+
+        self->bytes_sent += full * fm_stream_page_record_size(per_record, sim->page_size);
+        if (rest)
+            self->bytes_sent += fm_stream_page_record_size(rest, sim->page_size);
+    }
     return TRUE;
 }
 
@@ -562,15 +570,15 @@ fm_sim_new(const FmScenario *scenario, GError **error)
     }
     if (scenario->memory == 0 || scenario->memory % scenario->page_size != 0) {
         g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
-                    _("%s: memory size %" G_GUINT64_FORMAT " is not a positive multiple of the page size %u"),
-                    name, scenario->memory, scenario->page_size);
+                    _("%s: memory size %llu is not a positive multiple of the page size %u"),
+                    name, (unsigned long long)scenario->memory, scenario->page_size);
         return NULL;
     }
     pages = scenario->memory / scenario->page_size;
     if (pages > FM_SIM_MAX_PAGES) {
         g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
-                    _("%s: %" G_GUINT64_FORMAT " pages are too many to simulate"),
-                    name, pages);
+                    _("%s: %llu pages are too many to simulate"),
+                    name, (unsigned long long)pages);
         return NULL;
     }
     if (!(scenario->bandwidth > 0 && isfinite(scenario->bandwidth))) {
@@ -704,8 +712,8 @@ fm_sim_verify(FmSim *sim, GError **error)
     for (guint64 pfn = 0; pfn < sim->page_count; pfn++) {
         if (sim->dest[pfn] != sim->source[pfn]) {
             g_set_error(error, FM_ERROR, FM_ERROR_VERIFY,
-                        _("page %" G_GUINT64_FORMAT " is at version %u on the destination but %u on the source"),
-                        pfn, sim->dest[pfn], sim->source[pfn]);
+                        _("page %llu is at version %u on the destination but %u on the source"),
+                        (unsigned long long)pfn, sim->dest[pfn], sim->source[pfn]);
             return FALSE;
         }
     }

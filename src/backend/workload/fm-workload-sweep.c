@@ -11,13 +11,15 @@
 
 #include "backend/workload/fm-workload-priv.h"
 
-/* Starts the model afresh: no sampler, cursor at the region's start. */
+/* Starts the model afresh: no sampler, the cursor at the lane's share of the region
+ * (lane 0 of 1: the region's start). */
 static void
 fm_workload_sweep_init(const FmWorkloadSpec *spec G_GNUC_UNUSED,
-                       const FmWorkloadRegion *region G_GNUC_UNUSED,
-                       FmWorkloadState *state)
+                       const FmWorkloadRegion *region, FmWorkloadState *state)
 {
-    state->cursor = 0;
+    guint lanes = MAX(state->lanes, 1);
+
+    state->cursor = region->count * MIN(state->lane, lanes - 1) / lanes;
     memset(&state->zipf, 0, sizeof(state->zipf));
 }
 

@@ -174,20 +174,31 @@ fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error)
     return TRUE;
 }
 
-/* Initialises @state; see fm-workload.h. */
+/* Initialises @state as the only lane; see fm-workload.h. */
 void
 fm_workload_state_init(FmWorkloadState *state, const FmWorkloadSpec *spec,
                        guint64 page_count, guint64 seed)
 {
+    fm_workload_state_init_lane(state, spec, page_count, seed, 0, 1);
+}
+
+/* Initialises @state as lane @lane of @lanes; see fm-workload.h. */
+void
+fm_workload_state_init_lane(FmWorkloadState *state, const FmWorkloadSpec *spec,
+                            guint64 page_count, guint64 seed, guint lane, guint lanes)
+{
     const FmWorkloadSpec *current;
 
     g_return_if_fail(state != NULL && spec != NULL && page_count > 0);
+    g_return_if_fail(lanes > 0 && lane < lanes);
     g_return_if_fail((guint)spec->type < FM_WORKLOAD_LAST);
     g_return_if_fail(spec->type != FM_WORKLOAD_PHASES ||
                      (spec->n_phases > 0 && spec->phases != NULL));
 
     memset(state, 0, sizeof(*state));
     state->magic = FM_WORKLOAD_STATE_MAGIC;
+    state->lane = lane;
+    state->lanes = lanes;
     fm_rand_seed(&state->rand, seed);
     current = fm_workload_current(spec, state);
     if (current != NULL) {

@@ -52,6 +52,8 @@ struct _FmWorkloadSpec {
 typedef struct {
     guint32 magic;        /* FM_WORKLOAD_STATE_MAGIC once initialised */
     guint32 phase;        /* index of the current phase (phases only) */
+    guint32 lane;         /* this state is lane @lane of @lanes sharing one workload: */
+    guint32 lanes;        /* a sweep starts at lane / lanes of its region (see below) */
     double now;           /* workload time reached, seconds since start */
     double phase_start;   /* workload time at which the current phase began */
     double carry;         /* fractional write owed from the previous step */
@@ -74,6 +76,15 @@ int fm_workload_type_from_string(const char *name);
 /* Initialises @state for @spec on a guest of @page_count pages, seeded by @seed. */
 void fm_workload_state_init(FmWorkloadState *state, const FmWorkloadSpec *spec,
                             guint64 page_count, guint64 seed);
+
+/* Same as fm_workload_state_init(), for lane @lane of @lanes states that share one
+ * workload at rate / lanes each (the threads of a local guest): random models only
+ * differ by seed, but the sweeps of the lanes start evenly spaced over the region, so
+ * that together they re-dirty the region as fast as one sweep at the full rate
+ * (sweeps started at the same page would write the same pages). */
+void fm_workload_state_init_lane(FmWorkloadState *state, const FmWorkloadSpec *spec,
+                                 guint64 page_count, guint64 seed, guint lane,
+                                 guint lanes);
 
 /* Advances the workload from state->now to @until (seconds), making the writes that
  * fall in that interval at @speed times the nominal rate (1.0 = unthrottled, 0.8 = a

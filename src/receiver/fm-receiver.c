@@ -1,0 +1,227 @@
+/*
+ * fm-receiver.c: the destination side of a local live migration.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "receiver/fm-receiver.h"
+#include "stream/fm-stream.h"
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+
+/* The memory being received; unmapped unless handed to a guest. */
+typedef struct {
+    guint8 *region;
+    gsize len;
+} FmReceiverMemory;
+
+/* Unmaps @mem's region if it still owns one. */
+static void
+fm_receiver_memory_clear(FmReceiverMemory *mem)
+{
+    if (mem->region)
+        munmap(mem->region, mem->len);
+    mem->region = NULL;
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FmReceiverMemory, fm_receiver_memory_clear)
+
+/* Returns MemAvailable in bytes, or G_MAXUINT64. */
+guint64
+fm_receiver_default_max_memory(void)
+{
+    g_autofree char *meminfo = NULL;
+    const char *line;
+    guint64 kib;
+
+    if (!g_file_get_contents("/proc/meminfo", &meminfo, NULL, NULL))
+        return G_MAXUINT64;
+    line = strstr(meminfo, "MemAvailable:");
+    if (line == NULL || sscanf(line, "MemAvailable: %" G_GUINT64_FORMAT " kB", &kib) != 1)
+        return G_MAXUINT64;
+    return kib * 1024;
+}
+
+/* Copies the pages of a PAGE_DATA record into @mem (the reader checked every pfn). */
+static void
+fm_receiver_store_pages(FmReceiverMemory *mem, const FmPageData *pd, gsize page_size)
+{
+    for (guint32 i = 0; i < pd->count; i++) {
+        guint64 pfn = fm_page_data_get_pfn(pd, i);
+        memcpy(mem->region + pfn * page_size, pd->data + (gsize)i * page_size, page_size);
+    }
+}
+
+/* Checks a DIGEST body and copies the digest into @digest. */
+static gboolean
+fm_receiver_parse_digest(const FmStreamRecord *rec, guint8 digest[FM_DIGEST_SIZE],
+                         GError **error)
+{
+    guint32 algorithm, len;
+
+    if (rec->len != 8 + FM_DIGEST_SIZE) {
+        g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
+                    _("DIGEST record at offset %llu has %zu bytes, expected %d"),
+                    (unsigned long long)rec->offset, rec->len, 8 + FM_DIGEST_SIZE);
+        return FALSE;
+    }
+    memcpy(&algorithm, rec->body, 4);
+    memcpy(&len, rec->body + 4, 4);
+    if (GUINT32_FROM_LE(algorithm) != FM_DIGEST_ALGORITHM_ID ||
+        GUINT32_FROM_LE(len) != FM_DIGEST_SIZE) {
+        g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
+                    _("DIGEST record at offset %llu uses algorithm %u of %u bytes; this receiver knows algorithm %u of %u bytes"),
+                    (unsigned long long)rec->offset, GUINT32_FROM_LE(algorithm), GUINT32_FROM_LE(len),
+                    FM_DIGEST_ALGORITHM_ID, FM_DIGEST_SIZE);
+        return FALSE;
+    }
+    memcpy(digest, rec->body + 8, FM_DIGEST_SIZE);
+    return TRUE;
+}
+
+/* Reads the stream into @mem up to END; the source's digest goes to @digest. */
+static gboolean
+fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
+                        FmReceiverStats *stats, guint8 digest[FM_DIGEST_SIZE],
+                        GError **error)
+{
+    gboolean have_digest = FALSE;
+    FmStreamRecord rec;
+
+    for (;;) {
+        if (!fm_stream_reader_next(reader, &rec, error))
+            return FALSE;
+        switch (rec.type) {
+        case FM_RECORD_PAGE_DATA:
+            fm_receiver_store_pages(mem, &rec.pages, stats->page_size);
+            stats->pages_received += rec.pages.count;
+            break;
+        case FM_RECORD_DIGEST:
+            if (!fm_receiver_parse_digest(&rec, digest, error))
+                return FALSE;
+            have_digest = TRUE;
+            break;
+        case FM_RECORD_ROUND_END:
+            stats->rounds++;
+            break;
+        case FM_RECORD_ABORT:
+            g_set_error(error, FM_ERROR, FM_ERROR_CANCELLED,
+                        _("the source abandoned the migration: %.*s"),
+                        (int)MIN(rec.len, (gsize)FM_STREAM_MAX_TEXT), rec.body);
+            return FALSE;
+        case FM_RECORD_END:
+            if (!have_digest) {
+                g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
+                            _("the stream ended at offset %llu without a DIGEST record: the memory cannot be verified"),
+                            (unsigned long long)rec.offset);
+                return FALSE;
+            }
+            return TRUE;
+        default:
+            /* CPU/DEVICE state and STATS carry nothing a local guest needs */
+            break;
+        }
+    }
+}
+
+/* Receives, verifies and adopts one migration; see fm-receiver.h. */
+static FmGuest *
+fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
+                    FmReceiverStats *stats, GError **error)
+{
+    g_auto(FmReceiverMemory) mem = { NULL, 0 };
+    g_autoptr(FmStreamReader) reader = NULL;
+    g_autoptr(FmGuest) guest = NULL;
+    guint8 source_digest[FM_DIGEST_SIZE];
+    guint64 max_memory = opts->max_memory ? opts->max_memory
+                                          : fm_receiver_default_max_memory();
+    gint64 t0 = g_get_monotonic_time(), t_verify;
+
+    reader = fm_stream_reader_new(channel, max_memory);
+    if (!fm_stream_reader_read_header(reader, error))
+        return NULL;
+    stats->page_count = fm_stream_reader_get_page_count(reader);
+    stats->page_size = fm_stream_reader_get_page_size(reader);
+    mem.len = stats->page_count * stats->page_size;  /* the reader bounded both */
+    mem.region = mmap(NULL, mem.len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem.region == MAP_FAILED) {
+        int err = errno;
+        mem.region = NULL;
+        g_set_error(error, FM_ERROR, FM_ERROR_LIMIT,
+                    _("cannot allocate %zu bytes for the incoming guest: %s"),
+                    mem.len, g_strerror(err));
+        return NULL;
+    }
+
+    if (!fm_receiver_read_stream(reader, &mem, stats, source_digest, error))
+        return NULL;
+
+    t_verify = g_get_monotonic_time();
+    fm_digest_compute(mem.region, mem.len, stats->digest);
+    if (memcmp(stats->digest, source_digest, FM_DIGEST_SIZE) != 0) {
+        g_autofree char *ours = fm_digest_to_hex(stats->digest);
+        g_autofree char *theirs = fm_digest_to_hex(source_digest);
+        g_set_error(error, FM_ERROR, FM_ERROR_VERIFY,
+                    _("memory digest mismatch: the source's memory has digest %s, the received memory %s"),
+                    theirs, ours);
+        return NULL;
+    }
+    stats->verify_seconds = (g_get_monotonic_time() - t_verify) / 1e6;
+
+    guest = fm_guest_adopt(mem.region, mem.len, error);
+    if (guest == NULL)
+        return NULL;
+    mem.region = NULL;  /* the guest owns it now */
+    if (opts->resume && !fm_guest_start(guest, error))
+        return NULL;
+    stats->seconds = (g_get_monotonic_time() - t0) / 1e6;
+    return g_steal_pointer(&guest);
+}
+
+/* Receives one migration and reports the verdict to the source. */
+FmGuest *
+fm_receiver_run(FmChannel *channel, const FmReceiverOptions *opts,
+                FmReceiverStats *stats, GError **error)
+{
+    FmReceiverStats local_stats;
+    g_autoptr(FmGuest) guest = NULL;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GError) reply_error = NULL;
+
+    g_return_val_if_fail(channel != NULL && opts != NULL, NULL);
+    if (stats == NULL)
+        stats = &local_stats;
+    memset(stats, 0, sizeof(*stats));
+
+    guest = fm_receiver_receive(channel, opts, stats, &local);
+    if (opts->no_reply) {
+        if (guest == NULL)
+            g_propagate_error(error, g_steal_pointer(&local));
+        return g_steal_pointer(&guest);
+    }
+    if (guest == NULL) {
+        /* Best effort: the source may be gone, which is often why we failed.  Then
+         * let the source read the reply before the connection closes: a close with
+         * unread input would reset it and lose the reason. */
+        if (!fm_stream_write_result(channel, fm_stream_result_status_from_error(local),
+                                    local->message, &reply_error) ||
+            !fm_channel_shutdown_write(channel, &reply_error) ||
+            !fm_channel_drain(channel, &reply_error))
+            g_debug("could not tell the source: %s", reply_error->message);
+        g_propagate_error(error, g_steal_pointer(&local));
+        return NULL;
+    }
+    if (!fm_stream_write_result(channel, FM_RESULT_OK, "", &local)) {
+        /* the source cannot know we have the guest: it keeps its own, so must we not */
+        g_prefix_error(&local, _("the guest was received but the source could not be told: "));
+        g_propagate_error(error, g_steal_pointer(&local));
+        return NULL;
+    }
+    return g_steal_pointer(&guest);
+}

@@ -1,0 +1,283 @@
+/*
+ * fm-native-sink.c: the FmSink that sends the native fragmig stream on an FmChannel.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include "stream/fm-stream.h"
+
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+
+/* How long, after a failed write, to look for the destination's reason. */
+#define FM_NATIVE_SINK_REPLY_GRACE 1.0
+/* Longest wait for the peer while sending ABORT: it is best effort. */
+#define FM_NATIVE_SINK_ABORT_TIMEOUT 2.0
+
+typedef struct {
+    FmSink parent;
+    FmChannel *channel;        /* owned */
+    FmStreamWriter *writer;    /* on channel */
+    guint32 round;             /* number of the next ROUND_END */
+    gboolean done;             /* END or ABORT sent, or the destination answered */
+} FmNativeSink;
+
+static const FmSinkOps fm_native_sink_ops;
+
+/* Returns @sink as a native sink; NULL (and a critical) if it is another kind. */
+static FmNativeSink *
+fm_native_sink_cast(FmSink *sink)
+{
+    g_return_val_if_fail(sink != NULL && sink->ops == &fm_native_sink_ops, NULL);
+    return (FmNativeSink *)sink;
+}
+
+/* Brings bytes_sent up to date: every byte the writer put on the channel. */
+static void
+fm_native_sink_count(FmNativeSink *self)
+{
+    self->parent.bytes_sent = fm_stream_writer_get_offset(self->writer);
+}
+
+/* Sets @error for a destination that refused with @status and @message. */
+static void
+fm_native_sink_set_refusal(GError **error, guint32 status, const char *message)
+{
+    int code = fm_stream_result_status_to_error_code(status);
+
+    if (message[0] != '\0')
+        g_set_error(error, FM_ERROR, code, _("the destination refused the migration: %s"),
+                    message);
+    else
+        g_set_error(error, FM_ERROR, code,
+                    _("the destination refused the migration (status %u)"), status);
+}
+
+/* Reads the destination's RESULT and turns it into the sink's verdict: TRUE only
+ * for an acceptance when @at_end (after END). */
+static gboolean
+fm_native_sink_take_reply(FmNativeSink *self, gboolean at_end, GError **error)
+{
+    g_autofree char *message = NULL;
+    guint32 status;
+
+    self->done = TRUE;
+    /* Before END an answer means the destination gave up and is draining what we
+     * send: end that at once. */
+    if (!at_end)
+        fm_channel_shutdown_write(self->channel, NULL);
+    if (!fm_stream_read_result(self->channel, &status, &message, error))
+        return FALSE;
+    if (status != FM_RESULT_OK) {
+        fm_native_sink_set_refusal(error, status, message);
+        return FALSE;
+    }
+    if (!at_end) {
+        g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
+                    _("the destination accepted the migration before the end of the stream"));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Fails if the destination has already answered: before END it only does so when
+ * it gave up, and every further byte would be wasted. */
+static gboolean
+fm_native_sink_check_reply(FmNativeSink *self, GError **error)
+{
+    if (!fm_channel_poll_readable(self->channel))
+        return TRUE;
+    return fm_native_sink_take_reply(self, FALSE, error);
+}
+
+/* After a failed write: a destination that gave up sends its reason before it
+ * closes, and that reason says more than "connection reset by peer". */
+static void
+fm_native_sink_explain_failure(FmNativeSink *self, GError **error)
+{
+    g_autofree char *message = NULL;
+    double timeout;
+    guint32 status;
+    gboolean got;
+
+    if (error == NULL || *error == NULL || !g_error_matches(*error, FM_ERROR, FM_ERROR_IO))
+        return;
+    timeout = fm_channel_get_timeout(self->channel);
+    fm_channel_set_timeout(self->channel, FM_NATIVE_SINK_REPLY_GRACE);
+    got = fm_stream_read_result(self->channel, &status, &message, NULL);
+    fm_channel_set_timeout(self->channel, timeout);
+    if (got && status != FM_RESULT_OK) {
+        g_clear_error(error);
+        fm_native_sink_set_refusal(error, status, message);
+    }
+    fm_channel_shutdown_write(self->channel, NULL);
+    self->done = TRUE;
+}
+
+/* Writes the stream header. */
+static gboolean
+fm_native_sink_begin(FmSink *sink, guint64 page_count, gsize page_size, GError **error)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+    gboolean ok = fm_stream_writer_write_header(self->writer, page_count, page_size,
+                                                error);
+
+    if (!ok)
+        fm_native_sink_explain_failure(self, error);
+    fm_native_sink_count(self);
+    return ok;
+}
+
+/* Sends pages as PAGE_DATA records, unless the destination has given up. */
+static gboolean
+fm_native_sink_send_pages(FmSink *sink, const guint64 *pfns, gsize n,
+                          const guint8 *data, GError **error)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+    gboolean ok;
+
+    if (!fm_native_sink_check_reply(self, error))
+        return FALSE;
+    ok = fm_stream_writer_write_pages(self->writer, pfns, n, data, error);
+    if (!ok)
+        fm_native_sink_explain_failure(self, error);
+    fm_native_sink_count(self);
+    return ok;
+}
+
+/* Sends one non-page record, unless the destination has given up. */
+static gboolean
+fm_native_sink_send_record(FmSink *sink, guint32 type, const void *data, gsize len,
+                           GError **error)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+    gboolean ok;
+
+    /* END and ABORT belong to finish and abort, which also handle the reply. */
+    if (type == FM_RECORD_END || type == FM_RECORD_ABORT) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("cannot send an %s record with fm_sink_send_record()"),
+                    fm_record_type_name(type));
+        return FALSE;
+    }
+    if (!fm_native_sink_check_reply(self, error))
+        return FALSE;
+    ok = fm_stream_writer_write_record(self->writer, type, data, len, error);
+    if (!ok)
+        fm_native_sink_explain_failure(self, error);
+    fm_native_sink_count(self);
+    return ok;
+}
+
+/* Marks the end of a round with ROUND_END; the data is then in the kernel. */
+static gboolean
+fm_native_sink_flush(FmSink *sink, GError **error)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+    guint8 body[8] = { 0 };
+    guint32 round = GUINT32_TO_LE(self->round);
+    gboolean ok;
+
+    if (!fm_native_sink_check_reply(self, error))
+        return FALSE;
+    memcpy(body, &round, sizeof(round));
+    ok = fm_stream_writer_write_record(self->writer, FM_RECORD_ROUND_END, body,
+                                       sizeof(body), error);
+    if (ok)
+        self->round++;
+    else
+        fm_native_sink_explain_failure(self, error);
+    fm_native_sink_count(self);
+    return ok;
+}
+
+/* Writes END, half-closes, and returns the destination's verdict. */
+static gboolean
+fm_native_sink_finish(FmSink *sink, GError **error)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+
+    if (!fm_native_sink_check_reply(self, error))
+        return FALSE;
+    if (!fm_stream_writer_write_end(self->writer, error)) {
+        fm_native_sink_explain_failure(self, error);
+        fm_native_sink_count(self);
+        return FALSE;
+    }
+    fm_native_sink_count(self);
+    /* The half-close lets the destination check that nothing follows END. */
+    if (!fm_channel_shutdown_write(self->channel, error)) {
+        fm_native_sink_explain_failure(self, error);
+        return FALSE;
+    }
+    return fm_native_sink_take_reply(self, TRUE, error);
+}
+
+/* Sends ABORT (best effort, bounded wait) and half-closes; no reply is awaited. */
+static void
+fm_native_sink_abort(FmSink *sink, const char *reason)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+    double timeout;
+
+    if (self->done)
+        return;
+    self->done = TRUE;
+    timeout = fm_channel_get_timeout(self->channel);
+    if (timeout <= 0 || timeout > FM_NATIVE_SINK_ABORT_TIMEOUT)
+        fm_channel_set_timeout(self->channel, FM_NATIVE_SINK_ABORT_TIMEOUT);
+    /* Fails harmlessly when the header was never sent or a write already failed:
+     * the writer knows a record cannot go out there. */
+    fm_stream_writer_write_abort(self->writer, reason, NULL);
+    fm_channel_shutdown_write(self->channel, NULL);
+    fm_channel_set_timeout(self->channel, timeout);
+    fm_native_sink_count(self);
+}
+
+/* Frees the sink and closes its channel. */
+static void
+fm_native_sink_free(FmSink *sink)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+
+    fm_stream_writer_free(self->writer);
+    fm_channel_free(self->channel);
+    g_free(self);
+}
+
+static const FmSinkOps fm_native_sink_ops = {
+    .name = "native",
+    .begin = fm_native_sink_begin,
+    .send_pages = fm_native_sink_send_pages,
+    .send_record = fm_native_sink_send_record,
+    .flush = fm_native_sink_flush,
+    .finish = fm_native_sink_finish,
+    .abort = fm_native_sink_abort,
+    .free = fm_native_sink_free,
+};
+
+/* Returns a new native sink owning @channel. */
+FmSink *
+fm_native_sink_new(FmChannel *channel)
+{
+    FmNativeSink *self;
+
+    g_return_val_if_fail(channel != NULL, NULL);
+
+    self = g_new0(FmNativeSink, 1);
+    self->parent.ops = &fm_native_sink_ops;
+    self->channel = channel;
+    self->writer = fm_stream_writer_new(channel);
+    return &self->parent;
+}
+
+/* Returns the sink's channel (borrowed). */
+FmChannel *
+fm_native_sink_get_channel(FmSink *sink)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+
+    g_return_val_if_fail(self != NULL, NULL);
+    return self->channel;
+}

@@ -1,0 +1,438 @@
+/*
+ * fm-cmd-guest.c: `fragmig guest --memory SIZE --workload NAME [--rate R] [--link BW]
+ * [--region-start F] [--region-size F] [--zipf S] [--threads N] [--seed N]
+ * [--scenario FILE] [--quiet] [--progress]`: runs a local guest (fm-guest.h) in this
+ * process until SIGTERM or SIGINT, for the local backend to migrate.
+ *
+ * It prints one line, "fragmig guest: pid PID, MEMORY, workload W" (not with --quiet),
+ * and nothing else unless asked (--progress: the write rate every second).
+ * A bad command line exits with status 2, a bad scenario or a guest that cannot be
+ * created with status 1, a signal with status 0.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fm-cmd.h"
+#include "backend/local/fm-guest.h"
+#include "conf/fm-scenario.h"
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+#include "util/fm-units.h"
+
+/* The scenario parser's defaults (fm-scenario.c), so that a guest started from the
+ * command line behaves as the same scenario would in the simulator. */
+#define FM_GUEST_CMD_IDLE_RATE 4.0          /* page writes per second */
+#define FM_GUEST_CMD_DEFAULT_SHARE 0.25     /* of the link's page rate, web/db/sweep */
+#define FM_GUEST_CMD_DB_REGION 0.10
+#define FM_GUEST_CMD_SWEEP_REGION 0.50
+#define FM_GUEST_CMD_MAX_MEMORY (G_GUINT64_CONSTANT(1) << 40)
+#define FM_GUEST_CMD_DEFAULT_LINK "1Gbit"
+#define FM_GUEST_CMD_DEFAULT_SEED 1
+#define FM_GUEST_CMD_FRACTION_SLACK 1e-9
+/* What a workload accepts (fm-workload.c). */
+#define FM_GUEST_CMD_MAX_RATE 1e12
+
+/* The command line, as given (every field may be NULL). */
+typedef struct {
+    char *memory;
+    char *workload;
+    char *rate;
+    char *link;
+    char *region_start;
+    char *region_size;
+    char *zipf;
+    char *threads;
+    char *seed;
+    char *scenario;
+    gboolean quiet;
+    gboolean progress;
+} FmGuestCmdArgs;
+
+/* Frees the strings of @args. */
+static void
+fm_guest_cmd_args_clear(FmGuestCmdArgs *args)
+{
+    g_free(args->memory);
+    g_free(args->workload);
+    g_free(args->rate);
+    g_free(args->link);
+    g_free(args->region_start);
+    g_free(args->region_size);
+    g_free(args->zipf);
+    g_free(args->threads);
+    g_free(args->seed);
+    g_free(args->scenario);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FmGuestCmdArgs, fm_guest_cmd_args_clear)
+
+/* What the command line resolves to. */
+typedef struct {
+    guint64 memory;
+    guint threads;
+    guint64 seed;
+    FmWorkloadSpec *spec;       /* owned */
+} FmGuestCmdConfig;
+
+/* Reads the plain non-negative decimal number @text (no sign, unit, "nan" or "inf")
+ * into *@value.  Returns FALSE on anything else. */
+static gboolean
+fm_guest_cmd_parse_number(const char *text, double *value)
+{
+    char *end = NULL;
+    double v;
+
+    if (!g_ascii_isdigit(text[0]) && !(text[0] == '.' && g_ascii_isdigit(text[1])))
+        return FALSE;
+    for (const char *p = text; *p; p++) {
+        if (!g_ascii_isdigit(*p) && !strchr(".eE+-", *p))
+            return FALSE;
+    }
+    v = g_ascii_strtod(text, &end);
+    if (!end || *end != '\0' || !isfinite(v))
+        return FALSE;
+    *value = v;
+    return TRUE;
+}
+
+/* Parses --rate @text ("25%" of @page_rate, or "7600/s") into *@rate (page writes
+ * per second).  Returns FALSE with @error set. */
+static gboolean
+fm_guest_cmd_parse_rate(const char *text, double page_rate, double *rate, GError **error)
+{
+    gsize len = strlen(text);
+    g_autofree char *number = NULL;
+    double scale;
+    double value;
+
+    if (g_str_has_suffix(text, "%")) {
+        number = g_strndup(text, len - 1);
+        scale = page_rate / 100.0;
+    } else if (g_str_has_suffix(text, "/s")) {
+        number = g_strndup(text, len - 2);
+        scale = 1.0;
+    } else {
+        number = NULL;
+        scale = 0;
+    }
+    if (!number || !fm_guest_cmd_parse_number(number, &value) || !isfinite(value * scale)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("--rate: invalid rate '%s' (expected a share of the link's page rate such as '25%%', or page writes per second such as '7600/s')"),
+                    text);
+        return FALSE;
+    }
+    *rate = value * scale;
+    if (*rate > FM_GUEST_CMD_MAX_RATE) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("--rate: '%s' is more than %g page writes per second"),
+                    text, FM_GUEST_CMD_MAX_RATE);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Parses a fraction option --@name @text into *@value, which must lie in [@min, @max]
+ * (@min excluded when @open_min).  Returns FALSE with @error set. */
+static gboolean
+fm_guest_cmd_parse_fraction(const char *name, const char *text, double min, gboolean open_min,
+                            double max, double *value, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (!fm_units_parse_ratio(text, value, &local)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "--%s: %s", name, local->message);
+        return FALSE;
+    }
+    if (*value < min || (open_min && *value <= min) || *value > max) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    open_min ? _("--%s: '%s' is not more than %g%% and at most %g%% of memory")
+                             : _("--%s: '%s' is not at least %g%% and below %g%% of memory"),
+                    name, text, min * 100, max * 100);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Resolves the memory size --memory @text for pages of @page_size into *@memory.
+ * Returns FALSE with @error set. */
+static gboolean
+fm_guest_cmd_parse_memory(const char *text, gsize page_size, guint64 *memory, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (!fm_units_parse_size(text, memory, &local)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "--memory: %s", local->message);
+        return FALSE;
+    }
+    if (*memory < 2 * page_size) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("--memory: '%s' is less than 2 pages (%zu bytes)"), text, 2 * page_size);
+        return FALSE;
+    }
+    if (*memory % page_size != 0) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("--memory: '%s' is not a multiple of the page size (%zu bytes)"),
+                    text, page_size);
+        return FALSE;
+    }
+    if (*memory > FM_GUEST_CMD_MAX_MEMORY) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("--memory: '%s' is more than the supported maximum of 1 TiB"), text);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Builds the workload from the options.  Returns a new spec, or NULL with @error. */
+static FmWorkloadSpec *
+fm_guest_cmd_spec(const FmGuestCmdArgs *args, gsize page_size, GError **error)
+{
+    g_autoptr(FmWorkloadSpec) spec = g_new0(FmWorkloadSpec, 1);
+    g_autoptr(GError) local = NULL;
+    double bandwidth;
+    double def_size;
+    int type;
+
+    if (!args->workload) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "%s",
+                    _("missing --workload (idle, web, db or sweep), or --scenario FILE"));
+        return NULL;
+    }
+    type = fm_workload_type_from_string(args->workload);
+    if (type == FM_WORKLOAD_PHASES) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "%s",
+                    _("a phases workload is described in a scenario file: use --scenario FILE"));
+        return NULL;
+    }
+    if (type < 0) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("unknown workload type '%s' (expected idle, web, db or sweep)"),
+                    args->workload);
+        return NULL;
+    }
+    spec->type = type;
+    spec->zipf_s = 1.0;
+
+    if (!fm_units_parse_bandwidth(args->link ? args->link : FM_GUEST_CMD_DEFAULT_LINK,
+                                  &bandwidth, &local)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "--link: %s", local->message);
+        return NULL;
+    }
+    if (args->rate) {
+        if (!fm_guest_cmd_parse_rate(args->rate, bandwidth / page_size, &spec->rate, error))
+            return NULL;
+    } else if (type == FM_WORKLOAD_IDLE) {
+        spec->rate = FM_GUEST_CMD_IDLE_RATE;
+    } else {
+        spec->rate = FM_GUEST_CMD_DEFAULT_SHARE * bandwidth / page_size;
+    }
+
+    if (args->zipf) {
+        if (type != FM_WORKLOAD_WEB) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("--zipf applies to the web workload only, not to '%s'"),
+                        args->workload);
+            return NULL;
+        }
+        if (!fm_guest_cmd_parse_number(args->zipf, &spec->zipf_s) ||
+            spec->zipf_s <= 0 || spec->zipf_s > 100) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("--zipf: '%s' is not a number greater than 0 and at most 100"),
+                        args->zipf);
+            return NULL;
+        }
+    }
+
+    if (args->region_start &&
+        !fm_guest_cmd_parse_fraction("region-start", args->region_start, 0, FALSE,
+                                     1 - FM_GUEST_CMD_FRACTION_SLACK, &spec->region_start,
+                                     error))
+        return NULL;
+    def_size = type == FM_WORKLOAD_DB ? FM_GUEST_CMD_DB_REGION :
+               type == FM_WORKLOAD_SWEEP ? FM_GUEST_CMD_SWEEP_REGION : 1.0;
+    if (args->region_size) {
+        if (!fm_guest_cmd_parse_fraction("region-size", args->region_size, 0, TRUE, 1,
+                                         &spec->region_size, error))
+            return NULL;
+        if (spec->region_start + spec->region_size > 1 + FM_GUEST_CMD_FRACTION_SLACK) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("--region-size: the region ends beyond memory (region start '%s' + size '%s' > 100%%)"),
+                        args->region_start ? args->region_start : "0", args->region_size);
+            return NULL;
+        }
+        spec->region_size = MIN(spec->region_size, 1 - spec->region_start);
+    } else {
+        spec->region_size = MIN(def_size, 1 - spec->region_start);
+    }
+    return g_steal_pointer(&spec);
+}
+
+/* Resolves @args into @config.  Returns FM_EXIT_OK, or an exit status after
+ * printing the error. */
+static int
+fm_guest_cmd_resolve(const FmGuestCmdArgs *args, FmGuestCmdConfig *config)
+{
+    gsize page_size = (gsize) sysconf(_SC_PAGESIZE);
+    g_autoptr(GError) error = NULL;
+    guint64 n;
+
+    if (args->threads) {
+        if (!g_ascii_string_to_unsigned(args->threads, 10, 1, FM_GUEST_MAX_THREADS, &n, NULL))
+            return fm_cmd_fail(FM_EXIT_USAGE, _("--threads: '%s' is not a number from 1 to %d"),
+                               args->threads, FM_GUEST_MAX_THREADS);
+        config->threads = (guint) n;
+    } else {
+        config->threads = FM_GUEST_DEFAULT_THREADS;
+    }
+    config->seed = FM_GUEST_CMD_DEFAULT_SEED;
+    if (args->seed &&
+        !g_ascii_string_to_unsigned(args->seed, 10, 0, G_MAXUINT64, &config->seed, NULL))
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--seed: '%s' is not an integer from 0 to %s"),
+                           args->seed, "18446744073709551615");
+
+    if (args->scenario) {
+        g_autoptr(FmScenario) scenario = NULL;
+        const char *conflict = args->workload ? "workload" : args->rate ? "rate" :
+                               args->link ? "link" : args->region_start ? "region-start" :
+                               args->region_size ? "region-size" : args->zipf ? "zipf" : NULL;
+
+        if (conflict)
+            return fm_cmd_fail(FM_EXIT_USAGE, _("--%s cannot be combined with --scenario: the scenario defines the workload"),
+                               conflict);
+        scenario = fm_scenario_load_file(args->scenario, &error);
+        if (!scenario)
+            return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
+        if (scenario->page_size != page_size)
+            return fm_cmd_fail(FM_EXIT_FAILURE, _("%s: page size %u is not the system page size %zu, which a local guest uses"),
+                               args->scenario, scenario->page_size, page_size);
+        config->memory = scenario->memory;
+        if (!args->seed)
+            config->seed = scenario->seed;
+        config->spec = g_steal_pointer(&scenario->workload);
+    } else {
+        if (!args->memory)
+            return fm_cmd_fail(FM_EXIT_USAGE, "%s",
+                               _("missing --memory (the guest's memory size, e.g. --memory 1G), or --scenario FILE"));
+        config->spec = fm_guest_cmd_spec(args, page_size, &error);
+        if (!config->spec)
+            return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    }
+    if (args->memory &&
+        !fm_guest_cmd_parse_memory(args->memory, page_size, &config->memory, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    return FM_EXIT_OK;
+}
+
+/* Runs @guest until SIGINT or SIGTERM (blocked in @signals by the caller), printing
+ * the write rate every second with @progress. */
+static void
+fm_guest_cmd_wait(FmGuest *guest, const sigset_t *signals, gboolean progress)
+{
+    struct timespec second = { 1, 0 };
+    guint64 last_writes = fm_guest_writes(guest);
+    gint64 last_time = g_get_monotonic_time();
+
+    for (;;) {
+        int sig = sigtimedwait(signals, NULL, &second);
+
+        if (sig == SIGINT || sig == SIGTERM)
+            return;
+        /* EAGAIN: a second passed; EINTR: a stop and continue (migration source). */
+        if (sig < 0 && errno != EAGAIN && errno != EINTR)
+            return;
+        if (progress && sig < 0 && errno == EAGAIN) {
+            guint64 writes = fm_guest_writes(guest);
+            gint64 now = g_get_monotonic_time();
+            double rate = (double) (writes - last_writes) * 1e6 / MAX(now - last_time, 1);
+
+            printf(_("fragmig guest: %.0f writes/s (%llu writes)\n"),
+                   rate, (unsigned long long) writes);
+            fflush(stdout);
+            last_writes = writes;
+            last_time = now;
+        }
+    }
+}
+
+/* The guest command; returns an exit status. */
+int
+fm_cmd_guest(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FmGuest) guest = NULL;
+    g_autoptr(FmWorkloadSpec) spec = NULL;
+    g_autofree char *memory_text = NULL;
+    g_auto(FmGuestCmdArgs) args = { 0 };
+    FmGuestCmdConfig config = { 0 };
+    sigset_t signals;
+    int status;
+    GOptionEntry entries[] = {
+        { "memory", 'm', 0, G_OPTION_ARG_STRING, &args.memory,
+          N_("guest memory size, a multiple of the page size (e.g. 1G)"), "SIZE" },
+        { "workload", 'w', 0, G_OPTION_ARG_STRING, &args.workload,
+          N_("workload model: idle, web, db or sweep"), "NAME" },
+        { "rate", 'r', 0, G_OPTION_ARG_STRING, &args.rate,
+          N_("page writes: a share of the link's page rate (60%) or per second (7600/s); default 25%, idle 4/s"), "RATE" },
+        { "link", 'l', 0, G_OPTION_ARG_STRING, &args.link,
+          N_("the link bandwidth that relative rates refer to (default 1Gbit)"), "BANDWIDTH" },
+        { "region-start", 0, 0, G_OPTION_ARG_STRING, &args.region_start,
+          N_("where the written region starts, a share of memory (default 0%)"), "FRACTION" },
+        { "region-size", 0, 0, G_OPTION_ARG_STRING, &args.region_size,
+          N_("the share of memory written (default: db 10%, sweep 50%, others 100%)"), "FRACTION" },
+        { "zipf", 0, 0, G_OPTION_ARG_STRING, &args.zipf,
+          N_("web: the Zipf exponent (default 1.0)"), "S" },
+        { "threads", 't', 0, G_OPTION_ARG_STRING, &args.threads,
+          N_("mutator threads sharing the workload (default 2)"), "N" },
+        { "seed", 's', 0, G_OPTION_ARG_STRING, &args.seed,
+          N_("seed of the workload's random numbers (default 1)"), "N" },
+        { "scenario", 'S', 0, G_OPTION_ARG_FILENAME, &args.scenario,
+          N_("take the memory size, workload and seed from a scenario file"), "FILE" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &args.quiet,
+          N_("do not print the line with the guest's pid"), NULL },
+        { "progress", 'p', 0, G_OPTION_ARG_NONE, &args.progress,
+          N_("print the write rate every second"), NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL }
+    };
+
+    ctx = g_option_context_new(NULL);
+    g_option_context_set_summary(ctx, _("Run a local guest: a memory region written by mutator threads that run a workload model, for the local backend to migrate.  It runs until SIGTERM or SIGINT."));
+    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (argc > 1)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+    status = fm_guest_cmd_resolve(&args, &config);
+    spec = config.spec;
+    if (status != FM_EXIT_OK)
+        return status;
+
+    /* Only this thread takes the signals: the mutators inherit the mask. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    guest = fm_guest_new(config.memory, (gsize) sysconf(_SC_PAGESIZE), spec,
+                         config.threads, config.seed, &error);
+    if (!guest || !fm_guest_start(guest, &error))
+        return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
+    if (!args.quiet) {
+        memory_text = fm_units_format_size((double) config.memory);
+        printf(_("fragmig guest: pid %d, %s, workload %s\n"), (int) getpid(), memory_text,
+               fm_workload_type_to_string(spec->type));
+        fflush(stdout);
+    }
+    fm_guest_cmd_wait(guest, &signals, args.progress);
+    return FM_EXIT_OK;
+}

@@ -1,0 +1,125 @@
+/*
+ * fm-cmd-migrate.c: `fragmig migrate --pid PID [--policy P] [--bandwidth B]
+ * [--max-downtime MS] [--param NAME=VALUE]... ADDRESS`: live-migrates a local guest
+ * process to a `fragmig receive` listening at ADDRESS.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <stdio.h>
+
+#include "fm-cmd.h"
+#include "fm-live.h"
+#include "engine/fm-job.h"
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+#include "util/fm-units.h"
+
+/* Parses the shared live-migration options; see fm-live.h. */
+gboolean
+fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth_arg,
+                          const char *downtime_arg, char **param_args,
+                          FmLiveRequest *req, FmParamSet *params, GError **error)
+{
+    g_autofree const FmParamSpec **tables = NULL;
+
+    req->policy = fm_policy_lookup(policy_arg ? policy_arg : "fragment");
+    if (req->policy == NULL) {
+        g_autofree char *known = fm_policy_names();
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("unknown policy '%s' (known: %s)"), policy_arg, known);
+        return FALSE;
+    }
+    if (bandwidth_arg && !g_str_equal(bandwidth_arg, "0") &&
+        !fm_units_parse_bandwidth(bandwidth_arg, &req->bandwidth, error)) {
+        g_prefix_error(error, "--bandwidth: ");
+        return FALSE;
+    }
+    for (guint i = 0; param_args && param_args[i]; i++) {
+        if (!fm_param_set_parse(params, param_args[i], error))
+            return FALSE;
+    }
+    if (downtime_arg)
+        fm_param_set_set(params, "max_downtime", downtime_arg);
+    tables = fm_live_param_tables(req->policy);
+    if (!fm_param_set_check(params, tables, error))
+        return FALSE;
+    req->params = params;
+    return TRUE;
+}
+
+/* The migrate command; returns an exit status. */
+int
+fm_cmd_migrate(int argc, char **argv)
+{
+    gint pid = 0;
+    g_autofree char *policy_arg = NULL;
+    g_autofree char *bandwidth_arg = NULL;
+    g_autofree char *downtime_arg = NULL;
+    g_autofree char *format_arg = NULL;
+    g_auto(GStrv) param_args = NULL;
+    gboolean keep_source = FALSE, quiet = FALSE;
+    double timeout = 30;
+    g_autoptr(GOptionContext) ctx = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FmParamSet) params = fm_param_set_new();
+    g_autoptr(FmReport) report = fm_report_new();
+    FmReportFormat format = FM_REPORT_TABLE;
+    FmLiveRequest req = { 0 };
+    FmReportRow row;
+    gboolean ok;
+    GOptionEntry entries[] = {
+        { "pid", 0, 0, G_OPTION_ARG_INT, &pid,
+          N_("the guest process (started by 'fragmig guest')"), "PID" },
+        { "policy", 'p', 0, G_OPTION_ARG_STRING, &policy_arg,
+          N_("pre-copy policy: xen, xen-classic, qemu or fragment (default)"), "P" },
+        { "bandwidth", 'b', 0, G_OPTION_ARG_STRING, &bandwidth_arg,
+          N_("limit the link, e.g. 1Gbit (default: unlimited)"), "B" },
+        { "max-downtime", 'd', 0, G_OPTION_ARG_STRING, &downtime_arg,
+          N_("downtime target, e.g. 300ms"), "T" },
+        { "param", 'P', 0, G_OPTION_ARG_STRING_ARRAY, &param_args,
+          N_("set an engine or policy parameter (see 'fragmig policies')"), "NAME=VALUE" },
+        { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout,
+          N_("seconds without progress from the destination before giving up (default 30)"), "S" },
+        { "keep-source", 0, 0, G_OPTION_ARG_NONE, &keep_source,
+          N_("leave the paused source copy after success instead of ending it"), NULL },
+        { "format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,
+          N_("summary format: table, csv or json (default: table)"), "FORMAT" },
+        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
+          N_("no per-round progress"), NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL }
+    };
+
+    ctx = g_option_context_new(_("ADDRESS"));
+    g_option_context_set_summary(ctx, _("Live-migrate the guest process PID to the 'fragmig receive' listening at ADDRESS (tcp://HOST:PORT, tcp://[IPv6]:PORT, unix:/PATH). On failure or Ctrl-C the guest keeps running here."));
+    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (argc != 2)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("expected one destination ADDRESS (try 'fragmig migrate --help')"));
+    if (pid <= 0)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--pid PID is required and must be positive"));
+    if (!(timeout > 0))
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--timeout must be positive"));
+    if (format_arg && !fm_report_format_from_string(format_arg, &format, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_live_options(policy_arg, bandwidth_arg, downtime_arg, param_args,
+                                   &req, params, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+
+    req.pid = pid;
+    req.address = argv[1];
+    req.timeout = timeout;
+    req.keep_source = keep_source;
+    req.progress = quiet ? NULL : stdout;
+    ok = fm_live_migrate(&req, &row, &error);
+    fm_report_add(report, &row);
+    if (!ok) {
+        fm_cmd_fail(FM_EXIT_FAILURE, _("migration of pid %d failed, the guest keeps running here: %s"),
+                    pid, error->message);
+        return FM_EXIT_FAILURE;
+    }
+    fm_report_print(report, format, stdout);
+    return FM_EXIT_OK;
+}

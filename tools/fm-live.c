@@ -1,0 +1,176 @@
+/*
+ * fm-live.c: one live migration of a local guest, as the command line runs it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fm-live.h"
+#include "backend/local/fm-local.h"
+#include "engine/fm-job.h"
+#include "stream/fm-stream.h"
+#include "transport/fm-channel.h"
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+#include "util/fm-units.h"
+
+/* The job SIGINT/SIGTERM cancel; set only while fm_job_run() runs. */
+static FmJob *volatile fm_live_current_job;
+
+/* Signal handler: asks the running job to stop (fm_job_cancel is signal-safe). */
+static void
+fm_live_on_signal(int signo G_GNUC_UNUSED)
+{
+    FmJob *job = fm_live_current_job;
+
+    if (job)
+        fm_job_cancel(job);
+}
+
+typedef struct {
+    FILE *out;
+    gboolean tty;
+    FmJob *job;
+    GMutex lock;          /* serialises output between the ticker and the job thread */
+    gint stop;            /* atomic: the ticker ends */
+    GThread *ticker;
+} FmLiveProgress;
+
+/* Writes the one-line status of @job to @p->out (caller holds the lock). */
+static void
+fm_live_print_status(FmLiveProgress *p, const char *prefix, const FmRoundRecord *round)
+{
+    const FmJobStats *st = fm_job_get_stats(p->job);
+    g_autofree char *sent = fm_units_format_size(st->data_processed);
+    g_autofree char *left = fm_units_format_size(st->memory_remaining);
+    g_autofree char *speed = fm_units_format_bandwidth(st->memory_bps);
+    double eta = st->memory_bps > 0 ? st->memory_remaining / st->memory_bps : 0;
+
+    fprintf(p->out, _("%sround %u: sent %s, remaining %s, dirty %.0f pages/s, hot fragments %u, %s, about %.1f s left"),
+            prefix, round ? round->round + 1 : (guint)st->memory_iteration, sent, left,
+            st->memory_dirty_rate, round ? round->fragments_hot : 0, speed, eta);
+}
+
+/* The ticker thread: on a terminal, rewrites the status line 4 times a second. */
+static gpointer
+fm_live_ticker(gpointer data)
+{
+    FmLiveProgress *p = data;
+
+    while (!g_atomic_int_get(&p->stop)) {
+        g_usleep(250 * 1000);
+        g_mutex_lock(&p->lock);
+        if (fm_job_get_state(p->job) == FM_JOB_PRECOPY) {
+            fm_live_print_status(p, "\r\033[K", NULL);
+            fflush(p->out);
+        }
+        g_mutex_unlock(&p->lock);
+    }
+    return NULL;
+}
+
+/* FmJobProgressFunc: one line per round (over the ticker's line on a terminal). */
+static void
+fm_live_on_round(FmJob *job G_GNUC_UNUSED, const FmRoundRecord *round, gpointer data)
+{
+    FmLiveProgress *p = data;
+
+    g_mutex_lock(&p->lock);
+    fm_live_print_status(p, p->tty ? "\r\033[K" : "", round);
+    fputc('\n', p->out);
+    fflush(p->out);
+    g_mutex_unlock(&p->lock);
+}
+
+/* Returns the engine's and @policy's knob tables (caller frees the array). */
+const FmParamSpec **
+fm_live_param_tables(const FmPolicyOps *policy)
+{
+    const FmParamSpec **tables = g_new0(const FmParamSpec *, 3);
+
+    tables[0] = fm_job_param_specs();
+    tables[1] = policy->params;
+    return tables;
+}
+
+/* Migrates the guest of @req; see fm-live.h. */
+gboolean
+fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
+{
+    g_autoptr(FmBackend) backend = NULL;
+    g_autoptr(FmSink) sink = NULL;
+    g_autoptr(FmJob) job = NULL;
+    FmChannel *channel;
+    FmPolicy *policy;
+    FmLiveProgress progress = { 0 };
+    struct sigaction sa = { 0 }, old_int, old_term;
+    gint64 t0 = g_get_monotonic_time();
+    gboolean ok;
+
+    backend = fm_local_backend_new(req->pid, error);
+    if (backend == NULL)
+        return FALSE;
+    channel = fm_channel_connect(req->address, error);
+    if (channel == NULL)
+        return FALSE;
+    fm_channel_set_timeout(channel, req->timeout);
+    fm_channel_set_bandwidth(channel, (guint64)req->bandwidth);
+    sink = fm_native_sink_new(channel);
+    policy = fm_policy_new(req->policy, req->params, error);
+    if (policy == NULL)
+        return FALSE;
+    job = fm_job_new(backend, sink, policy, req->params, error);
+    if (job == NULL)
+        return FALSE;
+
+    if (req->progress) {
+        progress.out = req->progress;
+        progress.tty = isatty(fileno(req->progress));
+        progress.job = job;
+        g_mutex_init(&progress.lock);
+        fm_job_set_progress_func(job, fm_live_on_round, &progress);
+        if (progress.tty)
+            progress.ticker = g_thread_new("fm-progress", fm_live_ticker, &progress);
+    }
+
+    sa.sa_handler = fm_live_on_signal;
+    sigemptyset(&sa.sa_mask);
+    fm_live_current_job = job;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    ok = fm_job_run(job, error);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    fm_live_current_job = NULL;
+
+    if (progress.ticker) {
+        g_atomic_int_set(&progress.stop, 1);
+        g_thread_join(progress.ticker);
+        fputs("\r\033[K", progress.out);
+    }
+    if (req->progress)
+        g_mutex_clear(&progress.lock);
+
+    memset(row, 0, sizeof(*row));
+    row->scenario = (char *)req->address;
+    row->policy = (char *)req->policy->name;
+    row->bandwidth = req->bandwidth > 0 ? req->bandwidth : fm_job_get_stats(job)->memory_bps;
+    row->stats = *fm_job_get_stats(job);
+    row->completed = ok;
+    /* the destination checked the digest of the whole memory before accepting */
+    row->verified = ok;
+    row->wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
+    if (!ok)
+        return FALSE;
+
+    /* The destination runs the guest now: the paused source copy must never run again. */
+    if (!req->keep_source && kill(req->pid, SIGKILL) < 0)
+        g_warning(_("could not end the source copy of the guest (pid %d): %s"),
+                  (int)req->pid, g_strerror(errno));
+    return TRUE;
+}

@@ -1,0 +1,47 @@
+/*
+ * fm-live.h: one live migration of a local guest, as the command line runs it
+ * (`fragmig migrate`, `fragmig demo`): connect, run the engine with a progress display,
+ * cancel cleanly on SIGINT/SIGTERM, and, once the destination took over, end the
+ * source's copy of the guest (as Xen destroys the source domain).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <stdio.h>
+#include <sys/types.h>
+#include <glib.h>
+#include "fm-report.h"
+#include "engine/fm-params.h"
+#include "engine/fm-policy.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    pid_t pid;                   /* the guest process */
+    const char *address;         /* destination: tcp://HOST:PORT, unix:/PATH, fd:N */
+    const FmPolicyOps *policy;
+    const FmParamSet *params;    /* engine and policy knobs (checked) */
+    double bandwidth;            /* bytes per second; 0 = unlimited */
+    double timeout;              /* seconds without progress before giving up */
+    gboolean keep_source;        /* leave the source's (paused) copy instead of killing it */
+    FILE *progress;              /* where progress goes; NULL = none */
+} FmLiveRequest;
+
+/* Migrates the guest of @req and fills @row (its strings are static or borrowed from
+ * @req).  Returns FALSE with @error if the migration failed or was cancelled: the guest
+ * then runs on the source as before. */
+gboolean fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error);
+
+/* Parses the options every live-migrating command shares (--policy, default
+ * fragment; --bandwidth; --max-downtime; --param) into @req and @params (which @req
+ * then borrows).  Returns FALSE with @error on a bad value. */
+gboolean fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth_arg,
+                                   const char *downtime_arg, char **param_args,
+                                   FmLiveRequest *req, FmParamSet *params, GError **error);
+
+/* Returns the knob tables of the engine and @policy, NULL-terminated (caller frees
+ * the array). */
+const FmParamSpec **fm_live_param_tables(const FmPolicyOps *policy);
+
+G_END_DECLS
