@@ -19,6 +19,7 @@ static const FmCommand fm_commands[] = {
     { "receive", N_("receive a migrating guest, verify it and run it here"), fm_cmd_receive },
     { "migrate", N_("live-migrate a guest process to a receiver"), fm_cmd_migrate },
     { "demo", N_("guest, receiver and migration on this host, with live progress"), fm_cmd_demo },
+    { "inspect", N_("show what a guest process holds, without disturbing it"), fm_cmd_inspect },
 };
 
 /* Prints "fragmig: MESSAGE" on stderr; returns @status. */

@@ -57,37 +57,73 @@ fm_receiver_store_pages(FmReceiverMemory *mem, const FmPageData *pd, gsize page_
     }
 }
 
-/* Checks a DIGEST body and copies the digest into @digest. */
-static gboolean
-fm_receiver_parse_digest(const FmStreamRecord *rec, guint8 digest[FM_DIGEST_SIZE],
-                         GError **error)
-{
-    guint32 algorithm, len;
+/* The source's digest of its memory, as the DIGEST record carried it. */
+typedef struct {
+    guint32 algorithm;              /* FmDigestAlgorithm */
+    guint32 len;
+    guint8 bytes[FM_STREAM_MAX_DIGEST];
+} FmReceiverDigest;
 
-    if (rec->len != 8 + FM_DIGEST_SIZE) {
-        g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
-                    _("DIGEST record at offset %llu has %zu bytes, expected %d"),
-                    (unsigned long long)rec->offset, rec->len, 8 + FM_DIGEST_SIZE);
-        return FALSE;
+/* Copies a DIGEST body (checked by the reader: known algorithm, consistent lengths)
+ * into @digest. */
+static void
+fm_receiver_parse_digest(const FmStreamRecord *rec, FmReceiverDigest *digest)
+{
+    guint32 field;
+
+    memcpy(&field, rec->body, 4);
+    digest->algorithm = GUINT32_FROM_LE(field);
+    memcpy(&field, rec->body + 4, 4);
+    digest->len = MIN(GUINT32_FROM_LE(field), FM_STREAM_MAX_DIGEST);
+    memcpy(digest->bytes, rec->body + 8, digest->len);
+}
+
+/* Returns @len bytes as lowercase hex (caller frees). */
+static char *
+fm_receiver_hex(const guint8 *bytes, gsize len)
+{
+    GString *hex = g_string_sized_new(2 * len);
+
+    for (gsize i = 0; i < len; i++)
+        g_string_append_printf(hex, "%02x", bytes[i]);
+    return g_string_free(hex, FALSE);
+}
+
+/* Computes the digest of @mem with the source's algorithm and compares; FALSE with
+ * an FM_ERROR_VERIFY error naming both digests if they differ.  Our digest goes to
+ * @out (FM128) for the statistics. */
+static gboolean
+fm_receiver_verify(const FmReceiverMemory *mem, const FmReceiverDigest *theirs,
+                   guint8 out[FM_DIGEST_SIZE], GError **error)
+{
+    guint8 ours[FM_STREAM_MAX_DIGEST];
+    gsize ours_len = sizeof(ours);
+    g_autofree char *ours_hex = NULL;
+    g_autofree char *theirs_hex = NULL;
+
+    if (theirs->algorithm == FM_DIGEST_SHA256) {
+        g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
+        g_checksum_update(sha, mem->region, mem->len);
+        g_checksum_get_digest(sha, ours, &ours_len);
+    } else {
+        fm_digest_compute(mem->region, mem->len, ours);
+        ours_len = FM_DIGEST_SIZE;
+        memcpy(out, ours, FM_DIGEST_SIZE);
     }
-    memcpy(&algorithm, rec->body, 4);
-    memcpy(&len, rec->body + 4, 4);
-    if (GUINT32_FROM_LE(algorithm) != FM_DIGEST_ALGORITHM_ID ||
-        GUINT32_FROM_LE(len) != FM_DIGEST_SIZE) {
-        g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
-                    _("DIGEST record at offset %llu uses algorithm %u of %u bytes; this receiver knows algorithm %u of %u bytes"),
-                    (unsigned long long)rec->offset, GUINT32_FROM_LE(algorithm), GUINT32_FROM_LE(len),
-                    FM_DIGEST_ALGORITHM_ID, FM_DIGEST_SIZE);
-        return FALSE;
-    }
-    memcpy(digest, rec->body + 8, FM_DIGEST_SIZE);
-    return TRUE;
+    if (ours_len == theirs->len && memcmp(ours, theirs->bytes, ours_len) == 0)
+        return TRUE;
+    ours_hex = fm_receiver_hex(ours, ours_len);
+    theirs_hex = fm_receiver_hex(theirs->bytes, theirs->len);
+    g_set_error(error, FM_ERROR, FM_ERROR_VERIFY,
+                _("memory digest mismatch: the source's memory has digest %s, the received memory %s"),
+                theirs_hex, ours_hex);
+    return FALSE;
 }
 
 /* Reads the stream into @mem up to END; the source's digest goes to @digest. */
 static gboolean
 fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
-                        FmReceiverStats *stats, guint8 digest[FM_DIGEST_SIZE],
+                        FmReceiverStats *stats, FmReceiverDigest *digest,
                         GError **error)
 {
     gboolean have_digest = FALSE;
@@ -102,8 +138,7 @@ fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
             stats->pages_received += rec.pages.count;
             break;
         case FM_RECORD_DIGEST:
-            if (!fm_receiver_parse_digest(&rec, digest, error))
-                return FALSE;
+            fm_receiver_parse_digest(&rec, digest);
             have_digest = TRUE;
             break;
         case FM_RECORD_ROUND_END:
@@ -137,7 +172,7 @@ fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
     g_auto(FmReceiverMemory) mem = { NULL, 0 };
     g_autoptr(FmStreamReader) reader = NULL;
     g_autoptr(FmGuest) guest = NULL;
-    guint8 source_digest[FM_DIGEST_SIZE];
+    FmReceiverDigest source_digest = { 0, 0, { 0 } };
     guint64 max_memory = opts->max_memory ? opts->max_memory
                                           : fm_receiver_default_max_memory();
     gint64 t0 = g_get_monotonic_time(), t_verify;
@@ -159,19 +194,12 @@ fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
         return NULL;
     }
 
-    if (!fm_receiver_read_stream(reader, &mem, stats, source_digest, error))
+    if (!fm_receiver_read_stream(reader, &mem, stats, &source_digest, error))
         return NULL;
 
     t_verify = g_get_monotonic_time();
-    fm_digest_compute(mem.region, mem.len, stats->digest);
-    if (memcmp(stats->digest, source_digest, FM_DIGEST_SIZE) != 0) {
-        g_autofree char *ours = fm_digest_to_hex(stats->digest);
-        g_autofree char *theirs = fm_digest_to_hex(source_digest);
-        g_set_error(error, FM_ERROR, FM_ERROR_VERIFY,
-                    _("memory digest mismatch: the source's memory has digest %s, the received memory %s"),
-                    theirs, ours);
+    if (!fm_receiver_verify(&mem, &source_digest, stats->digest, error))
         return NULL;
-    }
     stats->verify_seconds = (g_get_monotonic_time() - t_verify) / 1e6;
 
     guest = fm_guest_adopt(mem.region, mem.len, error);

@@ -1,0 +1,206 @@
+#!/bin/sh
+# test-migrate.sh: local live migration end to end, with real processes over loopback
+# TCP: every workload under every policy ends verified with the workload running on
+# the receiver; and every way it can fail leaves the source guest running.  TAP.
+# Needs $FRAGMIG and $FM_TEST_DATA (set by make check) and socat.
+set -u
+: "${FRAGMIG:?}" "${FM_TEST_DATA:?}"
+tmp=$(mktemp -d)
+pids=""
+n=0
+fails=0
+
+cleanup() {
+    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() {
+    n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
+    for f in "$tmp"/*.out "$tmp"/*.err; do [ -s "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"; done
+}
+check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
+
+# writes PID: the guest's work counter, from its memory
+writes() { "$FRAGMIG" inspect --pid "$1" 2>/dev/null | sed -n 's/^writes=//p'; }
+
+# running PID: the process exists and is not stopped
+running() {
+    [ -r "/proc/$1/stat" ] || return 1
+    state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat")
+    [ "$state" != T ] && [ "$state" != t ] && [ "$state" != Z ]
+}
+
+# advancing PID: the work counter grows within 3 seconds (idle writes 4 pages/s)
+advancing() {
+    a=$(writes "$1")
+    [ -n "$a" ] || return 1
+    for _ in $(seq 30); do
+        sleep 0.1
+        b=$(writes "$1")
+        [ -n "$b" ] && [ "$b" -gt "$a" ] && return 0
+    done
+    return 1
+}
+
+# start_guest ARGS...: starts a guest, sets $guest once it can be inspected
+start_guest() {
+    "$FRAGMIG" guest --quiet "$@" >"$tmp/guest.out" 2>"$tmp/guest.err" &
+    guest=$!
+    pids="$pids $guest"
+    for _ in $(seq 50); do writes "$guest" >/dev/null && [ -n "$(writes "$guest")" ] && return 0; sleep 0.1; done
+    return 1
+}
+
+# start_receiver [ARGS...]: starts a receiver on a free port, sets $receiver and $addr
+start_receiver() {
+    "$FRAGMIG" receive --listen tcp://127.0.0.1:0 --timeout 20 "$@" >"$tmp/recv.out" 2>"$tmp/recv.err" &
+    receiver=$!
+    pids="$pids $receiver"
+    for _ in $(seq 50); do
+        addr=$(sed -n 's/^fragmig receive: listening on //p' "$tmp/recv.out")
+        [ -n "$addr" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_exit PID SECONDS: waits for a background process; its status in $status
+wait_exit() {
+    for _ in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    wait "$1"; status=$?
+}
+
+# ---- every workload under every policy ----
+for wl in idle web db sweep phases; do
+    case $wl in
+        idle)   gargs="--memory 64M --workload idle" ;;
+        web)    gargs="--memory 64M --workload web --rate 25%" ;;
+        db)     gargs="--memory 64M --workload db --rate 60% --region-size 10%" ;;
+        sweep)  gargs="--memory 64M --workload sweep --rate 120% --region-size 50%" ;;
+        phases) gargs="--scenario $FM_TEST_DATA/local-phases.xml" ;;
+    esac
+    for policy in xen xen-classic qemu fragment; do
+        what="$wl under $policy"
+        # shellcheck disable=SC2086
+        if ! start_guest $gargs || ! start_receiver; then notok "$what: start"; continue; fi
+        sleep 0.3
+        before=$(writes "$guest")
+        "$FRAGMIG" migrate --pid "$guest" --policy "$policy" --bandwidth 1Gbit --quiet \
+            --format csv "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err"
+        st=$?
+        for _ in $(seq 50); do grep -q 'resumed' "$tmp/recv.out" && break; sleep 0.1; done
+        if [ $st -ne 0 ]; then notok "$what: migrate exit $st"
+        elif ! grep -q ',yes,' "$tmp/mig.out"; then notok "$what: summary says verified"
+        elif ! grep -q "^fragmig receive: guest verified .* and resumed" "$tmp/recv.out"; then notok "$what: receiver verified"
+        elif kill -0 "$guest" 2>/dev/null && running "$guest"; then notok "$what: source copy ended"
+        elif ! advancing "$receiver"; then notok "$what: workload runs on the receiver"
+        elif [ "$(writes "$receiver")" -lt "$before" ]; then notok "$what: workload resumed where it stopped"
+        else ok "$what: verified, resumed on the receiver, source ended"
+        fi
+        kill "$receiver" "$guest" 2>/dev/null; wait 2>/dev/null
+    done
+done
+
+# ---- the receiver is killed mid-migration ----
+start_guest --memory 64M --workload db --rate 60% --region-size 10% && start_receiver
+"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit --quiet "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
+mig=$!
+sleep 1.5
+kill -9 "$receiver"
+wait_exit "$mig" 20
+check "receiver killed: migrate fails" '[ "$status" -eq 1 ]'
+check "receiver killed: error says the guest keeps running" \
+    "grep -q \"migration of pid $guest failed, the guest keeps running here: \" '$tmp/mig.err'"
+check "receiver killed: source guest running" 'running "$guest" && advancing "$guest"'
+kill "$guest"; wait 2>/dev/null
+
+# ---- the connection drops mid-migration (a proxy in between dies) ----
+start_guest --memory 64M --workload web --rate 25% && start_receiver
+port=$((20000 + $$ % 20000))
+socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr TCP:"${addr#tcp://}" 2>"$tmp/socat.err" &
+proxy=$!
+pids="$pids $proxy"
+sleep 0.3
+"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit --quiet tcp://127.0.0.1:$port >"$tmp/mig.out" 2>"$tmp/mig.err" &
+mig=$!
+sleep 1.5
+kill -9 "$proxy"
+wait_exit "$mig" 30
+check "connection dropped: migrate fails" '[ "$status" -eq 1 ]'
+check "connection dropped: source guest running" 'running "$guest" && advancing "$guest"'
+wait_exit "$receiver" 30
+check "connection dropped: receiver discards and fails" \
+    "[ \"\$status\" -eq 1 ] && grep -q 'migration failed, nothing kept: ' '$tmp/recv.err'"
+kill "$guest"; wait 2>/dev/null
+
+# ---- Ctrl-C on migrate ----
+start_guest --memory 64M --workload sweep --rate 120% --region-size 50% && start_receiver
+"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit --quiet "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
+mig=$!
+sleep 1.5
+kill -INT "$mig"
+wait_exit "$mig" 20
+check "SIGINT: migrate fails with 'migration cancelled'" \
+    "[ \"\$status\" -eq 1 ] && grep -q 'migration cancelled' '$tmp/mig.err'"
+check "SIGINT: source guest running" 'running "$guest" && advancing "$guest"'
+wait_exit "$receiver" 20
+check "SIGINT: receiver told, discards" \
+    "[ \"\$status\" -eq 1 ] && grep -q 'the source abandoned the migration: migration cancelled' '$tmp/recv.err'"
+kill "$guest"; wait 2>/dev/null
+
+# ---- a saved stream: verified offline; truncated or corrupted copies refused ----
+start_guest --memory 16M --workload db --rate 10% --region-size 10%
+socat -u TCP-LISTEN:$((port + 1)),bind=127.0.0.1,reuseaddr OPEN:"$tmp/saved.fms",creat,trunc &
+pids="$pids $!"
+sleep 0.3
+"$FRAGMIG" migrate --pid "$guest" --quiet --timeout 2 tcp://127.0.0.1:$((port + 1)) >"$tmp/mig.out" 2>"$tmp/mig.err"
+check "capture: the source gets no verdict and keeps its guest" '[ $? -eq 1 ] && running "$guest"'
+kill "$guest"; wait 2>/dev/null
+"$FRAGMIG" receive --stdin --no-resume <"$tmp/saved.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+check "saved stream verifies" '[ $? -eq 0 ] && grep -q "guest verified (16.00 MiB" "$tmp/r.out"'
+size=$(stat -c %s "$tmp/saved.fms")
+head -c $((size / 2)) "$tmp/saved.fms" >"$tmp/half.fms"
+"$FRAGMIG" receive --stdin --no-resume <"$tmp/half.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+check "truncated stream refused" \
+    '[ $? -eq 1 ] && grep -q "migration failed, nothing kept: stream truncated at offset $((size / 2)) " "$tmp/r.err"'
+# flip one bit in the middle of the page data (offset 1 MiB + 100: inside a page)
+cp "$tmp/saved.fms" "$tmp/flip.fms"
+printf '\001' | dd of="$tmp/flip.fms" bs=1 seek=$((1048576 + 100)) conv=notrunc 2>/dev/null
+cmp -s "$tmp/flip.fms" "$tmp/saved.fms" || cp "$tmp/flip.fms" "$tmp/flip2.fms"
+"$FRAGMIG" receive --stdin --no-resume <"$tmp/flip.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+check "bit-flipped page refused by the digest" \
+    '[ $? -eq 1 ] && grep -q "migration failed, nothing kept: memory digest mismatch: the source.s memory has digest [0-9a-f]*, the received memory [0-9a-f]*" "$tmp/r.err"'
+cp "$tmp/saved.fms" "$tmp/hdr.fms"
+printf '\377' | dd of="$tmp/hdr.fms" bs=1 seek=20 conv=notrunc 2>/dev/null
+"$FRAGMIG" receive --stdin --no-resume <"$tmp/hdr.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+check "corrupted header refused" \
+    '[ $? -eq 1 ] && grep -q "migration failed, nothing kept: header checksum mismatch at offset 32" "$tmp/r.err"'
+"$FRAGMIG" receive --stdin --no-resume --max-memory 8M <"$tmp/saved.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+check "oversized guest refused before allocating" \
+    '[ $? -eq 1 ] && grep -q "exceeds the destination.s memory limit of 8388608 bytes" "$tmp/r.err"'
+
+# ---- hostile stream files (tests/data/streams): each refused with its reason ----
+while IFS='|' read -r file message; do
+    "$FRAGMIG" receive --stdin --no-resume <"$FM_TEST_DATA/streams/$file" >"$tmp/r.out" 2>"$tmp/r.err"
+    check "stream $file refused" "[ \$? -eq 1 ] && grep -qF \"fragmig: error: migration failed, nothing kept: $message\" '$tmp/r.err'"
+done <<'LIST'
+not-a-stream.fmstream|bad magic 0x5468697320697320 at offset 0: not a fragmig stream
+version-2.fmstream|unsupported stream version 2 at offset 8 (this build reads version 1)
+bad-crc.fmstream|header checksum mismatch at offset 32: stored 0x578418d5, computed 0xa588152b
+page-size-3000.fmstream|invalid page size 3000 at offset 16: it must be a power of two from 512 to 65536
+huge-count.fmstream|PAGE_DATA record at offset 40 has 4294967295 pages (at most 4096)
+oversized-length.fmstream|CPU_STATE record at offset 40 has a body of 4294967295 bytes (at most 67108864)
+pfn-out-of-range.fmstream|pfn 8 at offset 64 is out of range (the guest has 8 pages)
+truncated-page-data.fmstream|stream truncated at offset 772 (in the body of the PAGE_DATA record at offset 40)
+trailing-after-end.fmstream|trailing data after the END record, at offset 48
+unknown-type.fmstream|unknown record type 0x00000042 at offset 40
+aborted.fmstream|the source abandoned the migration: cancelled by the user
+valid.fmstream|invalid guest header: magic 0x0101010101010101 is not
+LIST
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
