@@ -10,13 +10,16 @@
  *  - "plain": blocking send()/recv() on plain sockets, nothing else: the raw limit;
  *  - "channel": the same transfer through FmChannel (src/transport/fm-channel.h),
  *    fm_channel_write_all() / fm_channel_read(), the code the migration stream
- *    uses, so that a gap between the two is the channel's own cost.
- * Neither side touches fresh memory (the migration's receiver does: it faults in
- * the destination region), so this is an upper bound.
+ *    uses, so that a gap between the two is the channel's own cost;
+ *  - "fresh": "plain", but the receiver copies what it reads into a newly mapped
+ *    region of SIZE bytes, as the migration's receiver fills the guest's memory: the
+ *    first touch of every page (a fault, and the kernel zeroing it) is paid in the
+ *    transfer.  Only with a SIZE.
+ * "plain" and "channel" read into one reused buffer: no fresh memory, an upper bound.
  *
  * Usage: sockperf [SIZE|SECONDSs [BUFFER [RUNS]]]   (defaults: 1G 1M 3)
  *   e.g. "sockperf 1G", "sockperf 5s 4M 5".
- * Prints a table; the lines that start with "plain" and "channel" carry the numbers
+ * Prints a table; the lines that start with "plain", "channel", "fresh" carry the numbers
  * (method, MiB, seconds, MiB/s, Gbit/s), for scripts.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -32,6 +35,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "transport/fm-channel.h"
@@ -44,10 +48,11 @@
 typedef enum {
     SOCKPERF_PLAIN,
     SOCKPERF_CHANNEL,
+    SOCKPERF_FRESH,
     SOCKPERF_LAST,
 } SockperfMethod;
 
-static const char *const sockperf_method_names[] = { "plain", "channel" };
+static const char *const sockperf_method_names[] = { "plain", "channel", "fresh" };
 G_STATIC_ASSERT(G_N_ELEMENTS(sockperf_method_names) == SOCKPERF_LAST);
 
 /* One run: what to send, and what the receiver saw.  The receiver thread owns
@@ -57,6 +62,7 @@ typedef struct {
     SockperfMethod method;
     int recv_fd;
     gsize buf_len;
+    guint64 size;           /* SOCKPERF_FRESH: bytes the sender sends */
     guint64 received;
     gint64 end_ns;          /* when the last byte was read */
     char *error;            /* NULL, or what went wrong (owned) */
@@ -79,10 +85,21 @@ receiver_main(gpointer data)
 {
     SockperfRun *run = data;
     g_autofree guint8 *buf = g_malloc(run->buf_len);
+    guint8 *region = NULL;
 
     /* touch it once, so that page faults stay out of the timing */
     memset(buf, 0, run->buf_len);
-    if (run->method == SOCKPERF_PLAIN) {
+    if (run->method == SOCKPERF_FRESH) {
+        /* as the migration's receiver maps the guest's memory */
+        region = mmap(NULL, run->size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (region == MAP_FAILED) {
+            run->error = g_strdup_printf("mmap: %s", g_strerror(errno));
+            close(run->recv_fd);
+            return NULL;
+        }
+    }
+    if (run->method != SOCKPERF_CHANNEL) {
         for (;;) {
             ssize_t n = recv(run->recv_fd, buf, run->buf_len, 0);
 
@@ -94,6 +111,13 @@ receiver_main(gpointer data)
             }
             if (n == 0)
                 break;
+            if (region) {
+                if (run->received + (guint64) n > run->size) {
+                    run->error = g_strdup("more bytes than announced");
+                    break;
+                }
+                memcpy(region + run->received, buf, (gsize) n);
+            }
             run->received += (guint64) n;
         }
         close(run->recv_fd);
@@ -120,6 +144,8 @@ receiver_main(gpointer data)
         }
     }
     run->end_ns = now_ns();
+    if (region)
+        munmap(region, run->size);
     return NULL;
 }
 
@@ -158,7 +184,7 @@ run_once(SockperfMethod method, guint64 size, double seconds, gsize buf_len, gui
     g_autoptr(GError) error = NULL;
     g_autoptr(FmChannel) channel = NULL;
     g_autofree guint8 *buf = g_malloc(buf_len);
-    SockperfRun run = { method, -1, buf_len, 0, 0, NULL };
+    SockperfRun run = { method, -1, buf_len, size, 0, 0, NULL };
     gint64 deadline, t0;
     guint64 sent = 0;
     GThread *thread;
@@ -294,6 +320,10 @@ main(int argc, char **argv)
     for (guint m = 0; m < SOCKPERF_LAST; m++) {
         double sorted[1000];
         guint pick = 0;
+
+        /* a fresh region needs its size in advance */
+        if (m == SOCKPERF_FRESH && seconds > 0)
+            continue;
 
         for (guint i = 0; i < runs; i++) {
             times[i] = run_once(m, size, seconds, buf_len, &sizes[i]);
