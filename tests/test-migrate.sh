@@ -34,6 +34,12 @@ running() {
     [ "$state" != T ] && [ "$state" != t ] && [ "$state" != Z ]
 }
 
+# gone PID: within 2 seconds, the process is dead (or a zombie)
+gone() {
+    for _ in $(seq 20); do running "$1" || return 0; sleep 0.1; done
+    return 1
+}
+
 # advancing PID: the work counter grows within 3 seconds (idle writes 4 pages/s)
 advancing() {
     a=$(writes "$1")
@@ -96,7 +102,7 @@ for wl in idle web db sweep phases; do
         if [ $st -ne 0 ]; then notok "$what: migrate exit $st"
         elif ! grep -q ',yes,' "$tmp/mig.out"; then notok "$what: summary says verified"
         elif ! grep -q "^fragmig receive: guest verified .* and resumed" "$tmp/recv.out"; then notok "$what: receiver verified"
-        elif kill -0 "$guest" 2>/dev/null && running "$guest"; then notok "$what: source copy ended"
+        elif ! gone "$guest"; then notok "$what: source copy ended"
         elif ! advancing "$receiver"; then notok "$what: workload runs on the receiver"
         elif [ "$(writes "$receiver")" -lt "$before" ]; then notok "$what: workload resumed where it stopped"
         else ok "$what: verified, resumed on the receiver, source ended"

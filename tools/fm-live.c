@@ -52,7 +52,7 @@ fm_live_print_status(FmLiveProgress *p, const char *prefix, const FmRoundRecord 
     double eta = st->memory_bps > 0 ? st->memory_remaining / st->memory_bps : 0;
 
     fprintf(p->out, _("%sround %u: sent %s, remaining %s, dirty %.0f pages/s, hot fragments %u, %s, about %.1f s left"),
-            prefix, round ? round->round + 1 : (guint)st->memory_iteration, sent, left,
+            prefix, round ? round->round + 1 : (guint)st->memory_iteration + 1, sent, left,
             st->memory_dirty_rate, round ? round->fragments_hot : 0, speed, eta);
 }
 

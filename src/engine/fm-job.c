@@ -57,6 +57,7 @@ struct _FmJob {
     guint64 page_count;
     gsize page_size;
     FmBitmap *pending;             /* pages to send: dirty or never sent */
+    guint64 pending_count;         /* its population, kept up to date per batch */
     FmBitmap *dirty;               /* scratch: the last harvest */
     FmBitmap *sent;                /* pages sent at least once (to count re-sends) */
     FmBitmap *peek;                /* scratch for peek and skip */
@@ -241,11 +242,13 @@ fm_job_check_cancel(FmJob *job, GError **error)
     return TRUE;
 }
 
-/* Refreshes the statistics that derive from the pending set and the sink. */
+/* Refreshes the statistics that derive from the pending set and the sink (cheap:
+ * called after every batch, so that progress displays are live). */
 static void
-fm_job_update_stats(FmJob *job, guint64 pending)
+fm_job_update_stats(FmJob *job)
 {
     FmJobStats *st = &job->stats;
+    guint64 pending = job->pending_count;
 
     st->data_processed = fm_sink_bytes_sent(job->sink);
     st->memory_processed = st->pages_sent * job->page_size;
@@ -298,8 +301,10 @@ fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *s
         if (fm_bitmap_test_and_set(job->sent, job->pfns[i]))
             job->stats.pages_resent++;
     }
+    job->pending_count -= n;
     job->stats.pages_sent += n;
     *sent += n;
+    fm_job_update_stats(job);
     return TRUE;
 }
 
@@ -337,6 +342,7 @@ fm_job_harvest(FmJob *job, guint64 *dirty_count, GError **error)
     if (!fm_backend_harvest(job->backend, job->dirty, 0, job->page_count, TRUE, error))
         return FALSE;
     fm_bitmap_or(job->pending, job->dirty);
+    job->pending_count = fm_bitmap_count(job->pending);
     *dirty_count = fm_bitmap_count(job->dirty);
     return TRUE;
 }
@@ -369,6 +375,7 @@ fm_job_setup(FmJob *job, GError **error)
         return FALSE;
     job->log_dirty_on = TRUE;
     fm_bitmap_set_all(job->pending);
+    job->pending_count = job->page_count;
     job->stats.setup_time = fm_job_elapsed(job);
     return TRUE;
 }
@@ -429,7 +436,7 @@ fm_job_precopy(FmJob *job, GError **error)
 
         rs.round = job->stats.memory_iteration;
         rs.pending_prev = rs.pending;
-        rs.pending = fm_bitmap_count(job->pending);
+        rs.pending = job->pending_count;
         rs.dirty_last = dirty_count;
         rs.sent_last = rec.pages_sent;
         rs.pages_sent = job->stats.pages_sent;
@@ -447,7 +454,7 @@ fm_job_precopy(FmJob *job, GError **error)
         rec.pending_after = rs.pending;
         rec.fragments_hot = fm_frag_tracker_hot_count(job->tracker);
         g_array_append_val(job->rounds, rec);
-        fm_job_update_stats(job, rs.pending);
+        fm_job_update_stats(job);
         if (job->progress)
             job->progress(job, &rec, job->progress_data);
 
@@ -557,13 +564,13 @@ fm_job_run(FmJob *job, GError **error)
     if (!fm_backend_log_dirty_disable(job->backend, &local))
         g_debug("log-dirty disable after completion: %s", local->message);
     g_clear_error(&local);
-    fm_job_update_stats(job, 0);
+    fm_job_update_stats(job);
     fm_job_set_state(job, FM_JOB_COMPLETED, "destination accepted");
     return TRUE;
 
  error:
     fm_job_rollback(job, local);
-    fm_job_update_stats(job, job->pending ? fm_bitmap_count(job->pending) : 0);
+    fm_job_update_stats(job);
     if (g_error_matches(local, FM_ERROR, FM_ERROR_CANCELLED)) {
         job->stats.stop_reason = "cancelled";
         fm_job_set_state(job, FM_JOB_CANCELLED, local->message);
