@@ -231,6 +231,13 @@ fm_job_get_policy(FmJob *job)
     return job->policy;
 }
 
+/* Returns the fragment tracker (borrowed). */
+const FmFragTracker *
+fm_job_get_tracker(const FmJob *job)
+{
+    return job->tracker;
+}
+
 /* Returns FALSE with a CANCELLED error if fm_job_cancel() was called. */
 static gboolean
 fm_job_check_cancel(FmJob *job, GError **error)

@@ -104,6 +104,10 @@ const FmJobStats *fm_job_get_stats(const FmJob *job);
 const GArray *fm_job_get_rounds(const FmJob *job);
 /* Returns the policy (borrowed). */
 FmPolicy *fm_job_get_policy(FmJob *job);
+/* Returns the fragment tracker (borrowed; NULL before the run starts).  From a
+ * progress callback it holds the statistics of the harvest that ended the round:
+ * per-fragment dirty counts and states, e.g. for heat maps. */
+const FmFragTracker *fm_job_get_tracker(const FmJob *job);
 
 /* Returns the name of @state ("stop-and-copy"). */
 const char *fm_job_state_to_string(FmJobState state);
