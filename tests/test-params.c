@@ -108,6 +108,28 @@ test_syntax(void)
     }
 }
 
+/* A module checks only its own knobs: other names pass, its bad values do not. */
+static void
+test_check_own(void)
+{
+    g_autoptr(FmParamSet) set = fm_param_set_new();
+    g_autoptr(GError) error = NULL;
+
+    fm_param_set_set(set, "delay", "not a duration");   /* specs_b's business */
+    fm_param_set_set(set, "count", "50");
+    g_assert_true(fm_param_set_check_own(set, specs_a, &error));
+    g_assert_no_error(error);
+    fm_param_set_set(set, "flag", "2");
+    g_assert_false(fm_param_set_check_own(set, specs_a, &error));
+    g_assert_cmpstr(error->message, ==,
+                    "parameter flag: '2' is not a boolean (use 1/0, true/false, yes/no, on/off)");
+    g_clear_error(&error);
+    g_assert_false(fm_param_set_check_own(set, specs_b, &error));
+    g_assert_cmpstr(error->message, ==,
+                    "parameter delay: invalid duration 'not a duration'");
+    g_assert_true(fm_param_set_check_own(NULL, specs_a, NULL));
+}
+
 /* The engine's own table is well-formed: defaults within bounds, names unique. */
 static void
 test_engine_table(void)
@@ -134,6 +156,7 @@ main(int argc, char **argv)
     g_test_add_func("/params/values", test_values);
     g_test_add_func("/params/errors", test_errors);
     g_test_add_func("/params/syntax", test_syntax);
+    g_test_add_func("/params/check-own", test_check_own);
     g_test_add_func("/params/engine-table", test_engine_table);
     return g_test_run();
 }

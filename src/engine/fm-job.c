@@ -146,21 +146,8 @@ fm_job_new(FmBackend *backend, FmSink *sink, FmPolicy *policy, const FmParamSet 
     job->rounds = g_array_new(FALSE, TRUE, sizeof(FmRoundRecord));
     job->state = FM_JOB_SETUP;
 
-    if (params) {
-        /* only this module's knobs are checked here, see fm_policy_new() */
-        const FmParamSpec *const tables[] = { fm_job_params, NULL };
-        for (guint i = 0; i < fm_param_set_length(params); i++) {
-            const char *name, *value;
-            g_autoptr(FmParamSet) one = fm_param_set_new();
-
-            fm_param_set_nth(params, i, &name, &value);
-            if (!fm_param_spec_lookup(fm_job_params, name))
-                continue;
-            fm_param_set_set(one, name, value);
-            if (!fm_param_set_check(one, tables, error))
-                return NULL;
-        }
-    }
+    if (!fm_param_set_check_own(params, fm_job_params, error))
+        return NULL;
     job->frag_pages = fm_param_set_get_named(params, fm_job_params, "fragment_size");
     job->batch_pages = fm_param_set_get_named(params, fm_job_params, "batch_pages");
     job->max_downtime = fm_param_set_get_named(params, fm_job_params, "max_downtime");

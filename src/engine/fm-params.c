@@ -248,6 +248,22 @@ fm_param_set_check(const FmParamSet *set, const FmParamSpec *const *tables,
     return TRUE;
 }
 
+/* Checks the values of the settings @specs defines; see fm-params.h. */
+gboolean
+fm_param_set_check_own(const FmParamSet *set, const FmParamSpec *specs, GError **error)
+{
+    double value;
+
+    g_return_val_if_fail(specs != NULL, FALSE);
+    for (guint i = 0; set && i < set->names->len; i++) {
+        const FmParamSpec *spec = fm_param_spec_lookup(specs, set->names->pdata[i]);
+
+        if (spec && !fm_param_parse_value(spec, set->values->pdata[i], &value, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 /* Returns the value of @spec in @set, or its default. */
 double
 fm_param_set_get(const FmParamSet *set, const FmParamSpec *spec)

@@ -55,6 +55,12 @@ void fm_param_set_set(FmParamSet *set, const char *name, const char *value);
 gboolean fm_param_set_check(const FmParamSet *set, const FmParamSpec *const *tables,
                             GError **error);
 
+/* Checks the values of the settings in @set whose names @specs defines, ignoring
+ * the others (they belong to other modules, which check them).  Returns FALSE with a
+ * message naming the parameter on the first bad value. */
+gboolean fm_param_set_check_own(const FmParamSet *set, const FmParamSpec *specs,
+                                GError **error);
+
 /* Returns the value of @spec in @set, or spec->def when it was not set.  The set
  * must have passed fm_param_set_check() for a table holding @spec. */
 double fm_param_set_get(const FmParamSet *set, const FmParamSpec *spec);

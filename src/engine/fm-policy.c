@@ -75,28 +75,14 @@ FmPolicy *
 fm_policy_new(const FmPolicyOps *ops, const FmParamSet *params, GError **error)
 {
     g_autoptr(FmPolicy) policy = NULL;
-    const FmParamSpec *const tables[] = { ops->params, NULL };
 
     g_return_val_if_fail(ops != NULL, NULL);
 
     policy = g_new0(FmPolicy, 1);
     policy->ops = ops;
     policy->priv = ops->priv_size ? g_malloc0(ops->priv_size) : NULL;
-    /* names of other modules' knobs are checked by their owners; only the values
-     * of this policy's own knobs are checked here */
-    if (params) {
-        for (guint i = 0; i < fm_param_set_length(params); i++) {
-            const char *name, *value;
-            g_autoptr(FmParamSet) one = fm_param_set_new();
-
-            fm_param_set_nth(params, i, &name, &value);
-            if (!fm_param_spec_lookup(ops->params, name))
-                continue;
-            fm_param_set_set(one, name, value);
-            if (!fm_param_set_check(one, tables, error))
-                return NULL;
-        }
-    }
+    if (!fm_param_set_check_own(params, ops->params, error))
+        return NULL;
     if (!ops->start(policy, params, error))
         return NULL;
     return g_steal_pointer(&policy);
