@@ -29,6 +29,7 @@
 
 #include "backend/local/fm-pagemap.h"
 #include "backend/local/fm-uffd.h"
+#include "tests/fm-test-util.h"
 #include "util/fm-bitmap.h"
 #include "util/fm-error.h"
 
@@ -67,25 +68,6 @@ now_ns(void)
     return (gint64) ts.tv_sec * G_GINT64_CONSTANT(1000000000) + ts.tv_nsec;
 }
 
-/* Returns FALSE on EOF or error; loops over short transfers. */
-static gboolean
-io_full(int fd, void *buf, gsize len, gboolean writing)
-{
-    guint8 *p = buf;
-
-    while (len > 0) {
-        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return FALSE;
-        p += n;
-        len -= (gsize) n;
-    }
-    return TRUE;
-}
-
 /* The guest: maps and fills @len bytes, then obeys commands; never returns. */
 static void G_GNUC_NORETURN
 guest_main(int sock, gsize len)
@@ -101,7 +83,7 @@ guest_main(int sock, gsize len)
         _exit(2);
     memset(mem, 0x5a, len);
     addr = (guint64) (guintptr) mem;
-    if (!io_full(sock, &addr, sizeof(addr), TRUE))
+    if (!fm_test_io_full(sock, &addr, sizeof(addr), TRUE))
         _exit(3);
 
     for (;;) {
@@ -111,10 +93,10 @@ guest_main(int sock, gsize len)
         Reply r = { 0 };
         gint64 t0;
 
-        if (!io_full(sock, &h, sizeof(h), FALSE))
+        if (!fm_test_io_full(sock, &h, sizeof(h), FALSE))
             _exit(0);
         list = g_new(guint32, h.n + 1);
-        if (!io_full(sock, list, (gsize) h.n * sizeof(guint32), FALSE))
+        if (!fm_test_io_full(sock, list, (gsize) h.n * sizeof(guint32), FALSE))
             _exit(4);
 
         t0 = now_ns();
@@ -147,7 +129,7 @@ guest_main(int sock, gsize len)
         }
         if (r.ns == 0)
             r.ns = now_ns() - t0;
-        if (!io_full(sock, &r, sizeof(r), TRUE))
+        if (!fm_test_io_full(sock, &r, sizeof(r), TRUE))
             _exit(5);
     }
 }
@@ -160,9 +142,9 @@ guest_cmd(Guest *g, Cmd cmd, const guint32 *list, guint32 n)
     CmdHeader h = { cmd, n };
     Reply r;
 
-    if (!io_full(g->sock, &h, sizeof(h), TRUE) ||
-        !io_full(g->sock, (void *) list, (gsize) n * sizeof(guint32), TRUE) ||
-        !io_full(g->sock, &r, sizeof(r), FALSE) || r.ns < 0) {
+    if (!fm_test_io_full(g->sock, &h, sizeof(h), TRUE) ||
+        !fm_test_io_full(g->sock, (void *) list, (gsize) n * sizeof(guint32), TRUE) ||
+        !fm_test_io_full(g->sock, &r, sizeof(r), FALSE) || r.ns < 0) {
         fprintf(stderr, "harvest: the guest failed command %d\n", (int) cmd);
         exit(1);
     }
@@ -256,7 +238,7 @@ main(int argc, char **argv)
     }
     close(sv[1]);
     g.sock = sv[0];
-    if (!io_full(g.sock, &g.addr, sizeof(g.addr), FALSE)) {
+    if (!fm_test_io_full(g.sock, &g.addr, sizeof(g.addr), FALSE)) {
         fprintf(stderr, "harvest: the guest could not map %" G_GUINT64_FORMAT " MiB\n", mib);
         return 1;
     }
@@ -372,7 +354,7 @@ main(int argc, char **argv)
     {
         CmdHeader h = { CMD_EXIT, 0 };
 
-        io_full(g.sock, &h, sizeof(h), TRUE);
+        fm_test_io_full(g.sock, &h, sizeof(h), TRUE);
     }
     waitpid(g.pid, &status, 0);
     g_rand_free(rand);

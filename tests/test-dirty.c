@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "tests/fm-test-util.h"
 #include "util/fm-bitmap.h"
 #include "util/fm-error.h"
 
@@ -74,25 +75,6 @@ typedef struct {
 static const ModeCase case_scan = { GUEST_REGISTER | GUEST_POPULATE, FM_PAGEMAP_MODE_SCAN };
 static const ModeCase case_soft = { GUEST_POPULATE, FM_PAGEMAP_MODE_SOFT_DIRTY };
 
-/* Returns FALSE on EOF or error; loops over short transfers. */
-static gboolean
-io_full(int fd, void *buf, gsize len, gboolean writing)
-{
-    guint8 *p = buf;
-
-    while (len > 0) {
-        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return FALSE;
-        p += n;
-        len -= (gsize) n;
-    }
-    return TRUE;
-}
-
 /* The guest's command loop; never returns. */
 static void G_GNUC_NORETURN
 guest_main(int sock, GuestFlags flags)
@@ -122,7 +104,7 @@ guest_main(int sock, GuestFlags flags)
     }
     hello.addr = (guint64) (guintptr) mem;
     hello.len = GUEST_BYTES;
-    if (!io_full(sock, &hello, sizeof(hello), TRUE))
+    if (!fm_test_io_full(sock, &hello, sizeof(hello), TRUE))
         _exit(3);
 
     for (;;) {
@@ -130,10 +112,10 @@ guest_main(int sock, GuestFlags flags)
         g_autofree guint32 *list = NULL;
         gint32 reply = 0;
 
-        if (!io_full(sock, &h, sizeof(h), FALSE))
+        if (!fm_test_io_full(sock, &h, sizeof(h), FALSE))
             _exit(0);   /* the parent is gone (a failed assertion): just leave */
         list = g_new(guint32, h.n + 1);
-        if (!io_full(sock, list, (gsize) h.n * sizeof(guint32), FALSE))
+        if (!fm_test_io_full(sock, list, (gsize) h.n * sizeof(guint32), FALSE))
             _exit(4);
 
         switch (h.cmd) {
@@ -172,7 +154,7 @@ guest_main(int sock, GuestFlags flags)
             fm_uffd_free(uffd);
             _exit(0);
         }
-        if (!io_full(sock, &reply, sizeof(reply), TRUE))
+        if (!fm_test_io_full(sock, &reply, sizeof(reply), TRUE))
             _exit(5);
     }
 }
@@ -195,7 +177,7 @@ guest_start(GuestFlags flags, char **message)
     }
     close(sv[1]);
     g->sock = sv[0];
-    g_assert_true(io_full(g->sock, &hello, sizeof(hello), FALSE));
+    g_assert_true(fm_test_io_full(g->sock, &hello, sizeof(hello), FALSE));
     g->addr = hello.addr;
     g->len = hello.len;
     g->page_size = (gsize) sysconf(_SC_PAGESIZE);
@@ -221,9 +203,9 @@ guest_cmd(Guest *g, Cmd cmd, const guint32 *list, guint32 n)
     CmdHeader h = { cmd, n };
     gint32 reply = -1;
 
-    g_assert_true(io_full(g->sock, &h, sizeof(h), TRUE));
-    g_assert_true(io_full(g->sock, (void *) list, (gsize) n * sizeof(guint32), TRUE));
-    g_assert_true(io_full(g->sock, &reply, sizeof(reply), FALSE));
+    g_assert_true(fm_test_io_full(g->sock, &h, sizeof(h), TRUE));
+    g_assert_true(fm_test_io_full(g->sock, (void *) list, (gsize) n * sizeof(guint32), TRUE));
+    g_assert_true(fm_test_io_full(g->sock, &reply, sizeof(reply), FALSE));
     return reply;
 }
 
@@ -247,7 +229,7 @@ guest_stop(Guest *g)
     CmdHeader h = { CMD_EXIT, 0 };
     int status;
 
-    g_assert_true(io_full(g->sock, &h, sizeof(h), TRUE));
+    g_assert_true(fm_test_io_full(g->sock, &h, sizeof(h), TRUE));
     g_assert_cmpint(waitpid(g->pid, &status, 0), ==, g->pid);
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 0);

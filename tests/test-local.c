@@ -30,6 +30,7 @@
 #include "backend/workload/fm-workload-priv.h"
 #include "stream/fm-sink.h"
 #include "stream/fm-stream-format.h"
+#include "tests/fm-test-util.h"
 #include "util/fm-bitmap.h"
 #include "util/fm-digest.h"
 #include "util/fm-error.h"
@@ -73,25 +74,6 @@ typedef struct {
     gboolean reaped;
 } Child;
 
-/* Returns FALSE on EOF or error; loops over short transfers. */
-static gboolean
-io_full(int fd, void *buf, gsize len, gboolean writing)
-{
-    guint8 *p = buf;
-
-    while (len > 0) {
-        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return FALSE;
-        p += n;
-        len -= (gsize) n;
-    }
-    return TRUE;
-}
-
 /* Returns the workload every child runs. */
 static FmWorkloadSpec
 child_spec(void)
@@ -122,7 +104,7 @@ child_main(int sock, ChildFlags flags)
     if (!guest) {
         hello.status = error->code ? error->code : -1;
         g_strlcpy(hello.message, error->message, sizeof(hello.message));
-        io_full(sock, &hello, sizeof(hello), TRUE);
+        fm_test_io_full(sock, &hello, sizeof(hello), TRUE);
         _exit(0);
     }
     if (flags & CHILD_UNTRACK)
@@ -130,48 +112,48 @@ child_main(int sock, ChildFlags flags)
     if ((flags & CHILD_START) && !fm_guest_start(guest, NULL))
         _exit(2);
     hello.addr = (guint64) (guintptr) fm_guest_region(guest);
-    if (!io_full(sock, &hello, sizeof(hello), TRUE))
+    if (!fm_test_io_full(sock, &hello, sizeof(hello), TRUE))
         _exit(3);
 
     for (;;) {
         CmdHeader h;
         gint32 status = 0;
 
-        if (!io_full(sock, &h, sizeof(h), FALSE))
+        if (!fm_test_io_full(sock, &h, sizeof(h), FALSE))
             _exit(0);   /* the parent is gone */
         switch (h.cmd) {
         case CMD_START:
             status = fm_guest_start(guest, NULL) ? 0 : 1;
-            io_full(sock, &status, sizeof(status), TRUE);
+            fm_test_io_full(sock, &status, sizeof(status), TRUE);
             break;
         case CMD_STOP:
             fm_guest_stop(guest);
-            io_full(sock, &status, sizeof(status), TRUE);
+            fm_test_io_full(sock, &status, sizeof(status), TRUE);
             break;
         case CMD_WRITES: {
             guint64 w = fm_guest_writes(guest);
 
-            io_full(sock, &status, sizeof(status), TRUE);
-            io_full(sock, &w, sizeof(w), TRUE);
+            fm_test_io_full(sock, &status, sizeof(status), TRUE);
+            fm_test_io_full(sock, &w, sizeof(w), TRUE);
             break;
         }
         case CMD_DIGEST: {
             guint8 d[FM_DIGEST_SIZE];
 
             fm_digest_compute(fm_guest_region(guest), fm_guest_region_len(guest), d);
-            io_full(sock, &status, sizeof(status), TRUE);
-            io_full(sock, d, sizeof(d), TRUE);
+            fm_test_io_full(sock, &status, sizeof(status), TRUE);
+            fm_test_io_full(sock, d, sizeof(d), TRUE);
             break;
         }
         case CMD_PAGES: {
             g_autofree guint64 *pfns = g_new(guint64, h.n + 1);
             const guint8 *region = fm_guest_region(guest);
 
-            if (!io_full(sock, pfns, h.n * sizeof(guint64), FALSE))
+            if (!fm_test_io_full(sock, pfns, h.n * sizeof(guint64), FALSE))
                 _exit(4);
-            io_full(sock, &status, sizeof(status), TRUE);
+            fm_test_io_full(sock, &status, sizeof(status), TRUE);
             for (guint32 i = 0; i < h.n; i++)
-                io_full(sock, (void *) (region + pfns[i] * page), page, TRUE);
+                fm_test_io_full(sock, (void *) (region + pfns[i] * page), page, TRUE);
             break;
         }
         case CMD_EXIT:
@@ -200,7 +182,7 @@ child_start(ChildFlags flags)
     }
     close(sv[1]);
     c->sock = sv[0];
-    g_assert_true(io_full(c->sock, &hello, sizeof(hello), FALSE));
+    g_assert_true(fm_test_io_full(c->sock, &hello, sizeof(hello), FALSE));
     c->addr = hello.addr;
     c->page_size = (gsize) sysconf(_SC_PAGESIZE);
     c->n_pages = GUEST_BYTES / c->page_size;
@@ -224,10 +206,10 @@ child_cmd(Child *c, Cmd cmd, const guint64 *pfns, guint32 n)
     CmdHeader h = { cmd, n };
     gint32 status = -1;
 
-    g_assert_true(io_full(c->sock, &h, sizeof(h), TRUE));
+    g_assert_true(fm_test_io_full(c->sock, &h, sizeof(h), TRUE));
     if (n)
-        g_assert_true(io_full(c->sock, (void *) pfns, n * sizeof(guint64), TRUE));
-    g_assert_true(io_full(c->sock, &status, sizeof(status), FALSE));
+        g_assert_true(fm_test_io_full(c->sock, (void *) pfns, n * sizeof(guint64), TRUE));
+    g_assert_true(fm_test_io_full(c->sock, &status, sizeof(status), FALSE));
     g_assert_cmpint(status, ==, 0);
 }
 
@@ -236,7 +218,7 @@ static void
 child_digest(Child *c, guint8 out[FM_DIGEST_SIZE])
 {
     child_cmd(c, CMD_DIGEST, NULL, 0);
-    g_assert_true(io_full(c->sock, out, FM_DIGEST_SIZE, FALSE));
+    g_assert_true(fm_test_io_full(c->sock, out, FM_DIGEST_SIZE, FALSE));
 }
 
 /* Tells the child to exit and reaps it (unless already reaped). */
@@ -247,7 +229,7 @@ child_stop(Child *c)
     int status;
 
     if (!c->reaped) {
-        g_assert_true(io_full(c->sock, &h, sizeof(h), TRUE));
+        g_assert_true(fm_test_io_full(c->sock, &h, sizeof(h), TRUE));
         g_assert_cmpint(waitpid(c->pid, &status, 0), ==, c->pid);
         g_assert_true(WIFEXITED(status));
         g_assert_cmpint(WEXITSTATUS(status), ==, 0);
@@ -452,7 +434,7 @@ test_read_pages(void)
     g_assert_true(fm_backend_read_pages(b, pfns, n, got, &error));
     g_assert_no_error(error);
     child_cmd(c, CMD_PAGES, pfns, n);
-    g_assert_true(io_full(c->sock, want, n * c->page_size, FALSE));
+    g_assert_true(fm_test_io_full(c->sock, want, n * c->page_size, FALSE));
     for (guint32 i = 0; i < n; i++) {
         if (memcmp(got + i * c->page_size, want + i * c->page_size, c->page_size) != 0)
             g_error("page %" G_GUINT64_FORMAT " (entry %u) differs", pfns[i], i);
