@@ -6,30 +6,11 @@
  */
 #include <config.h>
 
-#include <string.h>
-
 #include "backend/workload/fm-workload-priv.h"
 
-/* Starts the model afresh: no sampler, cursor at the region's start. */
-static void
-fm_workload_idle_init(const FmWorkloadSpec *spec G_GNUC_UNUSED,
-                      const FmWorkloadRegion *region G_GNUC_UNUSED,
-                      FmWorkloadState *state)
-{
-    state->cursor = 0;
-    memset(&state->zipf, 0, sizeof(state->zipf));
-}
-
-/* Returns a uniformly drawn page of the region. */
-static guint64
-fm_workload_idle_next(const FmWorkloadSpec *spec G_GNUC_UNUSED,
-                      const FmWorkloadRegion *region, FmWorkloadState *state)
-{
-    return region->first + fm_rand_below(&state->rand, region->count);
-}
-
+/* Uniform draws, as the db model makes them (fm-workload-db.c). */
 const FmWorkloadModel fm_workload_model_idle = {
     .type = FM_WORKLOAD_IDLE,
-    .init = fm_workload_idle_init,
-    .next = fm_workload_idle_next,
+    .init = fm_workload_uniform_init,
+    .next = fm_workload_uniform_next,
 };

@@ -48,6 +48,13 @@ extern const FmWorkloadModel fm_workload_model_db;
 extern const FmWorkloadModel fm_workload_model_sweep;
 extern const FmWorkloadModel fm_workload_model_phases;
 
+/* The uniform draw over a region that the db and idle models share
+ * (fm-workload-db.c). */
+void fm_workload_uniform_init(const FmWorkloadSpec *spec, const FmWorkloadRegion *region,
+                              FmWorkloadState *state);
+guint64 fm_workload_uniform_next(const FmWorkloadSpec *spec,
+                                 const FmWorkloadRegion *region, FmWorkloadState *state);
+
 /* Returns the model of @type (< FM_WORKLOAD_LAST). */
 const FmWorkloadModel *fm_workload_model_get(FmWorkloadType type);
 
