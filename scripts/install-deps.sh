@@ -8,5 +8,5 @@ apt-get install -y -qq --no-install-recommends \
     build-essential autoconf automake libtool autopoint gettext pkg-config \
     libglib2.0-dev libglib2.0-dev-bin libxml2-dev libxml2-utils \
     libxen-dev libvirt-dev \
-    clang libclang-rt-14-dev socat \
+    clang libclang-rt-14-dev socat python3 \
     >/dev/null

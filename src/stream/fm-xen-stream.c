@@ -1,0 +1,1834 @@
+/*
+ * fm-xen-stream.c: encoder and decoder of the libxl v2 / libxc v3 migration stream
+ * of an x86 HVM or PVH guest (docs/xen-stream.md), and the Xen FmSink.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include "stream/fm-xen-stream.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+
+typedef unsigned long long ull;
+
+/* Bits 59-52 of a pfn entry. */
+#define FM_XEN_PFN_RESERVED_MASK (((G_GUINT64_CONSTANT(1) << 60) - 1) & ~FM_XEN_PFN_MASK)
+/* libxl header options that mean something. */
+#define FM_XEN_LIBXL_OPT_KNOWN (FM_XEN_LIBXL_OPT_BIG_ENDIAN | FM_XEN_LIBXL_OPT_LEGACY)
+/* libxc image header options: bit 0 is the endianness, 1-15 are reserved. */
+#define FM_XEN_LIBXC_OPT_BIG_ENDIAN 0x0001u
+/* Bodies are read in steps of at least this much, the buffer growing as bytes
+ * arrive: a header that claims 128 MiB costs memory only once they are there. */
+#define FM_XEN_READ_STEP (64u * 1024)
+
+G_STATIC_ASSERT(FM_XEN_PAGE_SIZE == 4096);
+G_STATIC_ASSERT(8 + FM_XEN_PAGE_DATA_MAX_BATCH * (8 + (guint64)FM_XEN_PAGE_SIZE) <=
+                FM_XEN_REC_LENGTH_MAX);
+
+static const char *const libxc_record_names[FM_XEN_LIBXC_REC_TYPE_LAST] = {
+    [FM_XEN_LIBXC_REC_END] = "END",
+    [FM_XEN_LIBXC_REC_PAGE_DATA] = "PAGE_DATA",
+    [FM_XEN_LIBXC_REC_X86_PV_INFO] = "X86_PV_INFO",
+    [FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES] = "X86_PV_P2M_FRAMES",
+    [FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC] = "X86_PV_VCPU_BASIC",
+    [FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED] = "X86_PV_VCPU_EXTENDED",
+    [FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE] = "X86_PV_VCPU_XSAVE",
+    [FM_XEN_LIBXC_REC_SHARED_INFO] = "SHARED_INFO",
+    [FM_XEN_LIBXC_REC_X86_TSC_INFO] = "X86_TSC_INFO",
+    [FM_XEN_LIBXC_REC_HVM_CONTEXT] = "HVM_CONTEXT",
+    [FM_XEN_LIBXC_REC_HVM_PARAMS] = "HVM_PARAMS",
+    [FM_XEN_LIBXC_REC_TOOLSTACK] = "TOOLSTACK",
+    [FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS] = "X86_PV_VCPU_MSRS",
+    [FM_XEN_LIBXC_REC_VERIFY] = "VERIFY",
+    [FM_XEN_LIBXC_REC_CHECKPOINT] = "CHECKPOINT",
+    [FM_XEN_LIBXC_REC_CHECKPOINT_DIRTY_PFN_LIST] = "CHECKPOINT_DIRTY_PFN_LIST",
+    [FM_XEN_LIBXC_REC_STATIC_DATA_END] = "STATIC_DATA_END",
+    [FM_XEN_LIBXC_REC_X86_CPUID_POLICY] = "X86_CPUID_POLICY",
+    [FM_XEN_LIBXC_REC_X86_MSR_POLICY] = "X86_MSR_POLICY",
+};
+
+static const char *const libxl_record_names[FM_XEN_LIBXL_REC_TYPE_LAST] = {
+    [FM_XEN_LIBXL_REC_END] = "END",
+    [FM_XEN_LIBXL_REC_LIBXC_CONTEXT] = "LIBXC_CONTEXT",
+    [FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA] = "EMULATOR_XENSTORE_DATA",
+    [FM_XEN_LIBXL_REC_EMULATOR_CONTEXT] = "EMULATOR_CONTEXT",
+    [FM_XEN_LIBXL_REC_CHECKPOINT_END] = "CHECKPOINT_END",
+    [FM_XEN_LIBXL_REC_CHECKPOINT_STATE] = "CHECKPOINT_STATE",
+};
+
+static const char *const page_type_names[16] = {
+    [FM_XEN_PAGE_NOTAB] = "NOTAB",
+    [FM_XEN_PAGE_L1TAB] = "L1TAB",
+    [FM_XEN_PAGE_L2TAB] = "L2TAB",
+    [FM_XEN_PAGE_L3TAB] = "L3TAB",
+    [FM_XEN_PAGE_L4TAB] = "L4TAB",
+    [FM_XEN_PAGE_L1TAB_PIN] = "L1TAB_PIN",
+    [FM_XEN_PAGE_L2TAB_PIN] = "L2TAB_PIN",
+    [FM_XEN_PAGE_L3TAB_PIN] = "L3TAB_PIN",
+    [FM_XEN_PAGE_L4TAB_PIN] = "L4TAB_PIN",
+    [FM_XEN_PAGE_BROKEN] = "BROKEN",
+    [FM_XEN_PAGE_XALLOC] = "XALLOC",
+    [FM_XEN_PAGE_XTAB] = "XTAB",
+};
+
+/* Returns the name of libxc record @type, or NULL if unknown. */
+const char *
+fm_xen_libxc_record_name(guint32 type)
+{
+    return type < FM_XEN_LIBXC_REC_TYPE_LAST ? libxc_record_names[type] : NULL;
+}
+
+/* Returns the name of libxl record @type, or NULL if unknown. */
+const char *
+fm_xen_libxl_record_name(guint32 type)
+{
+    return type < FM_XEN_LIBXL_REC_TYPE_LAST ? libxl_record_names[type] : NULL;
+}
+
+/* Returns the name of page @type, or NULL if reserved or out of range. */
+const char *
+fm_xen_page_type_name(guint32 type)
+{
+    return type < G_N_ELEMENTS(page_type_names) ? page_type_names[type] : NULL;
+}
+
+/* Returns TRUE if a page of @type has data in PAGE_DATA: normal pages and page
+ * tables; not holes (XTAB), allocate-only or broken pages. */
+gboolean
+fm_xen_page_type_has_data(guint32 type)
+{
+    return fm_xen_page_type_name(type) != NULL && type != FM_XEN_PAGE_BROKEN &&
+        type != FM_XEN_PAGE_XALLOC && type != FM_XEN_PAGE_XTAB;
+}
+
+/* Returns the name of a record of @layer and @type for messages: its protocol name,
+ * or its number (in @buf) when it has none. */
+static const char *
+fm_xen_record_label(FmXenLayer layer, guint32 type, char buf[16])
+{
+    const char *name = layer == FM_XEN_LAYER_LIBXC ? fm_xen_libxc_record_name(type) :
+        fm_xen_libxl_record_name(type);
+
+    if (name != NULL)
+        return name;
+    g_snprintf(buf, 16, "0x%08x", type);
+    return buf;
+}
+
+/* ---- byte order: the headers are big-endian, everything else little-endian ---- */
+
+static inline guint16
+get_le16(const guint8 *p)
+{
+    guint16 v;
+
+    memcpy(&v, p, sizeof(v));
+    return GUINT16_FROM_LE(v);
+}
+
+static inline guint32
+get_le32(const guint8 *p)
+{
+    guint32 v;
+
+    memcpy(&v, p, sizeof(v));
+    return GUINT32_FROM_LE(v);
+}
+
+static inline guint64
+get_le64(const guint8 *p)
+{
+    guint64 v;
+
+    memcpy(&v, p, sizeof(v));
+    return GUINT64_FROM_LE(v);
+}
+
+static inline guint16
+get_be16(const guint8 *p)
+{
+    guint16 v;
+
+    memcpy(&v, p, sizeof(v));
+    return GUINT16_FROM_BE(v);
+}
+
+static inline guint32
+get_be32(const guint8 *p)
+{
+    guint32 v;
+
+    memcpy(&v, p, sizeof(v));
+    return GUINT32_FROM_BE(v);
+}
+
+static inline guint64
+get_be64(const guint8 *p)
+{
+    guint64 v;
+
+    memcpy(&v, p, sizeof(v));
+    return GUINT64_FROM_BE(v);
+}
+
+static inline void
+put_le16(guint8 *p, guint16 v)
+{
+    v = GUINT16_TO_LE(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+put_le32(guint8 *p, guint32 v)
+{
+    v = GUINT32_TO_LE(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+put_be16(guint8 *p, guint16 v)
+{
+    v = GUINT16_TO_BE(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+put_be32(guint8 *p, guint32 v)
+{
+    v = GUINT32_TO_BE(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+put_be64(guint8 *p, guint64 v)
+{
+    v = GUINT64_TO_BE(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+/* Returns the padding after a body of @len bytes. */
+static inline gsize
+fm_xen_padding(guint64 len)
+{
+    return (gsize)((FM_XEN_REC_ALIGN - len % FM_XEN_REC_ALIGN) % FM_XEN_REC_ALIGN);
+}
+
+/* Sets an FM_ERROR_PROTOCOL error. */
+static void G_GNUC_PRINTF(2, 3)
+fm_xen_protocol_error(GError **error, const char *format, ...)
+{
+    va_list ap;
+    char *message;
+
+    va_start(ap, format);
+    message = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    g_set_error_literal(error, FM_ERROR, FM_ERROR_PROTOCOL, message);
+    g_free(message);
+}
+
+/* ---- checks shared by the writer and the reader ---- */
+
+/* What the libxc records seen so far allow next. */
+typedef struct {
+    guint32 version;           /* image header version: 2 or 3 */
+    gboolean static_data_end;  /* seen (v3), or inferred at the first PAGE_DATA (v2) */
+    gboolean cpuid_policy;
+    gboolean msr_policy;
+    gboolean hvm_context;
+} FmXenLibxcState;
+
+/* Checks a body length against [@min, @max] and a multiple of @unit (0: any). */
+static gboolean
+fm_xen_check_length(FmXenLayer layer, const char *name, guint64 len, guint64 min,
+                    guint64 max, guint64 unit, guint64 offset, GError **error)
+{
+    const char *prefix = layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl";
+
+    if (min == max && len != min) {
+        fm_xen_protocol_error(error, _("%s %s record at offset %llu has a body of %llu bytes (expected %llu)"),
+                              prefix, name, (ull)offset, (ull)len, (ull)min);
+        return FALSE;
+    }
+    if (len < min) {
+        fm_xen_protocol_error(error, _("%s %s record at offset %llu has a body of %llu bytes (at least %llu)"),
+                              prefix, name, (ull)offset, (ull)len, (ull)min);
+        return FALSE;
+    }
+    if (len > max) {
+        fm_xen_protocol_error(error, _("%s %s record at offset %llu has a body of %llu bytes (at most %llu)"),
+                              prefix, name, (ull)offset, (ull)len, (ull)max);
+        return FALSE;
+    }
+    if (unit != 0 && len % unit != 0) {
+        fm_xen_protocol_error(error, _("%s %s record at offset %llu has a body of %llu bytes (a multiple of %llu)"),
+                              prefix, name, (ull)offset, (ull)len, (ull)unit);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Checks a libxc record header (@type, body length @len, at @offset) before its
+ * body is read: the type is one an HVM stream may carry, the length fits it, and
+ * the record may come now (@st). */
+static gboolean
+fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
+                          guint64 offset, GError **error)
+{
+    const char *name = fm_xen_libxc_record_name(type);
+    guint64 min = 0, max = FM_XEN_REC_LENGTH_MAX, unit = 0;
+
+    if (type & FM_XEN_LIBXC_REC_OPTIONAL) {
+        char buf[16];
+
+        /* Optional records may be ignored by a restorer: any content will do. */
+        return fm_xen_check_length(FM_XEN_LAYER_LIBXC,
+                                   fm_xen_record_label(FM_XEN_LAYER_LIBXC, type, buf),
+                                   len, 0, FM_XEN_REC_LENGTH_MAX, 0, offset, error);
+    }
+    switch ((FmXenLibxcRecordType)type) {
+    case FM_XEN_LIBXC_REC_END:
+    case FM_XEN_LIBXC_REC_STATIC_DATA_END:
+    case FM_XEN_LIBXC_REC_VERIFY:
+        max = 0;
+        break;
+    case FM_XEN_LIBXC_REC_PAGE_DATA:
+        min = 16;              /* count, reserved and at least one pfn */
+        break;
+    case FM_XEN_LIBXC_REC_X86_TSC_INFO:
+        min = max = FM_XEN_TSC_INFO_SIZE;
+        break;
+    case FM_XEN_LIBXC_REC_HVM_CONTEXT:
+        min = 1;
+        break;
+    case FM_XEN_LIBXC_REC_HVM_PARAMS:
+        min = 8;
+        break;
+    case FM_XEN_LIBXC_REC_X86_CPUID_POLICY:
+        min = unit = FM_XEN_CPUID_LEAF_SIZE;
+        break;
+    case FM_XEN_LIBXC_REC_X86_MSR_POLICY:
+        min = unit = FM_XEN_MSR_ENTRY_SIZE;
+        break;
+    case FM_XEN_LIBXC_REC_X86_PV_INFO:
+    case FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS:
+    case FM_XEN_LIBXC_REC_SHARED_INFO:
+        fm_xen_protocol_error(error, _("libxc %s record at offset %llu is not valid in an x86 HVM stream"),
+                              name, (ull)offset);
+        return FALSE;
+    case FM_XEN_LIBXC_REC_TOOLSTACK:
+        fm_xen_protocol_error(error, _("libxc TOOLSTACK record at offset %llu: the record is deprecated and Xen cannot restore it"),
+                              (ull)offset);
+        return FALSE;
+    case FM_XEN_LIBXC_REC_CHECKPOINT:
+        fm_xen_protocol_error(error, _("libxc CHECKPOINT record at offset %llu in a stream that is not checkpointed"),
+                              (ull)offset);
+        return FALSE;
+    case FM_XEN_LIBXC_REC_CHECKPOINT_DIRTY_PFN_LIST:
+        fm_xen_protocol_error(error, _("libxc CHECKPOINT_DIRTY_PFN_LIST record at offset %llu: only a COLO back channel carries one"),
+                              (ull)offset);
+        return FALSE;
+    case FM_XEN_LIBXC_REC_TYPE_LAST:
+    default:
+        fm_xen_protocol_error(error, _("unknown mandatory libxc record type 0x%08x at offset %llu"),
+                              type, (ull)offset);
+        return FALSE;
+    }
+    if (!fm_xen_check_length(FM_XEN_LAYER_LIBXC, name, len, min, max, unit, offset, error))
+        return FALSE;
+
+    /* Order: static data, STATIC_DATA_END, then memory and registers. */
+    switch ((FmXenLibxcRecordType)type) {
+    case FM_XEN_LIBXC_REC_STATIC_DATA_END:
+    case FM_XEN_LIBXC_REC_X86_CPUID_POLICY:
+    case FM_XEN_LIBXC_REC_X86_MSR_POLICY:
+        if (st->version < 3) {
+            fm_xen_protocol_error(error, _("libxc %s record at offset %llu in a version %u stream (it needs version 3)"),
+                                  name, (ull)offset, st->version);
+            return FALSE;
+        }
+        if (type != FM_XEN_LIBXC_REC_STATIC_DATA_END && st->static_data_end) {
+            fm_xen_protocol_error(error, _("libxc %s record at offset %llu after STATIC_DATA_END (static data comes first)"),
+                                  name, (ull)offset);
+            return FALSE;
+        }
+        if ((type == FM_XEN_LIBXC_REC_STATIC_DATA_END && st->static_data_end) ||
+            (type == FM_XEN_LIBXC_REC_X86_CPUID_POLICY && st->cpuid_policy) ||
+            (type == FM_XEN_LIBXC_REC_X86_MSR_POLICY && st->msr_policy)) {
+            fm_xen_protocol_error(error, _("second libxc %s record at offset %llu"), name,
+                                  (ull)offset);
+            return FALSE;
+        }
+        break;
+    case FM_XEN_LIBXC_REC_PAGE_DATA:
+    case FM_XEN_LIBXC_REC_X86_TSC_INFO:
+    case FM_XEN_LIBXC_REC_HVM_CONTEXT:
+    case FM_XEN_LIBXC_REC_HVM_PARAMS:
+    case FM_XEN_LIBXC_REC_END:
+        /* A version 2 stream has no STATIC_DATA_END: its first PAGE_DATA stands for
+         * it (the specification's "v3 compat with v2"). */
+        if (st->version >= 3 && !st->static_data_end) {
+            fm_xen_protocol_error(error, _("libxc %s record at offset %llu before STATIC_DATA_END"),
+                                  name, (ull)offset);
+            return FALSE;
+        }
+        if (type == FM_XEN_LIBXC_REC_END && !st->hvm_context) {
+            fm_xen_protocol_error(error, _("libxc END record at offset %llu without an HVM_CONTEXT record (an x86 HVM guest cannot be restored without one)"),
+                                  (ull)offset);
+            return FALSE;
+        }
+        break;
+    default:
+        break;
+    }
+    return TRUE;
+}
+
+/* Checks the first 8 bytes of a PAGE_DATA body of @len bytes at @offset (count
+ * and reserved field), enough to know that the pfns fit; stores the count. */
+static gboolean
+fm_xen_check_page_data_head(const guint8 *body, guint64 len, guint64 offset,
+                            guint32 *count, GError **error)
+{
+    guint32 n = get_le32(body);
+    guint32 reserved = get_le32(body + 4);
+
+    if (n == 0) {
+        fm_xen_protocol_error(error, _("libxc PAGE_DATA record at offset %llu has no pages"),
+                              (ull)offset);
+        return FALSE;
+    }
+    if (reserved != 0) {
+        fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                              (ull)reserved, (ull)(offset + 8 + 4));
+        return FALSE;
+    }
+    if (8 + 8 * (guint64)n > len) {
+        fm_xen_protocol_error(error, _("libxc PAGE_DATA record at offset %llu: %u pfns do not fit in a body of %llu bytes"),
+                              (ull)offset, n, (ull)len);
+        return FALSE;
+    }
+    *count = n;
+    return TRUE;
+}
+
+/* Checks a whole PAGE_DATA body: every pfn entry (type, reserved bits, pfn below
+ * @max_pfns) and the length against the pages that have data.  Fills the page
+ * fields of @out. */
+static gboolean
+fm_xen_check_page_data(const guint8 *body, gsize len, guint64 offset, guint64 max_pfns,
+                       FmXenRecord *out, GError **error)
+{
+    guint32 count;
+    guint32 data_pages = 0;
+    guint64 expected;
+
+    if (!fm_xen_check_page_data_head(body, len, offset, &count, error))
+        return FALSE;
+    for (guint32 i = 0; i < count; i++) {
+        guint64 entry = get_le64(body + 8 + 8 * (gsize)i);
+        guint64 entry_offset = offset + 16 + 8 * (guint64)i;
+        guint32 type = (guint32)(entry >> FM_XEN_PFN_TYPE_SHIFT);
+        guint64 pfn = entry & FM_XEN_PFN_MASK;
+
+        if (fm_xen_page_type_name(type) == NULL) {
+            fm_xen_protocol_error(error, _("reserved page type 0x%x in pfn entry 0x%016llx at offset %llu"),
+                                  type, (ull)entry, (ull)entry_offset);
+            return FALSE;
+        }
+        if (entry & FM_XEN_PFN_RESERVED_MASK) {
+            fm_xen_protocol_error(error, _("reserved bits set in pfn entry 0x%016llx at offset %llu"),
+                                  (ull)entry, (ull)entry_offset);
+            return FALSE;
+        }
+        if (pfn >= max_pfns) {
+            g_set_error(error, FM_ERROR, FM_ERROR_LIMIT,
+                        _("pfn 0x%llx at offset %llu is beyond the destination's limit (pfns below 0x%llx)"),
+                        (ull)pfn, (ull)entry_offset, (ull)max_pfns);
+            return FALSE;
+        }
+        if (fm_xen_page_type_has_data(type))
+            data_pages++;
+    }
+    expected = 8 + 8 * (guint64)count + (guint64)data_pages * FM_XEN_PAGE_SIZE;
+    if (len != expected) {
+        fm_xen_protocol_error(error, _("libxc PAGE_DATA record at offset %llu: body length %llu does not match %u pfns and %u pages of data (expected %llu)"),
+                              (ull)offset, (ull)len, count, data_pages, (ull)expected);
+        return FALSE;
+    }
+    out->count = count;
+    out->data_pages = data_pages;
+    out->pfns = body + 8;
+    out->data = body + 8 + 8 * (gsize)count;
+    return TRUE;
+}
+
+/* Checks a libxc body once read (its header already passed
+ * fm_xen_libxc_check_header()); for PAGE_DATA, fills the page fields of @out. */
+static gboolean
+fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len, guint64 offset,
+                        guint64 max_pfns, FmXenRecord *out, GError **error)
+{
+    switch (type) {
+    case FM_XEN_LIBXC_REC_PAGE_DATA:
+        return fm_xen_check_page_data(body, len, offset, max_pfns, out, error);
+    case FM_XEN_LIBXC_REC_X86_TSC_INFO:
+        if (get_le32(body + 20) != 0) {
+            fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                                  (ull)get_le32(body + 20), (ull)(offset + 8 + 20));
+            return FALSE;
+        }
+        return TRUE;
+    case FM_XEN_LIBXC_REC_HVM_PARAMS: {
+        guint32 count = get_le32(body);
+        guint64 expected = 8 + (guint64)count * FM_XEN_HVM_PARAM_SIZE;
+
+        if (get_le32(body + 4) != 0) {
+            fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                                  (ull)get_le32(body + 4), (ull)(offset + 8 + 4));
+            return FALSE;
+        }
+        if (len != expected) {
+            fm_xen_protocol_error(error, _("libxc HVM_PARAMS record at offset %llu: body length %llu does not match %u parameters (expected %llu)"),
+                                  (ull)offset, (ull)len, count, (ull)expected);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    case FM_XEN_LIBXC_REC_X86_MSR_POLICY:
+        /* xen_msr_entry_t: u32 idx, u32 flags (reserved, must be zero), u64 val. */
+        for (gsize i = 0; i < len / FM_XEN_MSR_ENTRY_SIZE; i++) {
+            guint32 flags = get_le32(body + i * FM_XEN_MSR_ENTRY_SIZE + 4);
+
+            if (flags != 0) {
+                fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                                      (ull)flags,
+                                      (ull)(offset + 8 + i * FM_XEN_MSR_ENTRY_SIZE + 4));
+                return FALSE;
+            }
+        }
+        return TRUE;
+    default:
+        return TRUE;
+    }
+}
+
+/* Records in @st that a @type record has been accepted. */
+static void
+fm_xen_libxc_state_apply(FmXenLibxcState *st, guint32 type)
+{
+    switch (type) {
+    case FM_XEN_LIBXC_REC_STATIC_DATA_END:
+    case FM_XEN_LIBXC_REC_PAGE_DATA:
+        st->static_data_end = TRUE;
+        break;
+    case FM_XEN_LIBXC_REC_X86_CPUID_POLICY:
+        st->cpuid_policy = TRUE;
+        break;
+    case FM_XEN_LIBXC_REC_X86_MSR_POLICY:
+        st->msr_policy = TRUE;
+        break;
+    case FM_XEN_LIBXC_REC_HVM_CONTEXT:
+        st->hvm_context = TRUE;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Returns TRUE if @c may appear in a xenstore key of emulator data. */
+static gboolean
+fm_xen_is_key_char(guint8 c)
+{
+    return g_ascii_isalnum(c) || c == '-' || c == '/' || c == '_' || c == '@';
+}
+
+/* Checks the emulator part of an emulator record at @offset: the emulator @id
+ * (UNKNOWN only in a @legacy stream) and, for xenstore data, the @len bytes of
+ * packed "key\0value\0" pairs at @data. */
+static gboolean
+fm_xen_check_emulator(guint32 type, guint32 id, const guint8 *data, gsize len,
+                      gboolean legacy, guint64 offset, GError **error)
+{
+    const char *name = fm_xen_libxl_record_name(type);
+    gsize pos = 0;
+    guint strings = 0;
+
+    if (id != FM_XEN_EMULATOR_QEMU_TRADITIONAL && id != FM_XEN_EMULATOR_QEMU_UPSTREAM &&
+        !(id == FM_XEN_EMULATOR_UNKNOWN && legacy)) {
+        fm_xen_protocol_error(error, _("unknown emulator id %u in the libxl %s record at offset %llu"),
+                              id, name, (ull)offset);
+        return FALSE;
+    }
+    if (type != FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA || len == 0)
+        return TRUE;
+    if (data[len - 1] != '\0') {
+        fm_xen_protocol_error(error, _("libxl %s record at offset %llu: the data does not end with a NUL byte"),
+                              name, (ull)offset);
+        return FALSE;
+    }
+    while (pos < len) {
+        gsize end = pos + strlen((const char *)data + pos);   /* data[len - 1] is NUL */
+
+        if (strings % 2 == 0) {
+            gboolean valid = end > pos;
+
+            for (gsize i = pos; valid && i < end; i++)
+                valid = fm_xen_is_key_char(data[i]);
+            if (!valid) {
+                fm_xen_protocol_error(error, _("libxl %s record at offset %llu: key %u is empty or has a character other than A-Z, a-z, 0-9, -, /, _ and @"),
+                                      name, (ull)offset, strings / 2);
+                return FALSE;
+            }
+        }
+        strings++;
+        pos = end + 1;
+    }
+    if (strings % 2 != 0) {
+        fm_xen_protocol_error(error, _("libxl %s record at offset %llu has %u strings (keys and values come in pairs)"),
+                              name, (ull)offset, strings);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ---- writer ---- */
+
+typedef enum {
+    FM_XEN_WRITER_NEW,         /* nothing written */
+    FM_XEN_WRITER_LIBXL_HEAD,  /* libxl header written: LIBXC_CONTEXT next */
+    FM_XEN_WRITER_LIBXC,       /* inside the libxc stream */
+    FM_XEN_WRITER_LIBXL_TAIL,  /* libxc END written: emulator records, libxl END */
+    FM_XEN_WRITER_DONE,        /* libxl END written */
+    FM_XEN_WRITER_FAILED,      /* a write failed: position unknown */
+} FmXenWriterState;
+
+struct _FmXenStreamWriter {
+    FmChannel *channel;
+    guint64 base;              /* channel bytes written before the stream */
+    FmXenWriterState state;
+    FmXenLibxcState xc;
+    guint64 entries[FM_XEN_PAGE_DATA_MAX_BATCH];  /* pfn entries of one PAGE_DATA */
+};
+
+/* Returns a new writer on the borrowed @channel. */
+FmXenStreamWriter *
+fm_xen_stream_writer_new(FmChannel *channel)
+{
+    FmXenStreamWriter *writer;
+
+    g_return_val_if_fail(channel != NULL, NULL);
+
+    writer = g_new0(FmXenStreamWriter, 1);
+    writer->channel = channel;
+    writer->base = fm_channel_get_bytes_written(channel);
+    return writer;
+}
+
+/* Frees the writer, not the channel; NULL ok. */
+void
+fm_xen_stream_writer_free(FmXenStreamWriter *writer)
+{
+    g_free(writer);
+}
+
+/* Returns the stream bytes written so far. */
+guint64
+fm_xen_stream_writer_get_offset(const FmXenStreamWriter *writer)
+{
+    g_return_val_if_fail(writer != NULL, 0);
+    return fm_channel_get_bytes_written(writer->channel) - writer->base;
+}
+
+/* Fails unless the writer is in @expected; @misplaced is the message for a call
+ * out of order. */
+static gboolean
+fm_xen_writer_check_state(FmXenStreamWriter *writer, FmXenWriterState expected,
+                          const char *misplaced, GError **error)
+{
+    if (writer->state == expected)
+        return TRUE;
+    if (writer->state == FM_XEN_WRITER_FAILED)
+        g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
+                    _("cannot write to the stream after an earlier error"));
+    else if (writer->state == FM_XEN_WRITER_DONE)
+        g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
+                    _("cannot write to the stream after its libxl END record"));
+    else
+        g_set_error_literal(error, FM_ERROR, FM_ERROR_FAILED, misplaced);
+    return FALSE;
+}
+
+/* Writes @vectors; on failure marks the writer failed and says where. */
+static gboolean
+fm_xen_writer_put(FmXenStreamWriter *writer, const FmIoVector *vectors, gsize n,
+                  GError **error)
+{
+    guint64 offset = fm_xen_stream_writer_get_offset(writer);
+
+    if (!fm_channel_writev_all(writer->channel, vectors, n, error)) {
+        writer->state = FM_XEN_WRITER_FAILED;
+        g_prefix_error(error, _("cannot write the stream at offset %llu: "), (ull)offset);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Writes one record: @type, then @sub (@sub_len bytes, the emulator sub-header or
+ * nothing) and @body (@len bytes) as its body, then the padding. */
+static gboolean
+fm_xen_writer_put_record(FmXenStreamWriter *writer, guint32 type, const guint8 *sub,
+                         gsize sub_len, const void *body, gsize len, GError **error)
+{
+    static const guint8 zeros[FM_XEN_REC_ALIGN];
+    guint8 head[8];
+    FmIoVector vec[4];
+
+    put_le32(head, type);
+    put_le32(head + 4, (guint32)(sub_len + len));
+    vec[0] = (FmIoVector){ head, sizeof(head) };
+    vec[1] = (FmIoVector){ sub, sub_len };
+    vec[2] = (FmIoVector){ body, len };
+    vec[3] = (FmIoVector){ zeros, fm_xen_padding(sub_len + len) };
+    return fm_xen_writer_put(writer, vec, G_N_ELEMENTS(vec), error);
+}
+
+/* Turns the reader's verdict @invalid on a record into the writer's refusal. */
+static void
+fm_xen_writer_refuse(GError **error, const GError *invalid)
+{
+    g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                _("refusing to write an invalid record: %s"), invalid->message);
+}
+
+/* Writes the libxl header; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_writer_write_libxl_header(FmXenStreamWriter *writer, GError **error)
+{
+    guint8 header[FM_XEN_LIBXL_HEADER_SIZE];
+    FmIoVector vec = { header, sizeof(header) };
+
+    g_return_val_if_fail(writer != NULL, FALSE);
+
+    if (!fm_xen_writer_check_state(writer, FM_XEN_WRITER_NEW,
+                                   _("the libxl header has already been written"), error))
+        return FALSE;
+    put_be64(header, FM_XEN_LIBXL_IDENT);
+    put_be32(header + 8, FM_XEN_LIBXL_VERSION);
+    put_be32(header + 12, 0);             /* little-endian, not legacy */
+    if (!fm_xen_writer_put(writer, &vec, 1, error))
+        return FALSE;
+    writer->state = FM_XEN_WRITER_LIBXL_HEAD;
+    return TRUE;
+}
+
+/* Writes LIBXC_CONTEXT and the libxc headers; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_writer_begin_libxc(FmXenStreamWriter *writer, guint32 domain_type,
+                                 guint32 xen_major, guint32 xen_minor, GError **error)
+{
+    guint8 buf[8 + FM_XEN_LIBXC_IMAGE_HEADER_SIZE + FM_XEN_LIBXC_DOMAIN_HEADER_SIZE] = { 0 };
+    guint8 *image = buf + 8;
+    guint8 *domain = image + FM_XEN_LIBXC_IMAGE_HEADER_SIZE;
+    FmIoVector vec = { buf, sizeof(buf) };
+
+    g_return_val_if_fail(writer != NULL, FALSE);
+
+    if (!fm_xen_writer_check_state(writer, FM_XEN_WRITER_LIBXL_HEAD,
+                                   _("the libxc stream comes once, right after the libxl header"),
+                                   error))
+        return FALSE;
+    if (domain_type != FM_XEN_DOMAIN_X86_HVM) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("cannot write a stream of libxc domain type %u: only x86 HVM (HVM and PVH guests) is supported"),
+                    domain_type);
+        return FALSE;
+    }
+    if (xen_major == 0) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("invalid Xen version 0.%u: a major version 0 marks streams converted from the legacy format"),
+                    xen_minor);
+        return FALSE;
+    }
+    /* LIBXC_CONTEXT: an empty libxl record. */
+    put_le32(buf, FM_XEN_LIBXL_REC_LIBXC_CONTEXT);
+    put_le32(buf + 4, 0);
+    /* Image header, big-endian: marker, id, version, options, reserved. */
+    put_be64(image, FM_XEN_LIBXC_MARKER);
+    put_be32(image + 8, FM_XEN_LIBXC_ID);
+    put_be32(image + 12, FM_XEN_LIBXC_VERSION);
+    put_be16(image + 16, 0);              /* little-endian */
+    /* Domain header: type, page_shift, reserved, xen_major, xen_minor. */
+    put_le32(domain, domain_type);
+    put_le16(domain + 4, FM_XEN_PAGE_SHIFT);
+    put_le32(domain + 8, xen_major);
+    put_le32(domain + 12, xen_minor);
+    if (!fm_xen_writer_put(writer, &vec, 1, error))
+        return FALSE;
+    memset(&writer->xc, 0, sizeof(writer->xc));
+    writer->xc.version = FM_XEN_LIBXC_VERSION;
+    writer->state = FM_XEN_WRITER_LIBXC;
+    return TRUE;
+}
+
+/* Writes one libxc record other than PAGE_DATA and END; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_writer_write_libxc_record(FmXenStreamWriter *writer, guint32 type,
+                                        const void *body, gsize len, GError **error)
+{
+    g_autoptr(GError) invalid = NULL;
+    FmXenRecord unused;
+    guint64 offset;
+
+    g_return_val_if_fail(writer != NULL, FALSE);
+    g_return_val_if_fail(len == 0 || body != NULL, FALSE);
+
+    if (!fm_xen_writer_check_state(writer, FM_XEN_WRITER_LIBXC,
+                                   _("cannot write a libxc record outside the libxc stream"),
+                                   error))
+        return FALSE;
+    if (type == FM_XEN_LIBXC_REC_PAGE_DATA || type == FM_XEN_LIBXC_REC_END) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("cannot write a libxc %s record with fm_xen_stream_writer_write_libxc_record()"),
+                    fm_xen_libxc_record_name(type));
+        return FALSE;
+    }
+    offset = fm_xen_stream_writer_get_offset(writer);
+    if (!fm_xen_libxc_check_header(&writer->xc, type, len, offset, &invalid) ||
+        !fm_xen_libxc_check_body(type, body, len, offset, G_MAXUINT64, &unused,
+                                 &invalid)) {
+        fm_xen_writer_refuse(error, invalid);
+        return FALSE;
+    }
+    if (!fm_xen_writer_put_record(writer, type, NULL, 0, body, len, error))
+        return FALSE;
+    fm_xen_libxc_state_apply(&writer->xc, type);
+    return TRUE;
+}
+
+/* Writes pages as PAGE_DATA records; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_writer_write_pages(FmXenStreamWriter *writer, const guint64 *pfns,
+                                 const guint8 *types, gsize n, const guint8 *data,
+                                 GError **error)
+{
+    g_autoptr(GError) invalid = NULL;
+    gsize data_done = 0;
+    gsize data_total = 0;
+
+    g_return_val_if_fail(writer != NULL, FALSE);
+    g_return_val_if_fail(n == 0 || pfns != NULL, FALSE);
+
+    if (!fm_xen_writer_check_state(writer, FM_XEN_WRITER_LIBXC,
+                                   _("cannot write a libxc record outside the libxc stream"),
+                                   error))
+        return FALSE;
+    if (!fm_xen_libxc_check_header(&writer->xc, FM_XEN_LIBXC_REC_PAGE_DATA, 16,
+                                   fm_xen_stream_writer_get_offset(writer), &invalid)) {
+        fm_xen_writer_refuse(error, invalid);
+        return FALSE;
+    }
+    for (gsize i = 0; i < n; i++) {
+        guint32 type = types != NULL ? types[i] : FM_XEN_PAGE_NOTAB;
+
+        if (pfns[i] > FM_XEN_PFN_MASK) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("cannot write pfn 0x%llx: a pfn has at most 52 bits"),
+                        (ull)pfns[i]);
+            return FALSE;
+        }
+        if (fm_xen_page_type_name(type) == NULL) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("cannot write pfn 0x%llx with the reserved page type 0x%x"),
+                        (ull)pfns[i], type);
+            return FALSE;
+        }
+        if (fm_xen_page_type_has_data(type))
+            data_total++;
+    }
+    g_return_val_if_fail(data_total == 0 || data != NULL, FALSE);
+
+    for (gsize done = 0; done < n; ) {
+        guint32 count = (guint32)MIN((gsize)FM_XEN_PAGE_DATA_MAX_BATCH, n - done);
+        guint32 with_data = 0;
+        guint8 head[16];
+        FmIoVector vec[3];
+
+        for (guint32 i = 0; i < count; i++) {
+            guint32 type = types != NULL ? types[done + i] : FM_XEN_PAGE_NOTAB;
+
+            writer->entries[i] = GUINT64_TO_LE(fm_xen_pfn_entry(pfns[done + i], type));
+            if (fm_xen_page_type_has_data(type))
+                with_data++;
+        }
+        put_le32(head, FM_XEN_LIBXC_REC_PAGE_DATA);
+        put_le32(head + 4, (guint32)(8 + 8 * (guint64)count +
+                                     (guint64)with_data * FM_XEN_PAGE_SIZE));
+        put_le32(head + 8, count);
+        put_le32(head + 12, 0);
+        vec[0] = (FmIoVector){ head, sizeof(head) };
+        vec[1] = (FmIoVector){ writer->entries, 8 * (gsize)count };
+        vec[2] = (FmIoVector){ with_data > 0 ? data + data_done * FM_XEN_PAGE_SIZE : NULL,
+                               (gsize)with_data * FM_XEN_PAGE_SIZE };
+        if (!fm_xen_writer_put(writer, vec, G_N_ELEMENTS(vec), error))
+            return FALSE;
+        fm_xen_libxc_state_apply(&writer->xc, FM_XEN_LIBXC_REC_PAGE_DATA);
+        done += count;
+        data_done += with_data;
+    }
+    return TRUE;
+}
+
+/* Writes the libxc END; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_writer_end_libxc(FmXenStreamWriter *writer, GError **error)
+{
+    g_autoptr(GError) invalid = NULL;
+
+    g_return_val_if_fail(writer != NULL, FALSE);
+
+    if (!fm_xen_writer_check_state(writer, FM_XEN_WRITER_LIBXC,
+                                   _("cannot write a libxc record outside the libxc stream"),
+                                   error))
+        return FALSE;
+    if (!fm_xen_libxc_check_header(&writer->xc, FM_XEN_LIBXC_REC_END, 0,
+                                   fm_xen_stream_writer_get_offset(writer), &invalid)) {
+        fm_xen_writer_refuse(error, invalid);
+        return FALSE;
+    }
+    if (!fm_xen_writer_put_record(writer, FM_XEN_LIBXC_REC_END, NULL, 0, NULL, 0, error))
+        return FALSE;
+    writer->state = FM_XEN_WRITER_LIBXL_TAIL;
+    return TRUE;
+}
+
+/* Writes an emulator record; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_writer_write_emulator_record(FmXenStreamWriter *writer, guint32 type,
+                                           guint32 emulator_id, guint32 index,
+                                           const void *body, gsize len, GError **error)
+{
+    g_autoptr(GError) invalid = NULL;
+    guint64 offset;
+    guint8 sub[8];
+
+    g_return_val_if_fail(writer != NULL, FALSE);
+    g_return_val_if_fail(len == 0 || body != NULL, FALSE);
+
+    if (!fm_xen_writer_check_state(writer, FM_XEN_WRITER_LIBXL_TAIL,
+                                   _("emulator records come after the libxc END and before the libxl END"),
+                                   error))
+        return FALSE;
+    if (type != FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA &&
+        type != FM_XEN_LIBXL_REC_EMULATOR_CONTEXT) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("libxl record type 0x%08x is not an emulator record"), type);
+        return FALSE;
+    }
+    offset = fm_xen_stream_writer_get_offset(writer);
+    if (!fm_xen_check_length(FM_XEN_LAYER_LIBXL, fm_xen_libxl_record_name(type),
+                             8 + (guint64)len, 8, FM_XEN_REC_LENGTH_MAX, 0, offset,
+                             &invalid) ||
+        !fm_xen_check_emulator(type, emulator_id, body, len, FALSE, offset, &invalid)) {
+        fm_xen_writer_refuse(error, invalid);
+        return FALSE;
+    }
+    put_le32(sub, emulator_id);
+    put_le32(sub + 4, index);
+    return fm_xen_writer_put_record(writer, type, sub, sizeof(sub), body, len, error);
+}
+
+/* Writes the libxl END; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_writer_write_libxl_end(FmXenStreamWriter *writer, GError **error)
+{
+    g_return_val_if_fail(writer != NULL, FALSE);
+
+    if (!fm_xen_writer_check_state(writer, FM_XEN_WRITER_LIBXL_TAIL,
+                                   _("cannot write the libxl END before the libxc END"),
+                                   error))
+        return FALSE;
+    if (!fm_xen_writer_put_record(writer, FM_XEN_LIBXL_REC_END, NULL, 0, NULL, 0, error))
+        return FALSE;
+    writer->state = FM_XEN_WRITER_DONE;
+    return TRUE;
+}
+
+/* ---- reader ---- */
+
+typedef enum {
+    FM_XEN_READER_NEW,         /* libxl header not read yet */
+    FM_XEN_READER_LIBXL,       /* between libxl records */
+    FM_XEN_READER_LIBXC,       /* between libxc records */
+    FM_XEN_READER_DONE,        /* libxl END read */
+    FM_XEN_READER_FAILED,
+} FmXenReaderState;
+
+/* Where a read stopped short, for the truncation message. */
+typedef enum {
+    FM_XEN_IN_LIBXL_HEADER,
+    FM_XEN_IN_IMAGE_HEADER,
+    FM_XEN_IN_DOMAIN_HEADER,
+    FM_XEN_IN_RECORD_HEADER,
+    FM_XEN_IN_BODY,
+    FM_XEN_IN_PADDING,
+} FmXenPlace;
+
+struct _FmXenStreamReader {
+    FmChannel *channel;
+    guint64 max_pfns;
+    FmXenReaderState state;
+    guint64 offset;            /* stream bytes consumed */
+    guint32 libxl_options;
+    gboolean libxc_seen;       /* LIBXC_CONTEXT read */
+    guint32 domain_type;
+    guint32 xen_major;
+    guint32 xen_minor;
+    FmXenLibxcState xc;
+    guint8 *buf;               /* body of the current record */
+    gsize buf_size;
+};
+
+/* Returns a new reader on the borrowed @channel. */
+FmXenStreamReader *
+fm_xen_stream_reader_new(FmChannel *channel, guint64 max_pfns)
+{
+    FmXenStreamReader *reader;
+
+    g_return_val_if_fail(channel != NULL, NULL);
+
+    reader = g_new0(FmXenStreamReader, 1);
+    reader->channel = channel;
+    reader->max_pfns = max_pfns;
+    return reader;
+}
+
+/* Frees the reader, not the channel; NULL ok. */
+void
+fm_xen_stream_reader_free(FmXenStreamReader *reader)
+{
+    if (reader == NULL)
+        return;
+    g_free(reader->buf);
+    g_free(reader);
+}
+
+/* Reads up to @len bytes, stopping early only at end of file; counts them in the
+ * offset and stores the count in *@got.  A channel error is prefixed with the
+ * offset. */
+static gboolean
+fm_xen_reader_read(FmXenStreamReader *reader, guint8 *buf, gsize len, gsize *got,
+                   GError **error)
+{
+    *got = 0;
+    while (*got < len) {
+        gssize n = fm_channel_read(reader->channel, buf + *got, len - *got, error);
+
+        if (n < 0) {
+            reader->offset += *got;
+            g_prefix_error(error, _("cannot read the stream at offset %llu: "),
+                           (ull)reader->offset);
+            return FALSE;
+        }
+        if (n == 0)
+            break;
+        *got += (gsize)n;
+    }
+    reader->offset += *got;
+    return TRUE;
+}
+
+/* Reads exactly @len bytes; end of file first is a truncation error saying where
+ * (@place, in the @layer @type record at @record_offset). */
+static gboolean
+fm_xen_reader_fill(FmXenStreamReader *reader, guint8 *buf, gsize len, FmXenPlace place,
+                   FmXenLayer layer, guint32 type, guint64 record_offset, GError **error)
+{
+    const char *prefix = layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl";
+    g_autofree char *where = NULL;
+    char label[16];
+    gsize got;
+
+    if (!fm_xen_reader_read(reader, buf, len, &got, error))
+        return FALSE;
+    if (got == len)
+        return TRUE;
+
+    switch (place) {
+    case FM_XEN_IN_LIBXL_HEADER:
+        where = g_strdup(_("in the libxl header"));
+        break;
+    case FM_XEN_IN_IMAGE_HEADER:
+        where = g_strdup(_("in the libxc image header"));
+        break;
+    case FM_XEN_IN_DOMAIN_HEADER:
+        where = g_strdup(_("in the libxc domain header"));
+        break;
+    case FM_XEN_IN_RECORD_HEADER:
+        where = g_strdup_printf(_("in a %s record header"), prefix);
+        break;
+    case FM_XEN_IN_BODY:
+        where = g_strdup_printf(_("in the body of the %s %s record at offset %llu"), prefix,
+                                fm_xen_record_label(layer, type, label), (ull)record_offset);
+        break;
+    case FM_XEN_IN_PADDING:
+        where = g_strdup_printf(_("in the padding of the %s %s record at offset %llu"), prefix,
+                                fm_xen_record_label(layer, type, label), (ull)record_offset);
+        break;
+    }
+    fm_xen_protocol_error(error, _("stream truncated at offset %llu (%s)"),
+                          (ull)reader->offset, where);
+    return FALSE;
+}
+
+/* Reads the @len byte body of a record into the buffer at @from, growing the
+ * buffer only as the bytes arrive (a hostile length costs nothing until then). */
+static gboolean
+fm_xen_reader_fill_body(FmXenStreamReader *reader, gsize from, gsize len,
+                        FmXenLayer layer, guint32 type, guint64 record_offset,
+                        GError **error)
+{
+    gsize total = from + len;
+    gsize done = 0;
+
+    while (done < len) {
+        gsize step = MIN(len - done, MAX((gsize)FM_XEN_READ_STEP, from + done));
+        gsize need = from + done + step;
+
+        if (reader->buf_size < need) {
+            reader->buf_size = MIN(MAX(need, 2 * reader->buf_size), total);
+            reader->buf = g_realloc(reader->buf, reader->buf_size);
+        }
+        if (!fm_xen_reader_fill(reader, reader->buf + from + done, step, FM_XEN_IN_BODY,
+                                layer, type, record_offset, error))
+            return FALSE;
+        done += step;
+    }
+    return TRUE;
+}
+
+/* Reads and checks the padding after a @len byte body. */
+static gboolean
+fm_xen_reader_read_padding(FmXenStreamReader *reader, guint64 len, FmXenLayer layer,
+                           guint32 type, guint64 record_offset, GError **error)
+{
+    guint8 pad[FM_XEN_REC_ALIGN];
+    gsize pad_len = fm_xen_padding(len);
+    char label[16];
+
+    if (!fm_xen_reader_fill(reader, pad, pad_len, FM_XEN_IN_PADDING, layer, type,
+                            record_offset, error))
+        return FALSE;
+    for (gsize i = 0; i < pad_len; i++) {
+        if (pad[i] != 0) {
+            fm_xen_protocol_error(error, _("nonzero padding in the %s %s record at offset %llu"),
+                                  layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl",
+                                  fm_xen_record_label(layer, type, label),
+                                  (ull)record_offset);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Reads and checks the libxl header; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_reader_read_header(FmXenStreamReader *reader, GError **error)
+{
+    guint8 h[FM_XEN_LIBXL_HEADER_SIZE];
+    guint64 ident;
+    guint32 version;
+    guint32 options;
+    gsize got;
+
+    g_return_val_if_fail(reader != NULL, FALSE);
+    g_return_val_if_fail(reader->state == FM_XEN_READER_NEW, FALSE);
+    reader->state = FM_XEN_READER_FAILED;
+
+    if (!fm_xen_reader_read(reader, h, sizeof(h), &got, error))
+        return FALSE;
+    /* Identify the stream before complaining that it is short. */
+    if (got >= 8) {
+        ident = get_be64(h);
+        if (ident != FM_XEN_LIBXL_IDENT) {
+            fm_xen_protocol_error(error, _("bad ident 0x%016llx at offset 0: not a libxl migration stream"),
+                                  (ull)ident);
+            return FALSE;
+        }
+    }
+    if (got < sizeof(h)) {
+        fm_xen_protocol_error(error, _("stream truncated at offset %llu (%s)"), (ull)got,
+                              _("in the libxl header"));
+        return FALSE;
+    }
+    version = get_be32(h + 8);
+    if (version != FM_XEN_LIBXL_VERSION) {
+        fm_xen_protocol_error(error, _("unsupported libxl stream version %u at offset 8 (this build reads version %u)"),
+                              version, FM_XEN_LIBXL_VERSION);
+        return FALSE;
+    }
+    options = get_be32(h + 12);
+    if (options & ~FM_XEN_LIBXL_OPT_KNOWN) {
+        fm_xen_protocol_error(error, _("reserved libxl stream options 0x%08x set at offset 12"),
+                              options & ~FM_XEN_LIBXL_OPT_KNOWN);
+        return FALSE;
+    }
+    if (options & FM_XEN_LIBXL_OPT_BIG_ENDIAN) {
+        fm_xen_protocol_error(error, _("big-endian libxl stream (options 0x%08x at offset 12): only little-endian streams are supported"),
+                              options);
+        return FALSE;
+    }
+    reader->libxl_options = options;
+    reader->state = FM_XEN_READER_LIBXL;
+    return TRUE;
+}
+
+/* Reads and checks the libxc image and domain headers after LIBXC_CONTEXT. */
+static gboolean
+fm_xen_reader_read_libxc_headers(FmXenStreamReader *reader, GError **error)
+{
+    guint8 ih[FM_XEN_LIBXC_IMAGE_HEADER_SIZE];
+    guint8 dh[FM_XEN_LIBXC_DOMAIN_HEADER_SIZE];
+    guint64 at = reader->offset;
+    guint64 marker;
+    guint32 value;
+    guint16 options;
+
+    if (!fm_xen_reader_fill(reader, ih, sizeof(ih), FM_XEN_IN_IMAGE_HEADER,
+                            FM_XEN_LAYER_LIBXC, 0, at, error))
+        return FALSE;
+    marker = get_be64(ih);
+    if (marker != FM_XEN_LIBXC_MARKER) {
+        fm_xen_protocol_error(error, _("bad libxc image marker 0x%016llx at offset %llu"),
+                              (ull)marker, (ull)at);
+        return FALSE;
+    }
+    value = get_be32(ih + 8);
+    if (value != FM_XEN_LIBXC_ID) {
+        fm_xen_protocol_error(error, _("bad libxc image id 0x%08x at offset %llu (expected 0x%08x, \"XENF\")"),
+                              value, (ull)(at + 8), FM_XEN_LIBXC_ID);
+        return FALSE;
+    }
+    value = get_be32(ih + 12);
+    if (value < 2 || value > FM_XEN_LIBXC_VERSION) {
+        fm_xen_protocol_error(error, _("unsupported libxc stream version %u at offset %llu (this build reads versions 2 and 3)"),
+                              value, (ull)(at + 12));
+        return FALSE;
+    }
+    reader->xc.version = value;
+    options = get_be16(ih + 16);
+    if (options & ~FM_XEN_LIBXC_OPT_BIG_ENDIAN) {
+        fm_xen_protocol_error(error, _("reserved libxc image options 0x%04x set at offset %llu"),
+                              options & ~FM_XEN_LIBXC_OPT_BIG_ENDIAN, (ull)(at + 16));
+        return FALSE;
+    }
+    if (options & FM_XEN_LIBXC_OPT_BIG_ENDIAN) {
+        fm_xen_protocol_error(error, _("big-endian libxc stream (options 0x%04x at offset %llu): only little-endian streams are supported"),
+                              options, (ull)(at + 16));
+        return FALSE;
+    }
+    if (get_be16(ih + 18) != 0 || get_be32(ih + 20) != 0) {
+        guint off = get_be16(ih + 18) != 0 ? 18 : 20;
+
+        fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                              (ull)(off == 18 ? get_be16(ih + 18) : get_be32(ih + 20)),
+                              (ull)(at + off));
+        return FALSE;
+    }
+
+    at = reader->offset;
+    if (!fm_xen_reader_fill(reader, dh, sizeof(dh), FM_XEN_IN_DOMAIN_HEADER,
+                            FM_XEN_LAYER_LIBXC, 0, at, error))
+        return FALSE;
+    value = get_le32(dh);
+    if (value == FM_XEN_DOMAIN_X86_PV) {
+        fm_xen_protocol_error(error, _("unsupported libxc domain type 1 (x86 PV) at offset %llu: only x86 HVM streams (HVM and PVH guests) are supported"),
+                              (ull)at);
+        return FALSE;
+    }
+    if (value != FM_XEN_DOMAIN_X86_HVM) {
+        fm_xen_protocol_error(error, _("unknown libxc domain type %u at offset %llu"), value,
+                              (ull)at);
+        return FALSE;
+    }
+    reader->domain_type = value;
+    value = get_le16(dh + 4);
+    if (value != FM_XEN_PAGE_SHIFT) {
+        fm_xen_protocol_error(error, _("invalid page shift %u at offset %llu (x86 pages are 4096 bytes: 12)"),
+                              value, (ull)(at + 4));
+        return FALSE;
+    }
+    if (get_le16(dh + 6) != 0) {
+        fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                              (ull)get_le16(dh + 6), (ull)(at + 6));
+        return FALSE;
+    }
+    reader->xen_major = get_le32(dh + 8);
+    reader->xen_minor = get_le32(dh + 12);
+    return TRUE;
+}
+
+/* Reads the next libxl record (header at @offset: @type, @len) into @record. */
+static gboolean
+fm_xen_reader_libxl_record(FmXenStreamReader *reader, guint32 type, guint32 len,
+                           guint64 offset, FmXenRecord *record, GError **error)
+{
+    const char *name = fm_xen_libxl_record_name(type);
+    guint64 min = 0, max = 0;
+
+    switch ((FmXenLibxlRecordType)type) {
+    case FM_XEN_LIBXL_REC_END:
+        if (!reader->libxc_seen) {
+            fm_xen_protocol_error(error, _("libxl END record at offset %llu before any libxc stream"),
+                                  (ull)offset);
+            return FALSE;
+        }
+        break;
+    case FM_XEN_LIBXL_REC_LIBXC_CONTEXT:
+        if (reader->libxc_seen) {
+            fm_xen_protocol_error(error, _("second libxl LIBXC_CONTEXT record at offset %llu (a stream carries one libxc stream)"),
+                                  (ull)offset);
+            return FALSE;
+        }
+        break;
+    case FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA:
+    case FM_XEN_LIBXL_REC_EMULATOR_CONTEXT:
+        min = 8;
+        max = FM_XEN_REC_LENGTH_MAX;
+        break;
+    case FM_XEN_LIBXL_REC_CHECKPOINT_END:
+    case FM_XEN_LIBXL_REC_CHECKPOINT_STATE:
+        fm_xen_protocol_error(error, _("libxl %s record at offset %llu in a stream that is not checkpointed"),
+                              name, (ull)offset);
+        return FALSE;
+    case FM_XEN_LIBXL_REC_TYPE_LAST:
+    default:
+        fm_xen_protocol_error(error, _("unknown libxl record type 0x%08x at offset %llu"),
+                              type, (ull)offset);
+        return FALSE;
+    }
+    if (!fm_xen_check_length(FM_XEN_LAYER_LIBXL, name, len, min, max, 0, offset, error) ||
+        !fm_xen_reader_fill_body(reader, 0, len, FM_XEN_LAYER_LIBXL, type, offset, error) ||
+        !fm_xen_reader_read_padding(reader, len, FM_XEN_LAYER_LIBXL, type, offset, error))
+        return FALSE;
+
+    if (min == 8) {
+        record->emulator_id = get_le32(reader->buf);
+        record->emulator_index = get_le32(reader->buf + 4);
+        if (!fm_xen_check_emulator(type, record->emulator_id, reader->buf + 8, len - 8,
+                                   (reader->libxl_options & FM_XEN_LIBXL_OPT_LEGACY) != 0,
+                                   offset, error))
+            return FALSE;
+    }
+    if (type == FM_XEN_LIBXL_REC_LIBXC_CONTEXT) {
+        if (!fm_xen_reader_read_libxc_headers(reader, error))
+            return FALSE;
+        reader->libxc_seen = TRUE;
+        reader->state = FM_XEN_READER_LIBXC;
+    } else if (type == FM_XEN_LIBXL_REC_END) {
+        reader->state = FM_XEN_READER_DONE;
+    } else {
+        reader->state = FM_XEN_READER_LIBXL;
+    }
+    return TRUE;
+}
+
+/* Reads the next libxc record (header at @offset: @type, @len) into @record. */
+static gboolean
+fm_xen_reader_libxc_record(FmXenStreamReader *reader, guint32 type, guint32 len,
+                           guint64 offset, FmXenRecord *record, GError **error)
+{
+    gsize head = 0;
+
+    if (!fm_xen_libxc_check_header(&reader->xc, type, len, offset, error))
+        return FALSE;
+    /* The count says how much of the rest are pfns: check it before reading on. */
+    if (type == FM_XEN_LIBXC_REC_PAGE_DATA) {
+        guint32 count;
+
+        head = 8;
+        if (!fm_xen_reader_fill_body(reader, 0, head, FM_XEN_LAYER_LIBXC, type, offset,
+                                     error) ||
+            !fm_xen_check_page_data_head(reader->buf, len, offset, &count, error))
+            return FALSE;
+    }
+    if (!fm_xen_reader_fill_body(reader, head, len - head, FM_XEN_LAYER_LIBXC, type,
+                                 offset, error) ||
+        !fm_xen_reader_read_padding(reader, len, FM_XEN_LAYER_LIBXC, type, offset, error) ||
+        !fm_xen_libxc_check_body(type, reader->buf, len, offset, reader->max_pfns, record,
+                                 error))
+        return FALSE;
+    fm_xen_libxc_state_apply(&reader->xc, type);
+    reader->state = type == FM_XEN_LIBXC_REC_END ? FM_XEN_READER_LIBXL :
+        FM_XEN_READER_LIBXC;
+    return TRUE;
+}
+
+/* Reads and checks the next record; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_reader_next(FmXenStreamReader *reader, FmXenRecord *record,
+                          GError **error)
+{
+    FmXenLayer layer;
+    guint8 head[8];
+    guint64 offset;
+    guint32 type;
+    guint32 len;
+    gsize got;
+    gboolean ok;
+
+    g_return_val_if_fail(reader != NULL && record != NULL, FALSE);
+    g_return_val_if_fail(reader->state == FM_XEN_READER_LIBXL ||
+                         reader->state == FM_XEN_READER_LIBXC, FALSE);
+    layer = reader->state == FM_XEN_READER_LIBXC ? FM_XEN_LAYER_LIBXC : FM_XEN_LAYER_LIBXL;
+    reader->state = FM_XEN_READER_FAILED;
+
+    offset = reader->offset;
+    if (!fm_xen_reader_read(reader, head, sizeof(head), &got, error))
+        return FALSE;
+    if (got == 0) {
+        fm_xen_protocol_error(error, _("stream ends at offset %llu without a %s END record"),
+                              (ull)offset, layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl");
+        return FALSE;
+    }
+    if (got < sizeof(head)) {
+        g_autofree char *where =
+            g_strdup_printf(_("in a %s record header"),
+                            layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl");
+
+        fm_xen_protocol_error(error, _("stream truncated at offset %llu (%s)"),
+                              (ull)reader->offset, where);
+        return FALSE;
+    }
+    type = get_le32(head);
+    len = get_le32(head + 4);
+
+    memset(record, 0, sizeof(*record));
+    if (layer == FM_XEN_LAYER_LIBXC)
+        ok = fm_xen_reader_libxc_record(reader, type, len, offset, record, error);
+    else
+        ok = fm_xen_reader_libxl_record(reader, type, len, offset, record, error);
+    if (!ok) {
+        reader->state = FM_XEN_READER_FAILED;
+        return FALSE;
+    }
+    record->layer = layer;
+    record->type = type;
+    record->body = reader->buf;
+    record->len = len;
+    record->offset = offset;
+    return TRUE;
+}
+
+/* Returns TRUE once the libxl END has been read. */
+gboolean
+fm_xen_stream_reader_is_done(const FmXenStreamReader *reader)
+{
+    g_return_val_if_fail(reader != NULL, FALSE);
+    return reader->state == FM_XEN_READER_DONE;
+}
+
+/* Checks that nothing follows the libxl END; see fm-xen-stream.h. */
+gboolean
+fm_xen_stream_reader_check_eof(FmXenStreamReader *reader, GError **error)
+{
+    guint8 byte;
+    gsize got;
+
+    g_return_val_if_fail(reader != NULL, FALSE);
+    g_return_val_if_fail(reader->state == FM_XEN_READER_DONE, FALSE);
+
+    if (!fm_xen_reader_read(reader, &byte, 1, &got, error))
+        return FALSE;
+    if (got != 0) {
+        fm_xen_protocol_error(error, _("trailing data after the libxl END record, at offset %llu"),
+                              (ull)(reader->offset - 1));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Returns the libxl header's options. */
+guint32
+fm_xen_stream_reader_get_libxl_options(const FmXenStreamReader *reader)
+{
+    g_return_val_if_fail(reader != NULL, 0);
+    return reader->libxl_options;
+}
+
+/* Returns the libxc image header's version, 0 before LIBXC_CONTEXT. */
+guint32
+fm_xen_stream_reader_get_libxc_version(const FmXenStreamReader *reader)
+{
+    g_return_val_if_fail(reader != NULL, 0);
+    return reader->libxc_seen ? reader->xc.version : 0;
+}
+
+/* Returns the libxc domain header's type, 0 before LIBXC_CONTEXT. */
+guint32
+fm_xen_stream_reader_get_domain_type(const FmXenStreamReader *reader)
+{
+    g_return_val_if_fail(reader != NULL, 0);
+    return reader->domain_type;
+}
+
+/* Stores the domain header's Xen version (0.0 before LIBXC_CONTEXT). */
+void
+fm_xen_stream_reader_get_xen_version(const FmXenStreamReader *reader, guint32 *major,
+                                     guint32 *minor)
+{
+    g_return_if_fail(reader != NULL);
+    if (major != NULL)
+        *major = reader->xen_major;
+    if (minor != NULL)
+        *minor = reader->xen_minor;
+}
+
+/* Returns the stream bytes consumed so far. */
+guint64
+fm_xen_stream_reader_get_offset(const FmXenStreamReader *reader)
+{
+    g_return_val_if_fail(reader != NULL, 0);
+    return reader->offset;
+}
+
+/* ---- the Xen sink ---- */
+
+typedef struct {
+    FmSink parent;
+    FmChannel *channel;        /* borrowed */
+    FmXenStreamWriter *writer; /* on channel */
+    FmXenGuestType guest_type;
+    guint32 xen_major;
+    guint32 xen_minor;
+    guint32 emulator_id;
+    GBytes *cpuid_policy;      /* NULL: none */
+    GBytes *msr_policy;
+    GBytes *emu_xenstore;      /* set by fm_xen_sink_set_emulator_state() */
+    GBytes *emu_context;       /*   NULL until then */
+    guint64 page_count;        /* from begin */
+    gboolean begun;
+    gboolean aborted;
+} FmXenSink;
+
+static const FmSinkOps fm_xen_sink_ops;
+
+/* Returns @sink as a Xen sink; NULL (and a critical) if it is another kind. */
+static FmXenSink *
+fm_xen_sink_cast(FmSink *sink)
+{
+    g_return_val_if_fail(sink != NULL && sink->ops == &fm_xen_sink_ops, NULL);
+    return (FmXenSink *)sink;
+}
+
+/* Brings bytes_sent up to date. */
+static void
+fm_xen_sink_count(FmXenSink *self)
+{
+    self->parent.bytes_sent = fm_xen_stream_writer_get_offset(self->writer);
+}
+
+/* Fails once the sink was aborted or before begin (@need_begun). */
+static gboolean
+fm_xen_sink_check_usable(FmXenSink *self, gboolean need_begun, GError **error)
+{
+    if (self->aborted) {
+        g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
+                    _("cannot write to a stream that was abandoned"));
+        return FALSE;
+    }
+    if (need_begun && !self->begun) {
+        g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
+                    _("cannot write a record before the stream was begun"));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Writes the headers and the static data. */
+static gboolean
+fm_xen_sink_begin(FmSink *sink, guint64 page_count, gsize page_size, GError **error)
+{
+    FmXenSink *self = fm_xen_sink_cast(sink);
+    gboolean ok;
+
+    if (!fm_xen_sink_check_usable(self, FALSE, error))
+        return FALSE;
+    if (self->begun) {
+        g_set_error(error, FM_ERROR, FM_ERROR_FAILED, _("the stream was already begun"));
+        return FALSE;
+    }
+    if (page_size != FM_XEN_PAGE_SIZE) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("invalid page size %llu for a Xen x86 stream (it must be 4096)"),
+                    (ull)page_size);
+        return FALSE;
+    }
+    if (page_count == 0 || page_count - 1 > FM_XEN_PFN_MASK) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("invalid page count %llu for a Xen x86 stream"), (ull)page_count);
+        return FALSE;
+    }
+    if (self->guest_type == FM_XEN_GUEST_HVM &&
+        self->emulator_id != FM_XEN_EMULATOR_QEMU_TRADITIONAL &&
+        self->emulator_id != FM_XEN_EMULATOR_QEMU_UPSTREAM) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("invalid emulator id %u for an HVM guest (1: qemu-traditional, 2: qemu-upstream)"),
+                    self->emulator_id);
+        return FALSE;
+    }
+
+    ok = fm_xen_stream_writer_write_libxl_header(self->writer, error) &&
+        fm_xen_stream_writer_begin_libxc(self->writer, FM_XEN_DOMAIN_X86_HVM,
+                                         self->xen_major, self->xen_minor, error) &&
+        (self->cpuid_policy == NULL ||
+         fm_xen_stream_writer_write_libxc_record(self->writer,
+                                                 FM_XEN_LIBXC_REC_X86_CPUID_POLICY,
+                                                 g_bytes_get_data(self->cpuid_policy, NULL),
+                                                 g_bytes_get_size(self->cpuid_policy),
+                                                 error)) &&
+        (self->msr_policy == NULL ||
+         fm_xen_stream_writer_write_libxc_record(self->writer,
+                                                 FM_XEN_LIBXC_REC_X86_MSR_POLICY,
+                                                 g_bytes_get_data(self->msr_policy, NULL),
+                                                 g_bytes_get_size(self->msr_policy),
+                                                 error)) &&
+        fm_xen_stream_writer_write_libxc_record(self->writer,
+                                                FM_XEN_LIBXC_REC_STATIC_DATA_END, NULL, 0,
+                                                error);
+    fm_xen_sink_count(self);
+    if (!ok)
+        return FALSE;
+    self->page_count = page_count;
+    self->begun = TRUE;
+    return TRUE;
+}
+
+/* Sends pages of the given types (NULL: NOTAB), bounded by the page count. */
+static gboolean
+fm_xen_sink_write_pages(FmXenSink *self, const guint64 *pfns, const guint8 *types,
+                        gsize n, const guint8 *data, GError **error)
+{
+    gboolean ok;
+
+    if (!fm_xen_sink_check_usable(self, TRUE, error))
+        return FALSE;
+    for (gsize i = 0; i < n; i++) {
+        if (pfns[i] >= self->page_count) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("cannot send pfn %llu: the guest has %llu pages"),
+                        (ull)pfns[i], (ull)self->page_count);
+            return FALSE;
+        }
+    }
+    ok = fm_xen_stream_writer_write_pages(self->writer, pfns, types, n, data, error);
+    fm_xen_sink_count(self);
+    return ok;
+}
+
+/* Sends pages as NOTAB PAGE_DATA. */
+static gboolean
+fm_xen_sink_send_pages(FmSink *sink, const guint64 *pfns, gsize n, const guint8 *data,
+                       GError **error)
+{
+    return fm_xen_sink_write_pages(fm_xen_sink_cast(sink), pfns, NULL, n, data, error);
+}
+
+/* Sends typed pages; see fm-xen-stream.h. */
+gboolean
+fm_xen_sink_send_typed_pages(FmSink *sink, const guint64 *pfns, const guint8 *types,
+                             gsize n, const guint8 *data, GError **error)
+{
+    FmXenSink *self = fm_xen_sink_cast(sink);
+
+    g_return_val_if_fail(self != NULL, FALSE);
+    g_return_val_if_fail(n == 0 || (pfns != NULL && types != NULL), FALSE);
+    return fm_xen_sink_write_pages(self, pfns, types, n, data, error);
+}
+
+/* Sends one libxc record of libxc type @type. */
+static gboolean
+fm_xen_sink_send_record(FmSink *sink, guint32 type, const void *data, gsize len,
+                        GError **error)
+{
+    FmXenSink *self = fm_xen_sink_cast(sink);
+    gboolean ok;
+
+    if (!fm_xen_sink_check_usable(self, TRUE, error))
+        return FALSE;
+    if (type == FM_XEN_LIBXC_REC_END || type == FM_XEN_LIBXC_REC_PAGE_DATA ||
+        type == FM_XEN_LIBXC_REC_STATIC_DATA_END) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("cannot send a libxc %s record with fm_sink_send_record(): the Xen sink writes it"),
+                    fm_xen_libxc_record_name(type));
+        return FALSE;
+    }
+    ok = fm_xen_stream_writer_write_libxc_record(self->writer, type, data, len, error);
+    fm_xen_sink_count(self);
+    return ok;
+}
+
+/* Nothing to mark: the writes are already in the kernel. */
+static gboolean
+fm_xen_sink_flush(FmSink *sink, GError **error)
+{
+    return fm_xen_sink_check_usable(fm_xen_sink_cast(sink), TRUE, error);
+}
+
+/* Writes the libxc END, the emulator records of an HVM guest and the libxl END. */
+static gboolean
+fm_xen_sink_finish(FmSink *sink, GError **error)
+{
+    FmXenSink *self = fm_xen_sink_cast(sink);
+    gboolean hvm = self->guest_type == FM_XEN_GUEST_HVM;
+    gboolean ok;
+
+    if (!fm_xen_sink_check_usable(self, TRUE, error))
+        return FALSE;
+    /* Xen's restore of an HVM guest starts its device model from this state. */
+    if (hvm && self->emu_context == NULL) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("cannot end the stream of an HVM guest without its device model state"));
+        return FALSE;
+    }
+    ok = fm_xen_stream_writer_end_libxc(self->writer, error) &&
+        (!hvm || g_bytes_get_size(self->emu_xenstore) == 0 ||
+         fm_xen_stream_writer_write_emulator_record(self->writer,
+                                                    FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA,
+                                                    self->emulator_id, 0,
+                                                    g_bytes_get_data(self->emu_xenstore, NULL),
+                                                    g_bytes_get_size(self->emu_xenstore),
+                                                    error)) &&
+        (!hvm ||
+         fm_xen_stream_writer_write_emulator_record(self->writer,
+                                                    FM_XEN_LIBXL_REC_EMULATOR_CONTEXT,
+                                                    self->emulator_id, 0,
+                                                    g_bytes_get_data(self->emu_context, NULL),
+                                                    g_bytes_get_size(self->emu_context),
+                                                    error)) &&
+        fm_xen_stream_writer_write_libxl_end(self->writer, error);
+    fm_xen_sink_count(self);
+    return ok;
+}
+
+/* Nothing to send: the sink only refuses further calls. */
+static void
+fm_xen_sink_abort(FmSink *sink, const char *reason)
+{
+    FmXenSink *self = fm_xen_sink_cast(sink);
+
+    (void)reason;
+    self->aborted = TRUE;
+}
+
+/* Frees the sink, not the channel. */
+static void
+fm_xen_sink_free(FmSink *sink)
+{
+    FmXenSink *self = fm_xen_sink_cast(sink);
+
+    fm_xen_stream_writer_free(self->writer);
+    g_clear_pointer(&self->cpuid_policy, g_bytes_unref);
+    g_clear_pointer(&self->msr_policy, g_bytes_unref);
+    g_clear_pointer(&self->emu_xenstore, g_bytes_unref);
+    g_clear_pointer(&self->emu_context, g_bytes_unref);
+    g_free(self);
+}
+
+static const FmSinkOps fm_xen_sink_ops = {
+    .name = "xen",
+    .begin = fm_xen_sink_begin,
+    .send_pages = fm_xen_sink_send_pages,
+    .send_record = fm_xen_sink_send_record,
+    .flush = fm_xen_sink_flush,
+    .finish = fm_xen_sink_finish,
+    .abort = fm_xen_sink_abort,
+    .free = fm_xen_sink_free,
+};
+
+/* Returns a copy of @len bytes at @data, or NULL when empty. */
+static GBytes *
+fm_xen_copy_blob(const void *data, gsize len)
+{
+    return len > 0 ? g_bytes_new(data, len) : NULL;
+}
+
+/* Returns a new Xen sink on the borrowed @channel; see fm-xen-stream.h. */
+FmSink *
+fm_xen_sink_new(FmChannel *channel, const FmXenStreamInfo *info)
+{
+    FmXenSink *self;
+
+    g_return_val_if_fail(channel != NULL && info != NULL, NULL);
+    g_return_val_if_fail(info->guest_type == FM_XEN_GUEST_PVH ||
+                         info->guest_type == FM_XEN_GUEST_HVM, NULL);
+    g_return_val_if_fail(info->cpuid_policy_len == 0 || info->cpuid_policy != NULL, NULL);
+    g_return_val_if_fail(info->msr_policy_len == 0 || info->msr_policy != NULL, NULL);
+
+    self = g_new0(FmXenSink, 1);
+    self->parent.ops = &fm_xen_sink_ops;
+    self->channel = channel;
+    self->writer = fm_xen_stream_writer_new(channel);
+    self->guest_type = info->guest_type;
+    self->xen_major = info->xen_major;
+    self->xen_minor = info->xen_minor;
+    self->emulator_id = info->emulator_id;
+    self->cpuid_policy = fm_xen_copy_blob(info->cpuid_policy, info->cpuid_policy_len);
+    self->msr_policy = fm_xen_copy_blob(info->msr_policy, info->msr_policy_len);
+    return &self->parent;
+}
+
+/* Stores an HVM guest's device model state; see fm-xen-stream.h. */
+gboolean
+fm_xen_sink_set_emulator_state(FmSink *sink, const void *xenstore_data,
+                               gsize xenstore_len, const void *context,
+                               gsize context_len, GError **error)
+{
+    FmXenSink *self = fm_xen_sink_cast(sink);
+    g_autoptr(GError) invalid = NULL;
+
+    g_return_val_if_fail(self != NULL, FALSE);
+    g_return_val_if_fail(xenstore_len == 0 || xenstore_data != NULL, FALSE);
+    g_return_val_if_fail(context_len == 0 || context != NULL, FALSE);
+
+    if (self->guest_type != FM_XEN_GUEST_HVM) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("a PVH guest has no device model state"));
+        return FALSE;
+    }
+    if (context_len == 0) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("the device model state of an HVM guest cannot be empty"));
+        return FALSE;
+    }
+    /* The offset is unknown yet: the checks below speak of offset 0. */
+    if (!fm_xen_check_length(FM_XEN_LAYER_LIBXL,
+                             fm_xen_libxl_record_name(FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA),
+                             8 + (guint64)xenstore_len, 8, FM_XEN_REC_LENGTH_MAX, 0, 0,
+                             &invalid) ||
+        !fm_xen_check_length(FM_XEN_LAYER_LIBXL,
+                             fm_xen_libxl_record_name(FM_XEN_LIBXL_REC_EMULATOR_CONTEXT),
+                             8 + (guint64)context_len, 8, FM_XEN_REC_LENGTH_MAX, 0, 0,
+                             &invalid) ||
+        !fm_xen_check_emulator(FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA,
+                               FM_XEN_EMULATOR_QEMU_UPSTREAM, xenstore_data, xenstore_len,
+                               FALSE, 0, &invalid)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("invalid device model state: %s"), invalid->message);
+        return FALSE;
+    }
+    g_clear_pointer(&self->emu_xenstore, g_bytes_unref);
+    g_clear_pointer(&self->emu_context, g_bytes_unref);
+    self->emu_xenstore = g_bytes_new(xenstore_data, xenstore_len);
+    self->emu_context = g_bytes_new(context, context_len);
+    return TRUE;
+}
