@@ -80,6 +80,13 @@ wait_exit() {
     wait "$1"; status=$?
 }
 
+# wait_round1: waits (20 s at most) until the migration in the background reported
+# its first round, so that what follows strikes it mid-migration, not before it began
+wait_round1() {
+    for _ in $(seq 200); do grep -q '^round 1:' "$tmp/mig.out" && return 0; sleep 0.1; done
+    return 1
+}
+
 # ---- every workload under every policy ----
 for wl in idle web db sweep phases; do
     case $wl in
@@ -113,9 +120,9 @@ done
 
 # ---- the receiver is killed mid-migration ----
 start_guest --memory 64M --workload db --rate 60% --region-size 10% && start_receiver
-"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit --quiet "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
+"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
 mig=$!
-sleep 1.5
+wait_round1
 kill -9 "$receiver"
 wait_exit "$mig" 20
 check "receiver killed: migrate fails" '[ "$status" -eq 1 ]'
@@ -131,9 +138,9 @@ socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr TCP:"${addr#tcp://}" 2>"$tmp/soc
 proxy=$!
 pids="$pids $proxy"
 sleep 0.3
-"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit --quiet tcp://127.0.0.1:$port >"$tmp/mig.out" 2>"$tmp/mig.err" &
+"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit tcp://127.0.0.1:$port >"$tmp/mig.out" 2>"$tmp/mig.err" &
 mig=$!
-sleep 1.5
+wait_round1
 kill -9 "$proxy"
 wait_exit "$mig" 30
 check "connection dropped: migrate fails" '[ "$status" -eq 1 ]'
@@ -145,9 +152,9 @@ kill "$guest"; wait 2>/dev/null
 
 # ---- Ctrl-C on migrate ----
 start_guest --memory 64M --workload sweep --rate 120% --region-size 50% && start_receiver
-"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit --quiet "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
+"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
 mig=$!
-sleep 1.5
+wait_round1
 kill -INT "$mig"
 wait_exit "$mig" 20
 check "SIGINT: migrate fails with 'migration cancelled'" \

@@ -1,21 +1,25 @@
 /*
- * fm-cmd-demo.c: `fragmig demo [--memory 1G] [--workload db] [--compare]`: the whole
- * live migration on one host: starts a guest (`fragmig guest`) and a receiver
- * (`fragmig receive`), migrates the guest over loopback TCP at a link-like bandwidth
- * with live progress, checks that the workload goes on writing on the receiver, and
- * prints a summary; --compare repeats it with xen and qemu, side by side.
+ * fm-cmd-demo.c: `fragmig demo [--memory 1G] [--workload db] [--compare]
+ * [--plot-dir DIR]`: the whole live migration on one host: starts a guest (`fragmig
+ * guest`) and a receiver (`fragmig receive`), migrates the guest over loopback TCP at
+ * a link-like bandwidth with live progress, checks that the workload goes on writing
+ * on the receiver, and prints a summary; --compare repeats it with xen and qemu, side
+ * by side; --plot-dir writes the summary as CSV and as a figure (fm-plot.h).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <config.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "fm-cmd.h"
 #include "fm-live.h"
+#include "fm-plot.h"
 #include "backend/local/fm-local.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -161,6 +165,53 @@ fm_demo_run(const char *self, const char *memory, const char *workload_args[],
     return TRUE;
 }
 
+/* Writes @report as DIR/demo-LABEL.csv and its figure (time, downtime and data per
+ * policy) as DIR/demo-LABEL.svg, and prints both paths.  FALSE with @error. */
+static gboolean
+fm_demo_plot(const FmReport *report, const char *dir, const char *label, GError **error)
+{
+    g_autofree char *name = g_strdup_printf("demo-%s", label);
+    g_autofree char *stem = fm_run_record_file_stem(name, NULL);
+    g_autofree char *csv_name = g_strconcat(stem, ".csv", NULL);
+    g_autofree char *svg_name = g_strconcat(stem, ".svg", NULL);
+    g_autofree char *csv_path = g_build_filename(dir, csv_name, NULL);
+    g_autofree char *svg_path = g_build_filename(dir, svg_name, NULL);
+    g_autofree char *svg = NULL;
+    g_autoptr(GArray) rows = g_array_new(FALSE, TRUE, sizeof(FmSuiteRow));
+    g_autoptr(GError) local = NULL;
+    FmSuite suite = { name, rows };
+    FILE *out;
+    int failed;
+
+    out = fopen(csv_path, "w");
+    if (out == NULL) {
+        int saved = errno;
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot write '%s': %s"), csv_path,
+                    g_strerror(saved));
+        return FALSE;
+    }
+    fm_report_print(report, FM_REPORT_CSV, out);
+    failed = ferror(out);
+    if (fclose(out) != 0 || failed) {
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot write '%s': %s"), csv_path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    for (guint i = 0; i < fm_report_length(report); i++) {
+        const FmReportRow *r = fm_report_get(report, i);
+        FmSuiteRow row = { r->scenario, r->policy, r->stats.time_elapsed, r->stats.downtime,
+                           (double)r->stats.data_processed };
+        g_array_append_val(rows, row);
+    }
+    svg = fm_plot_suite(&suite);
+    if (!g_file_set_contents(svg_path, svg, -1, &local)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, "%s", local->message);
+        return FALSE;
+    }
+    printf(_("fragmig demo: wrote %s and %s\n"), csv_path, svg_path);
+    return TRUE;
+}
+
 /* The demo command; returns an exit status. */
 int
 fm_cmd_demo(int argc, char **argv)
@@ -170,6 +221,8 @@ fm_cmd_demo(int argc, char **argv)
     g_autofree char *bandwidth_arg = g_strdup("1Gbit");
     g_autofree char *policy_arg = NULL;
     g_autofree char *downtime_arg = NULL;
+    g_autofree char *plot_dir = NULL;
+    g_autofree char *label = NULL;
     g_autofree char *self = NULL;
     g_auto(GStrv) param_args = NULL;
     gboolean compare = FALSE;
@@ -194,6 +247,8 @@ fm_cmd_demo(int argc, char **argv)
           N_("set an engine or policy parameter"), "NAME=VALUE" },
         { "compare", 'c', 0, G_OPTION_ARG_NONE, &compare,
           N_("run fragment, xen and qemu one after the other and compare"), NULL },
+        { "plot-dir", 0, 0, G_OPTION_ARG_FILENAME, &plot_dir,
+          N_("write the summary there as CSV and as an SVG figure"), "DIR" },
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
@@ -218,13 +273,20 @@ fm_cmd_demo(int argc, char **argv)
     policies[2] = "qemu";
     n_policies = compare ? 3 : 1;
 
+    /* an unusable directory must fail now, not after minutes of migrations */
+    if (plot_dir && g_mkdir_with_parents(plot_dir, 0777) < 0) {
+        int saved = errno;
+        return fm_cmd_fail(FM_EXIT_FAILURE, _("cannot create directory '%s': %s"), plot_dir,
+                           g_strerror(saved));
+    }
+    label = g_strdup_printf("%s-%s", workload, memory);
+
     self = g_file_read_link("/proc/self/exe", &error);
     if (self == NULL)
         return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
 
     for (guint i = 0; i < n_policies; i++) {
         g_autoptr(FmParamSet) params = fm_param_set_new();
-        g_autofree char *label = NULL;
         const char *wl_args[8] = { "--workload", workload, NULL };
         FmLiveRequest req = { 0 };
         FmReportRow row;
@@ -239,10 +301,11 @@ fm_cmd_demo(int argc, char **argv)
         if (!fm_demo_run(self, memory, wl_args, bandwidth_arg, &req, &row, &error))
             return fm_cmd_fail(FM_EXIT_FAILURE, _("demo with policy %s failed: %s"),
                                policies[i], error->message);
-        label = g_strdup_printf("%s-%s", workload, memory);
         row.scenario = label;
         fm_report_add(report, &row);
     }
     fm_report_print(report, FM_REPORT_TABLE, stdout);
+    if (plot_dir && !fm_demo_plot(report, plot_dir, label, &error))
+        return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
     return FM_EXIT_OK;
 }

@@ -1,8 +1,10 @@
 /*
  * fm-cmd-simulate.c: `fragmig simulate SCENARIO.xml... [--policy P[,P...]]
- * [--param NAME=VALUE]... [--format table|csv|json]`: runs each scenario under each
- * policy in the simulator (the real engine over the sim backend) and prints the
- * results, each run checked page by page against the source.
+ * [--param NAME=VALUE]... [--format table|csv|json] [--record-dir DIR]`: runs each
+ * scenario under each policy in the simulator (the real engine over the sim backend)
+ * and prints the results, each run checked page by page against the source; with
+ * --record-dir, each run's rounds and fragment heat map are written there for
+ * `fragmig plot` (fm-run-record.h).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "fm-cmd.h"
+#include "fm-run-record.h"
 #include "fm-report.h"
 #include "backend/sim/fm-sim.h"
 #include "conf/fm-scenario.h"
@@ -69,14 +72,17 @@ fm_simulate_tables(const FmPolicyOps **policies)
     return (const FmParamSpec **)g_ptr_array_free(tables, FALSE);
 }
 
-/* Runs @scenario under @ops with @params and appends the result to @report.
- * Returns FALSE (with @error) only for setup errors; a failed migration is a row. */
+/* Runs @scenario under @ops with @params and appends the result to @report; with
+ * @record_dir (may be NULL), writes the run's record there.  Returns FALSE (with
+ * @error) only for setup errors and unwritable records; a failed migration is a row. */
 static gboolean
 fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
-                const FmParamSet *params, FmReport *report, GError **error)
+                const FmParamSet *params, const char *record_dir, FmReport *report,
+                GError **error)
 {
     g_autoptr(FmSim) sim = NULL;
     g_autoptr(FmJob) job = NULL;
+    g_autoptr(FmRunRecord) record = NULL;
     g_autoptr(GError) run_error = NULL;
     FmPolicy *policy;
     FmReportRow row = { 0 };
@@ -91,6 +97,10 @@ fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
     job = fm_job_new(fm_sim_get_backend(sim), fm_sim_get_sink(sim), policy, params, error);
     if (job == NULL)
         return FALSE;
+    if (record_dir) {
+        record = fm_run_record_new(scenario->name, ops->name);
+        fm_job_set_progress_func(job, fm_run_record_on_progress, record);
+    }
 
     row.completed = fm_job_run(job, &run_error);
     if (row.completed) {
@@ -105,6 +115,11 @@ fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
     row.stats = *fm_job_get_stats(job);
     row.wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
     fm_report_add(report, &row);
+    if (record) {
+        fm_run_record_finish(record, fm_job_get_stats(job), row.completed);
+        if (!fm_run_record_write(record, record_dir, error))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -115,6 +130,7 @@ fm_cmd_simulate(int argc, char **argv)
     g_auto(GStrv) policy_args = NULL;
     g_auto(GStrv) param_args = NULL;
     g_autofree char *format_arg = NULL;
+    g_autofree char *record_dir = NULL;
     g_autofree const FmPolicyOps **policies = NULL;
     g_autofree const FmParamSpec **tables = NULL;
     g_autoptr(FmParamSet) cli_params = fm_param_set_new();
@@ -130,6 +146,8 @@ fm_cmd_simulate(int argc, char **argv)
           N_("set an engine or policy parameter (see 'fragmig policies')"), "NAME=VALUE" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,
           N_("output format: table, csv or json (default: table)"), "FORMAT" },
+        { "record-dir", 'r', 0, G_OPTION_ARG_FILENAME, &record_dir,
+          N_("write each run's rounds and heat map there, for 'fragmig plot'"), "DIR" },
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
@@ -172,7 +190,7 @@ fm_cmd_simulate(int argc, char **argv)
             fm_param_set_set(params, name, value);
         }
         for (guint p = 0; policies[p]; p++) {
-            if (!fm_simulate_one(scenario, policies[p], params, report, &error))
+            if (!fm_simulate_one(scenario, policies[p], params, record_dir, report, &error))
                 return fm_cmd_fail(FM_EXIT_FAILURE, "%s: %s", argv[i], error->message);
             if (!fm_report_get(report, fm_report_length(report) - 1)->verified)
                 status = FM_EXIT_FAILURE;
