@@ -630,13 +630,30 @@ test_throttle(void)
     g_assert_true(fm_local_backend_read_header(b, &h, &error));
     g_assert_cmpuint(h.throttle, ==, 50);
     sleep_ms(20);
-    r50 = measure_rate(b, 300);
+    {
+        /* The guest's own books: at 50 % it makes half the writes it is owed,
+         * whatever else the machine is doing (wall-clock rates are only a sanity
+         * check here: this machine is shared). */
+        double n0;
+        guint64 k0;
+
+        g_assert_true(fm_local_backend_read_header(b, &h, &error));
+        n0 = fm_guest_header_nominal(&h);
+        k0 = fm_guest_header_writes(&h);
+
+        r50 = measure_rate(b, 300);
+        g_assert_true(fm_local_backend_read_header(b, &h, &error));
+        g_assert_cmpfloat((fm_guest_header_writes(&h) - k0) / (fm_guest_header_nominal(&h) - n0),
+                          >, 0.45);
+        g_assert_cmpfloat((fm_guest_header_writes(&h) - k0) / (fm_guest_header_nominal(&h) - n0),
+                          <, 0.55);
+    }
     slowdown = fm_backend_guest_slowdown(b);
     g_test_message("write rate %.0f/s, throttled 50 %%: %.0f/s (%.2f), slowdown %.3f",
                    r0, r50, r50 / r0, slowdown);
     g_assert_cmpfloat(r0, >, GUEST_RATE * 0.5);
-    g_assert_cmpfloat(r50 / r0, >, 0.3);
-    g_assert_cmpfloat(r50 / r0, <, 0.7);
+    g_assert_cmpfloat(r50 / r0, >, 0.2);
+    g_assert_cmpfloat(r50 / r0, <, 0.85);
     /* About half the time at half speed: a quarter of the work lost. */
     g_assert_cmpfloat(slowdown, >, 0.1);
     g_assert_cmpfloat(slowdown, <, 0.45);
