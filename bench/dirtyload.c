@@ -17,8 +17,9 @@
  * Usage: dirtyload PID [SECONDS [INTERVAL_MS]]   (defaults: 3 s per phase, 100 ms)
  * The last three lines ("tracking off:", "tracking on:", "ratio on/off:") carry the
  * results, for scripts.  Run it with a guest rate above what a mutator can do (e.g.
- * --rate 2000000/s --workload db --region-size 100%), so that it is CPU-bound and a
- * slowdown shows in its rate.
+ * --rate 100000000/s --workload db --region-size 100% --threads 1; 2000000/s is not
+ * enough on a 2-CPU VM, where one mutator does ~20 million writes/s untracked), so
+ * that it is CPU-bound and a slowdown shows in its rate.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
