@@ -464,7 +464,7 @@ static const BadCase bad_files[] = {
     { "bad-rate-missing.xml",
       ":6: <workload>: missing required attribute 'rate' (no default for type 'db')" },
     { "bad-type.xml",
-      ":6: <workload type>: unknown workload type 'oltp' (expected idle, web, db, sweep, phases)" },
+      ":6: <workload type>: unknown workload type 'oltp' (expected idle, web, db, sweep, phases, trace)" },
     { "bad-missing-attribute.xml", ":4: <guest>: missing required attribute 'memory'" },
     { "bad-missing-type.xml", ":6: <workload>: missing required attribute 'type'" },
     { "bad-missing-workload.xml", ":3: <scenario>: missing element <workload>" },
@@ -661,7 +661,7 @@ test_spec_copy(void)
 static void
 test_type_names(void)
 {
-    static const char *const names[] = { "idle", "web", "db", "sweep", "phases" };
+    static const char *const names[] = { "idle", "web", "db", "sweep", "phases", "trace" };
 
     G_STATIC_ASSERT(G_N_ELEMENTS(names) == FM_WORKLOAD_LAST);
     for (int t = 0; t < FM_WORKLOAD_LAST; t++) {

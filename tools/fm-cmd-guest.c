@@ -1,8 +1,14 @@
 /*
  * fm-cmd-guest.c: `fragmig guest --memory SIZE --workload NAME [--rate R] [--link BW]
  * [--region-start F] [--region-size F] [--zipf S] [--threads N] [--seed N]
- * [--scenario FILE] [--quiet] [--progress]`: runs a local guest (fm-guest.h) in this
- * process until SIGTERM or SIGINT, for the local backend to migrate.
+ * [--scenario FILE] [--trace FILE] [--quiet] [--progress]`: runs a local guest
+ * (fm-guest.h) in this process until SIGTERM or SIGINT, for the local backend to
+ * migrate.
+ *
+ * --trace replays a recorded trace (docs/trace-format.md section 5.1); the guest's
+ * memory is then by default the smallest that holds the trace's pages and its
+ * encoding (fm_guest_memory_for_trace()), and so is a scenario's memory that is too
+ * small for the encoding; an explicit --memory must be large enough.
  *
  * It prints one line, "fragmig guest: pid PID, MEMORY, workload W" (not with --quiet),
  * and nothing else unless asked (--progress: the write rate every second).
@@ -24,6 +30,7 @@
 #include "fm-cmd.h"
 #include "backend/local/fm-guest.h"
 #include "conf/fm-scenario.h"
+#include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 #include "util/fm-units.h"
@@ -53,6 +60,7 @@ typedef struct {
     char *threads;
     char *seed;
     char *scenario;
+    char *trace;
     gboolean quiet;
     gboolean progress;
 } FmGuestCmdArgs;
@@ -71,6 +79,7 @@ fm_guest_cmd_args_clear(FmGuestCmdArgs *args)
     g_free(args->threads);
     g_free(args->seed);
     g_free(args->scenario);
+    g_free(args->trace);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FmGuestCmdArgs, fm_guest_cmd_args_clear)
@@ -204,7 +213,7 @@ fm_guest_cmd_spec(const FmGuestCmdArgs *args, gsize page_size, GError **error)
 
     if (!args->workload) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "%s",
-                    _("missing --workload (idle, web, db or sweep), or --scenario FILE"));
+                    _("missing --workload (idle, web, db or sweep), --scenario FILE or --trace FILE"));
         return NULL;
     }
     type = fm_workload_type_from_string(args->workload);
@@ -299,7 +308,29 @@ fm_guest_cmd_resolve(const FmGuestCmdArgs *args, FmGuestCmdConfig *config)
         return fm_cmd_fail(FM_EXIT_USAGE, _("--seed: '%s' is not an integer from 0 to %s"),
                            args->seed, "18446744073709551615");
 
-    if (args->scenario) {
+    if (args->trace) {
+        g_autoptr(FmTrace) trace = NULL;
+        const char *conflict = args->scenario ? "scenario" : args->workload ? "workload" :
+                               args->rate ? "rate" : args->link ? "link" :
+                               args->region_start ? "region-start" :
+                               args->region_size ? "region-size" : args->zipf ? "zipf" : NULL;
+
+        if (conflict)
+            return fm_cmd_fail(FM_EXIT_USAGE, _("--%s cannot be combined with --trace: the trace defines the workload"),
+                               conflict);
+        trace = fm_trace_load_file(args->trace, &error);
+        if (!trace)
+            return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
+        if (fm_trace_page_size(trace) != page_size)
+            return fm_cmd_fail(FM_EXIT_FAILURE, _("%s: the trace's pages are %u bytes, not the system page size %zu, which a local guest uses"),
+                               args->trace, fm_trace_page_size(trace), page_size);
+        if (fm_trace_n_intervals(trace) == 0)
+            return fm_cmd_fail(FM_EXIT_FAILURE, _("%s: the trace has no interval to replay"),
+                               args->trace);
+        config->spec = g_new0(FmWorkloadSpec, 1);
+        fm_workload_spec_set_trace(config->spec, trace);
+        config->memory = fm_guest_memory_for_trace(trace);
+    } else if (args->scenario) {
         g_autoptr(FmScenario) scenario = NULL;
         const char *conflict = args->workload ? "workload" : args->rate ? "rate" :
                                args->link ? "link" : args->region_start ? "region-start" :
@@ -318,6 +349,10 @@ fm_guest_cmd_resolve(const FmGuestCmdArgs *args, FmGuestCmdConfig *config)
         if (!args->seed)
             config->seed = scenario->seed;
         config->spec = g_steal_pointer(&scenario->workload);
+        /* The guest keeps the trace's encoding in its last pages (fm-guest.h). */
+        if (config->spec->type == FM_WORKLOAD_TRACE)
+            config->memory = MAX(config->memory,
+                                 fm_guest_memory_for_trace(config->spec->trace));
     } else {
         if (!args->memory)
             return fm_cmd_fail(FM_EXIT_USAGE, "%s",
@@ -397,6 +432,8 @@ fm_cmd_guest(int argc, char **argv)
           N_("seed of the workload's random numbers (default 1)"), "N" },
         { "scenario", 'S', 0, G_OPTION_ARG_FILENAME, &args.scenario,
           N_("take the memory size, workload and seed from a scenario file"), "FILE" },
+        { "trace", 'T', 0, G_OPTION_ARG_FILENAME, &args.trace,
+          N_("replay a dirty-page trace (from 'fragmig record'); memory: by default the trace's and its encoding's"), "FILE" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &args.quiet,
           N_("do not print the line with the guest's pid"), NULL },
         { "progress", 'p', 0, G_OPTION_ARG_NONE, &args.progress,

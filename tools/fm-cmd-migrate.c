@@ -1,7 +1,8 @@
 /*
  * fm-cmd-migrate.c: `fragmig migrate --pid PID [--policy P] [--bandwidth B]
- * [--max-downtime MS] [--param NAME=VALUE]... ADDRESS`: live-migrates a local guest
- * process to a `fragmig receive` listening at ADDRESS.
+ * [--max-downtime MS] [--param NAME=VALUE]... [--record FILE] ADDRESS`: live-migrates
+ * a local guest process to a `fragmig receive` listening at ADDRESS; --record writes
+ * the pages each harvest found dirty as a trace (docs/trace-format.md).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -58,6 +59,7 @@ fm_cmd_migrate(int argc, char **argv)
     g_autofree char *bandwidth_arg = NULL;
     g_autofree char *downtime_arg = NULL;
     g_autofree char *format_arg = NULL;
+    g_autofree char *record_arg = NULL;
     g_auto(GStrv) param_args = NULL;
     gboolean keep_source = FALSE, quiet = FALSE;
     double timeout = 30;
@@ -88,6 +90,8 @@ fm_cmd_migrate(int argc, char **argv)
           N_("summary format: table, csv or json (default: table)"), "FORMAT" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
           N_("no per-round progress"), NULL },
+        { "record", 0, 0, G_OPTION_ARG_FILENAME, &record_arg,
+          N_("write the pages each harvest of the dirty log found as a trace file"), "FILE" },
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
@@ -113,6 +117,7 @@ fm_cmd_migrate(int argc, char **argv)
     req.timeout = timeout;
     req.keep_source = keep_source;
     req.progress = quiet ? NULL : stdout;
+    req.record = record_arg;
     ok = fm_live_migrate(&req, &row, &error);
     fm_report_add(report, &row);
     if (!ok) {

@@ -14,6 +14,7 @@
 #include "backend/local/fm-local.h"
 #include "engine/fm-job.h"
 #include "stream/fm-stream.h"
+#include "trace/fm-trace.h"
 #include "transport/fm-channel.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -87,6 +88,87 @@ fm_live_on_round(FmJob *job G_GNUC_UNUSED, const FmRoundRecord *round, gpointer 
     g_mutex_unlock(&p->lock);
 }
 
+/* `--record FILE`: the trace of a migration's harvests. */
+typedef struct {
+    const char *path;
+    FILE *file;
+    FmTraceWriter *writer;
+    GError *error;        /* the first failure: nothing more is written */
+} FmLiveRecorder;
+
+/* Creates @rec's file for @backend's guest; FALSE with @error set. */
+static gboolean
+fm_live_recorder_open(FmLiveRecorder *rec, const char *path, FmBackend *backend,
+                      GError **error)
+{
+    rec->path = path;
+    rec->file = fopen(path, "wb");
+    if (rec->file == NULL) {
+        int saved = errno;
+
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("--record: cannot create %s: %s"), path,
+                    g_strerror(saved));
+        return FALSE;
+    }
+    rec->writer = fm_trace_writer_new(rec->file, (guint32)fm_backend_page_size(backend),
+                                      fm_backend_page_count(backend), error);
+    if (rec->writer == NULL) {
+        g_prefix_error(error, "--record: %s: ", path);
+        fclose(g_steal_pointer(&rec->file));
+        (void)unlink(path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* FmJobHarvestFunc: one trace interval per harvest. */
+static void
+fm_live_on_harvest(FmJob *job G_GNUC_UNUSED, const FmBitmap *dirty, gint64 time_ns,
+                   gpointer data)
+{
+    FmLiveRecorder *rec = data;
+    guint64 t = time_ns > 0 ? (guint64)time_ns : 0;
+
+    if (rec->error)
+        return;
+    /* a clock that did not move still gives increasing times */
+    t = MAX(t, fm_trace_writer_last_time(rec->writer) + 1);
+    (void)fm_trace_writer_add_bitmap(rec->writer, t, dirty, &rec->error);
+}
+
+/* Ends the trace: finishes and closes the file, or removes it and warns if any of
+ * it could not be written. */
+static void
+fm_live_recorder_close(FmLiveRecorder *rec)
+{
+    if (rec->file == NULL)
+        return;
+    if (rec->error == NULL)
+        (void)fm_trace_writer_finish(rec->writer, &rec->error);
+    if (fclose(rec->file) != 0 && rec->error == NULL)
+        g_set_error(&rec->error, FM_ERROR, FM_ERROR_IO, _("cannot write the trace: %s"),
+                    g_strerror(errno));
+    rec->file = NULL;
+    if (rec->error) {
+        g_warning(_("--record: %s: %s (the file is removed)"), rec->path, rec->error->message);
+        (void)unlink(rec->path);
+    }
+    g_clear_pointer(&rec->writer, fm_trace_writer_free);
+    g_clear_error(&rec->error);
+}
+
+/* Drops the trace of a migration that never started: no file is left. */
+static void
+fm_live_recorder_abandon(FmLiveRecorder *rec)
+{
+    if (rec->file == NULL)
+        return;
+    fclose(g_steal_pointer(&rec->file));
+    (void)unlink(rec->path);
+    g_clear_pointer(&rec->writer, fm_trace_writer_free);
+    g_clear_error(&rec->error);
+}
+
 /* Returns the engine's and @policy's knob tables (caller frees the array). */
 const FmParamSpec **
 fm_live_param_tables(const FmPolicyOps *policy)
@@ -108,25 +190,42 @@ fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
     FmChannel *channel;
     FmPolicy *policy;
     FmLiveProgress progress = { 0 };
+    FmLiveRecorder recorder = { 0 };
     struct sigaction sa = { 0 }, old_int, old_term;
     gint64 t0 = g_get_monotonic_time();
     gboolean ok;
 
+    /* Filled before anything can fail: the caller reports failures too. */
+    memset(row, 0, sizeof(*row));
+    row->scenario = (char *)req->address;
+    row->policy = (char *)req->policy->name;
+    row->bandwidth = req->bandwidth;
+
     backend = fm_local_backend_new(req->pid, error);
     if (backend == NULL)
         return FALSE;
-    channel = fm_channel_connect(req->address, error);
-    if (channel == NULL)
+    if (req->record && !fm_live_recorder_open(&recorder, req->record, backend, error))
         return FALSE;
+    channel = fm_channel_connect(req->address, error);
+    if (channel == NULL) {
+        fm_live_recorder_abandon(&recorder);
+        return FALSE;
+    }
     fm_channel_set_timeout(channel, req->timeout);
     fm_channel_set_bandwidth(channel, (guint64)req->bandwidth);
     sink = fm_native_sink_new(channel);
     policy = fm_policy_new(req->policy, req->params, error);
-    if (policy == NULL)
+    if (policy == NULL) {
+        fm_live_recorder_abandon(&recorder);
         return FALSE;
+    }
     job = fm_job_new(backend, sink, policy, req->params, error);
-    if (job == NULL)
+    if (job == NULL) {
+        fm_live_recorder_abandon(&recorder);
         return FALSE;
+    }
+    if (recorder.writer)
+        fm_job_set_harvest_func(job, fm_live_on_harvest, &recorder);
 
     if (req->progress) {
         progress.out = req->progress;
@@ -155,6 +254,7 @@ fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
     }
     if (req->progress)
         g_mutex_clear(&progress.lock);
+    fm_live_recorder_close(&recorder);
 
     memset(row, 0, sizeof(*row));
     row->scenario = (char *)req->address;

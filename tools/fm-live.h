@@ -26,11 +26,17 @@ typedef struct {
     double timeout;              /* seconds without progress before giving up */
     gboolean keep_source;        /* leave the source's (paused) copy instead of killing it */
     FILE *progress;              /* where progress goes; NULL = none */
+    const char *record;          /* write the dirty pages of each harvest to this trace
+                                  * file (docs/trace-format.md); NULL = none */
 } FmLiveRequest;
 
 /* Migrates the guest of @req and fills @row (its strings are static or borrowed from
  * @req).  Returns FALSE with @error if the migration failed or was cancelled: the guest
- * then runs on the source as before. */
+ * then runs on the source as before.  With req->record, the trace is written whatever
+ * the outcome of a migration that started (FALSE with @error, before anything else,
+ * if the file cannot be created; no file is left if the migration cannot start; a
+ * failure to write it later is a warning: the migration's outcome stands, and the
+ * incomplete file is removed). */
 gboolean fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error);
 
 /* Parses the options every live-migrating command shares (--policy, default

@@ -20,6 +20,7 @@ static const FmCommand fm_commands[] = {
     { "migrate", N_("live-migrate a guest process to a receiver"), fm_cmd_migrate },
     { "demo", N_("guest, receiver and migration on this host, with live progress"), fm_cmd_demo },
     { "inspect", N_("show what a guest process holds, without disturbing it"), fm_cmd_inspect },
+    { "record", N_("record the dirty log of a guest process as a trace"), fm_cmd_record },
     { "plot", N_("draw SVG figures of recorded runs and scenario suites"), fm_cmd_plot },
 };
 

@@ -18,6 +18,7 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 #include "util/fm-units.h"
@@ -387,7 +388,7 @@ typedef struct {
     gboolean once;                   /* at most one per parent */
     gboolean required;               /* at least one per parent */
     gboolean text;                   /* may contain text */
-    const char *attrs[7];            /* allowed attributes, NULL-terminated */
+    const char *attrs[8];            /* allowed attributes, NULL-terminated */
     const char *required_attrs[3];   /* NULL-terminated */
 } FmElementRule;
 
@@ -398,7 +399,8 @@ static const FmElementRule fm_scenario_rules[] = {
     { "description", "scenario", TRUE, FALSE, TRUE, { NULL }, { NULL } },
     { "guest", "scenario", TRUE, TRUE, FALSE, { "memory", "page-size" }, { "memory" } },
     { "link", "scenario", TRUE, TRUE, FALSE, { "bandwidth", "latency" }, { "bandwidth" } },
-    { "workload", "scenario", TRUE, TRUE, FALSE, { FM_MODEL_ATTRS }, { "type" } },
+    /* "file" for a trace only, the models' attributes for the others. */
+    { "workload", "scenario", TRUE, TRUE, FALSE, { FM_MODEL_ATTRS, "file" }, { "type" } },
     { "seed", "scenario", TRUE, FALSE, TRUE, { NULL }, { NULL } },
     { "param", "scenario", FALSE, FALSE, FALSE, { "name", "value" }, { "name", "value" } },
     /* Inside a workload of type "phases" only, where one at least is required. */
@@ -415,6 +417,18 @@ fm_scenario_is_phases(const xmlNode *node)
         return FALSE;
     type = fm_xml_attr(node, "type");
     return g_strcmp0(type, "phases") == 0;
+}
+
+/* Returns TRUE if @node is a <workload type="trace">. */
+static gboolean
+fm_scenario_is_trace(const xmlNode *node)
+{
+    g_autofree char *type = NULL;
+
+    if (!fm_xml_is(node, "workload"))
+        return FALSE;
+    type = fm_xml_attr(node, "type");
+    return g_strcmp0(type, "trace") == 0;
 }
 
 /* Returns the rule for an element called @name inside @parent (NULL: the root),
@@ -490,14 +504,35 @@ fm_scenario_explain_element(const xmlNode *node, const xmlNode *parent,
         }
     }
 
+    /* A phase's type decides what else it may have: first. */
+    if (fm_xml_is(node, "phase")) {
+        g_autofree char *type = fm_xml_attr(node, "type");
+
+        if (g_strcmp0(type, "phases") == 0) {
+            fm_scenario_fail(error, path, node, "type", "%s",
+                             _("a phase cannot itself be of type 'phases'"));
+            return TRUE;
+        }
+        if (g_strcmp0(type, "trace") == 0) {
+            fm_scenario_fail(error, path, node, "type", "%s",
+                             _("a phase cannot be of type 'trace'"));
+            return TRUE;
+        }
+    }
+
     for (const xmlAttr *attr = node->properties; attr; attr = attr->next) {
         const char *aname = (const char *) attr->name;
         gboolean allowed = fm_scenario_in_list(rule->attrs, G_N_ELEMENTS(rule->attrs),
                                                aname);
 
         /* A phases workload is only a list: the models' attributes are on the
-         * phases. */
+         * phases.  A trace has a file and nothing else; only a trace has one. */
         if (fm_scenario_is_phases(node) && strcmp(aname, "type") != 0)
+            allowed = FALSE;
+        if (fm_scenario_is_trace(node) && strcmp(aname, "type") != 0 &&
+            strcmp(aname, "file") != 0)
+            allowed = FALSE;
+        if (!fm_scenario_is_trace(node) && strcmp(aname, "file") == 0)
             allowed = FALSE;
         if (!allowed || attr->ns) {
             fm_scenario_fail(error, path, node, aname, "%s",
@@ -513,14 +548,10 @@ fm_scenario_explain_element(const xmlNode *node, const xmlNode *parent,
             return TRUE;
         }
     }
-    if (fm_xml_is(node, "phase")) {
-        g_autofree char *type = fm_xml_attr(node, "type");
-
-        if (g_strcmp0(type, "phases") == 0) {
-            fm_scenario_fail(error, path, node, "type", "%s",
-                             _("a phase cannot itself be of type 'phases'"));
-            return TRUE;
-        }
+    if (fm_scenario_is_trace(node) && !xmlHasProp(node, (const xmlChar *) "file")) {
+        fm_scenario_fail(error, path, node, NULL, _("missing required attribute '%s'"),
+                         "file");
+        return TRUE;
     }
 
     for (const xmlNode *c = node->children; c; c = c->next) {
@@ -638,6 +669,8 @@ fm_scenario_validate(xmlDoc *doc, const char *path, GError **error)
 typedef struct {
     const char *path;        /* for messages, as the caller gave it */
     double page_rate;        /* link pages per second: the base of relative rates */
+    guint32 page_size;       /* the guest's, for traces */
+    guint64 page_count;
 } FmScenarioReader;
 
 /* Reads the plain non-negative number @text (no unit, no "nan"/"inf", nothing
@@ -816,7 +849,7 @@ fm_scenario_type_names(gboolean with_phases)
     GString *names = g_string_new(NULL);
 
     for (int t = 0; t < FM_WORKLOAD_LAST; t++) {
-        if (t == FM_WORKLOAD_PHASES && !with_phases)
+        if ((t == FM_WORKLOAD_PHASES || t == FM_WORKLOAD_TRACE) && !with_phases)
             continue;
         if (names->len)
             g_string_append(names, ", ");
@@ -827,6 +860,39 @@ fm_scenario_type_names(gboolean with_phases)
 
 static gboolean fm_scenario_read_phases(const FmScenarioReader *r, const xmlNode *node,
                                         FmWorkloadSpec *spec, GError **error);
+
+/* Loads the trace named by <workload file> (@file, relative to the scenario's
+ * directory) into @spec, and checks that it fits the guest. */
+static gboolean
+fm_scenario_read_trace(const FmScenarioReader *r, const xmlNode *node, const char *file,
+                       FmWorkloadSpec *spec, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(r->path);
+    g_autofree char *resolved = g_path_is_absolute(file) || strcmp(dir, ".") == 0 ?
+                                g_strdup(file) : g_build_filename(dir, file, NULL);
+    g_autoptr(GError) local = NULL;
+    g_autoptr(FmTrace) trace = NULL;
+
+    if (!*file)
+        return fm_scenario_fail(error, r->path, node, "file", "%s", _("must not be empty"));
+    trace = fm_trace_load_file(resolved, &local);
+    if (!trace)
+        return fm_scenario_fail(error, r->path, node, "file", "%s", local->message);
+    if (fm_trace_n_intervals(trace) == 0)
+        return fm_scenario_fail(error, r->path, node, "file",
+                                _("%s: the trace has no interval to replay"), resolved);
+    if (fm_trace_page_size(trace) != r->page_size)
+        return fm_scenario_fail(error, r->path, node, "file",
+                                _("%s: the trace's pages are %u bytes, the guest's %u"),
+                                resolved, fm_trace_page_size(trace), r->page_size);
+    if (fm_trace_page_count(trace) > r->page_count)
+        return fm_scenario_fail(error, r->path, node, "file",
+                                _("%s: the trace covers %llu pages, more than the guest's %llu"),
+                                resolved, (unsigned long long) fm_trace_page_count(trace),
+                                (unsigned long long) r->page_count);
+    fm_workload_spec_set_trace(spec, trace);
+    return TRUE;
+}
 
 /*
  * Reads one model from the attributes of @node (a <workload>, or a <phase> when
@@ -853,6 +919,9 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
     if (t == FM_WORKLOAD_PHASES && is_phase)
         return fm_scenario_fail(error, r->path, node, "type",
                                 "%s", _("a phase cannot itself be of type 'phases'"));
+    if (t == FM_WORKLOAD_TRACE && is_phase)
+        return fm_scenario_fail(error, r->path, node, "type",
+                                "%s", _("a phase cannot be of type 'trace'"));
     if (t < 0) {
         g_autofree char *names = fm_scenario_type_names(!is_phase);
 
@@ -874,6 +943,17 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
     if (t == FM_WORKLOAD_PHASES) {
         spec->region_size = 1.0;
         return fm_scenario_read_phases(r, node, spec, error);
+    }
+    if (t == FM_WORKLOAD_TRACE) {
+        g_autofree char *file = fm_xml_attr(node, "file");
+
+        /* the trace's own timing and pages: no rate, no region */
+        spec->zipf_s = 0;
+        spec->region_size = 0;
+        if (!file)
+            return fm_scenario_fail(error, r->path, node, NULL,
+                                    _("missing required attribute '%s'"), "file");
+        return fm_scenario_read_trace(r, node, file, spec, error);
     }
 
     if (rate) {
@@ -1077,6 +1157,8 @@ fm_scenario_read(const char *path, const xmlNode *root, FmScenario *scenario,
             return FALSE;
     }
     r.page_rate = scenario->bandwidth / scenario->page_size;
+    r.page_size = scenario->page_size;
+    r.page_count = fm_scenario_page_count(scenario);
 
     spec = g_new0(FmWorkloadSpec, 1);
     if (!fm_scenario_read_model(&r, workload, FALSE, spec, error))

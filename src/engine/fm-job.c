@@ -67,6 +67,7 @@ struct _FmJob {
     gsize batch_len;
 
     gint64 t_start;                /* backend clock, ns */
+    gint64 t_log_dirty;            /* backend clock when log-dirty was enabled, ns */
     gboolean started;              /* fm_job_run() was called */
     gboolean log_dirty_on;
     gboolean paused;
@@ -74,6 +75,8 @@ struct _FmJob {
 
     FmJobProgressFunc progress;
     gpointer progress_data;
+    FmJobHarvestFunc harvest;
+    gpointer harvest_data;
 };
 
 static const char *const fm_job_state_names[] = {
@@ -181,6 +184,14 @@ fm_job_set_progress_func(FmJob *job, FmJobProgressFunc func, gpointer data)
 {
     job->progress = func;
     job->progress_data = data;
+}
+
+/* Sets the harvest callback. */
+void
+fm_job_set_harvest_func(FmJob *job, FmJobHarvestFunc func, gpointer data)
+{
+    job->harvest = func;
+    job->harvest_data = data;
 }
 
 /* Asks the job to stop; async-signal-safe. */
@@ -327,14 +338,18 @@ fm_job_send_fragments(FmJob *job, const GArray *frags, gboolean skip_redirtied,
     return fm_job_send_batch(job, skip_redirtied, sent, skipped, error);
 }
 
-/* Harvests the whole dirty log (get and clear) into job->dirty and merges it into
- * the pending set; returns the number of dirty pages in *@dirty_count. */
+/* Harvests the whole dirty log (get and clear) into job->dirty, shows it to the
+ * harvest callback and merges it into the pending set; returns the number of dirty
+ * pages in *@dirty_count. */
 static gboolean
 fm_job_harvest(FmJob *job, guint64 *dirty_count, GError **error)
 {
     fm_bitmap_clear_all(job->dirty);
     if (!fm_backend_harvest(job->backend, job->dirty, 0, job->page_count, TRUE, error))
         return FALSE;
+    if (job->harvest)
+        job->harvest(job, job->dirty, fm_backend_now(job->backend) - job->t_log_dirty,
+                     job->harvest_data);
     fm_bitmap_or(job->pending, job->dirty);
     job->pending_count = fm_bitmap_count(job->pending);
     *dirty_count = fm_bitmap_count(job->dirty);
@@ -367,6 +382,7 @@ fm_job_setup(FmJob *job, GError **error)
         return FALSE;
     if (!fm_backend_log_dirty_enable(job->backend, error))
         return FALSE;
+    job->t_log_dirty = fm_backend_now(job->backend);
     job->log_dirty_on = TRUE;
     fm_bitmap_set_all(job->pending);
     job->pending_count = job->page_count;

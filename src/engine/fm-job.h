@@ -77,6 +77,16 @@ typedef struct _FmJob FmJob;
 /* Called after every round (and once at the end) in the job's thread. */
 typedef void (*FmJobProgressFunc)(FmJob *job, const FmRoundRecord *round, gpointer data);
 
+/* Called after every clearing harvest of the whole dirty log (one per pre-copy
+ * round, and the last one, with the guest paused), in the job's thread: @dirty holds
+ * the pages written since the previous one (borrowed, valid during the call only),
+ * @time_ns is the backend clock after the harvest, in nanoseconds since log-dirty
+ * was enabled: it never decreases, but two harvests may share it where the clock
+ * did not move between them (the simulator's pause costs no time).  For dirty-page
+ * traces (`fragmig migrate --record`). */
+typedef void (*FmJobHarvestFunc)(FmJob *job, const FmBitmap *dirty, gint64 time_ns,
+                                 gpointer data);
+
 /* Returns the knobs the engine itself reads (fragment_size, max_downtime, ...). */
 const FmParamSpec *fm_job_param_specs(void);
 
@@ -89,6 +99,8 @@ void fm_job_free(FmJob *job);
 
 /* Sets the progress callback (may be NULL). */
 void fm_job_set_progress_func(FmJob *job, FmJobProgressFunc func, gpointer data);
+/* Sets the harvest callback (may be NULL); before fm_job_run(). */
+void fm_job_set_harvest_func(FmJob *job, FmJobHarvestFunc func, gpointer data);
 
 /* Runs the migration to its end.  Returns TRUE when COMPLETED; otherwise FALSE with
  * @error set, the state FAILED or CANCELLED and the source guest running. */

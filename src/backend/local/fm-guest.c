@@ -18,6 +18,7 @@
 #include "backend/local/fm-pagemap.h"
 #include "backend/local/fm-uffd.h"
 #include "backend/workload/fm-workload-priv.h"
+#include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
@@ -69,7 +70,9 @@ struct _FmGuest {
     guint64 page_count;
     FmGuestHeader *header;          /* == region */
     FmUffd *uffd;                   /* NULL when untracked */
-    FmWorkloadSpec spec;            /* the header's spec, phases in @phases */
+    FmTrace *trace;                 /* a trace workload's trace (owned), else NULL */
+    FmWorkloadSpec spec;            /* the header's spec, phases in @phases, trace
+                                     * borrowed from @trace */
     FmWorkloadSpec phases[FM_WORKLOAD_MAX_PHASES];
     FmGuestMutator mutators[FM_GUEST_MAX_THREADS];
     gint running;                   /* atomic: mutators keep going while set */
@@ -161,6 +164,37 @@ fm_guest_bad_header(GError **error, const char *format, ...)
     return FALSE;
 }
 
+/* Checks the place of a trace's encoding in the region of @header, whose page
+ * size and count are checked; returns FALSE with @error set. */
+static gboolean
+fm_guest_header_check_trace(const FmGuestHeader *header, GError **error)
+{
+    guint64 pages;
+
+    if (header->spec.type != FM_WORKLOAD_TRACE) {
+        if (header->trace_page != 0 || header->trace_bytes != 0)
+            return fm_guest_bad_header(error, _("trace fields are set for a workload of type %s"),
+                                       fm_workload_type_to_string(header->spec.type));
+        return TRUE;
+    }
+    /* The encoding fills the last pages, after page 0 at least. */
+    if (header->trace_bytes < FM_TRACE_HEADER_SIZE)
+        return fm_guest_bad_header(error, _("trace of %llu bytes is shorter than a trace header (%d bytes)"),
+                                   (unsigned long long) header->trace_bytes,
+                                   FM_TRACE_HEADER_SIZE);
+    if (header->trace_bytes > (header->page_count - 1) * header->page_size)
+        return fm_guest_bad_header(error, _("trace of %llu bytes does not fit between the header and the end of %llu pages"),
+                                   (unsigned long long) header->trace_bytes,
+                                   (unsigned long long) header->page_count);
+    pages = (header->trace_bytes + header->page_size - 1) / header->page_size;
+    if (header->trace_page != header->page_count - pages)
+        return fm_guest_bad_header(error, _("trace at page %llu is not in the last %llu pages of %llu"),
+                                   (unsigned long long) header->trace_page,
+                                   (unsigned long long) pages,
+                                   (unsigned long long) header->page_count);
+    return TRUE;
+}
+
 /* Checks the fixed fields of @header; see fm-guest.h. */
 gboolean
 fm_guest_header_check(const FmGuestHeader *header, guint64 region_len, GError **error)
@@ -223,7 +257,14 @@ fm_guest_header_check(const FmGuestHeader *header, guint64 region_len, GError **
                            (FM_WORKLOAD_MAX_PHASES - n_phases) * sizeof(FmGuestSpec)))
         return fm_guest_bad_header(error, "%s", _("unused phase entries are not zero"));
 
+    if (!fm_guest_header_check_trace(header, error))
+        return FALSE;
+
     fm_guest_header_get_spec(header, &spec, phases);
+    /* A trace spec's trace is in guest memory, which fm_guest_adopt() decodes; here
+     * its plain fields obey the rules of every model. */
+    if (spec.type == FM_WORKLOAD_TRACE)
+        spec.type = FM_WORKLOAD_IDLE;
     if (!fm_workload_spec_check(&spec, &local))
         return fm_guest_bad_header(error, "%s", local->message);
 
@@ -280,6 +321,29 @@ fm_guest_header_check_states(FmGuestHeader *header, const FmWorkloadSpec *spec,
          * for ever. */
         if (fm_guest_all_zero(&st->rand, sizeof(st->rand)))
             return fm_guest_bad_header(error, _("thread %u: random generator state is zero"), i);
+
+        if (spec->type == FM_WORKLOAD_TRACE) {
+            const FmTrace *trace = spec->trace;
+            const FmTraceInterval *iv;
+            guint64 start;
+
+            if (st->cursor >= fm_trace_n_intervals(trace))
+                return fm_guest_bad_header(error, _("thread %u: trace interval %llu is beyond the trace's %llu"),
+                                           i, (unsigned long long) st->cursor,
+                                           (unsigned long long) fm_trace_n_intervals(trace));
+            iv = fm_trace_interval(trace, st->cursor);
+            start = st->cursor > 0 ? fm_trace_interval(trace, st->cursor - 1)->time_ns : 0;
+            if (st->trace_time < start || st->trace_time >= iv->time_ns)
+                return fm_guest_bad_header(error, _("thread %u: trace time %llu ns is outside interval %llu (%llu to %llu ns)"),
+                                           i, (unsigned long long) st->trace_time,
+                                           (unsigned long long) st->cursor,
+                                           (unsigned long long) start,
+                                           (unsigned long long) iv->time_ns);
+            if (st->trace_page < iv->n_pages &&
+                (st->trace_page < i || (st->trace_page - i) % header->n_threads != 0))
+                return fm_guest_bad_header(error, _("thread %u: trace page %llu is not one of its lane's"),
+                                           i, (unsigned long long) st->trace_page);
+        }
 
         /* The Zipf sampler is derived from the spec and the page count: rebuild it
          * rather than trust doubles from the network (a NaN there would hang the
@@ -453,6 +517,7 @@ fm_guest_setup(FmGuest *guest)
     guest->page_size = (gsize) guest->header->page_size;
     guest->page_count = guest->header->page_count;
     fm_guest_header_get_spec(guest->header, &guest->spec, guest->phases);
+    guest->spec.trace = guest->trace;
     for (guint i = 0; i < guest->header->n_threads; i++)
         fm_guest_mutator_init(guest, i);
 }
@@ -464,6 +529,8 @@ fm_guest_new(guint64 memory, gsize page_size, const FmWorkloadSpec *spec, guint 
 {
     gsize system_page = (gsize) sysconf(_SC_PAGESIZE);
     g_autoptr(FmGuest) guest = NULL;
+    g_autoptr(GBytes) encoded = NULL;
+    guint64 trace_pages = 0;
     FmGuestHeader *h;
     guint64 count;
 
@@ -499,6 +566,26 @@ fm_guest_new(guint64 memory, gsize page_size, const FmWorkloadSpec *spec, guint 
     }
     if (!fm_workload_spec_check(spec, error))
         return NULL;
+    if (spec->type == FM_WORKLOAD_TRACE) {
+        encoded = fm_trace_encode(spec->trace);
+        trace_pages = (g_bytes_get_size(encoded) + page_size - 1) / page_size;
+        if (fm_trace_page_size(spec->trace) != page_size) {
+            g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
+                        _("the trace's pages are %u bytes, the guest's %zu"),
+                        fm_trace_page_size(spec->trace), page_size);
+            return NULL;
+        }
+        if (count - 1 < trace_pages ||
+            count - trace_pages < MAX(fm_trace_page_count(spec->trace), 1)) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("guest memory of %llu bytes cannot hold the trace's %llu pages and the %zu bytes of its encoding: it needs at least %llu bytes"),
+                        (unsigned long long) memory,
+                        (unsigned long long) fm_trace_page_count(spec->trace),
+                        g_bytes_get_size(encoded),
+                        (unsigned long long) fm_guest_memory_for_trace(spec->trace));
+            return NULL;
+        }
+    }
 
     guest = g_new0(FmGuest, 1);
     guest->map_len = (gsize) memory + 2 * page_size;
@@ -544,6 +631,15 @@ fm_guest_new(guint64 memory, gsize page_size, const FmWorkloadSpec *spec, guint 
     fm_guest_spec_store(&h->spec, spec);
     for (guint i = 0; i < h->spec.n_phases; i++)
         fm_guest_spec_store(&h->phases[i], &spec->phases[i]);
+    if (encoded) {
+        guint8 *at = guest->region + (count - trace_pages) * page_size;
+
+        h->trace_page = count - trace_pages;
+        h->trace_bytes = g_bytes_get_size(encoded);
+        memset(at, 0, trace_pages * page_size);
+        memcpy(at, g_bytes_get_data(encoded, NULL), g_bytes_get_size(encoded));
+        guest->trace = fm_trace_ref(spec->trace);
+    }
     fm_guest_setup(guest);
     for (guint i = 0; i < threads; i++) {
         FmGuestMutator *m = &guest->mutators[i];
@@ -558,6 +654,51 @@ fm_guest_new(guint64 memory, gsize page_size, const FmWorkloadSpec *spec, guint 
     return g_steal_pointer(&guest);
 }
 
+/* Returns the memory a guest needs to replay @trace; see fm-guest.h. */
+guint64
+fm_guest_memory_for_trace(const FmTrace *trace)
+{
+    g_autoptr(GBytes) encoded = NULL;
+    guint64 page;
+
+    g_return_val_if_fail(trace != NULL, 0);
+    encoded = fm_trace_encode(trace);
+    page = fm_trace_page_size(trace);
+    /* page 0 is the header, which the trace's pfns may include: it is never the
+     * encoding's */
+    return (MAX(fm_trace_page_count(trace), 1) +
+            (g_bytes_get_size(encoded) + page - 1) / page) * page;
+}
+
+/* Decodes the trace in the region of @header (whose fixed fields are checked) and
+ * checks that it fits there; returns it, or NULL with @error set. */
+static FmTrace *
+fm_guest_load_trace(const FmGuestHeader *header, const guint8 *region, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(FmTrace) trace = NULL;
+
+    trace = fm_trace_load_bytes(region + header->trace_page * header->page_size,
+                                header->trace_bytes, &local);
+    if (trace == NULL) {
+        fm_guest_bad_header(error, _("trace: %s"), local->message);
+        return NULL;
+    }
+    if (fm_trace_page_size(trace) != header->page_size ||
+        fm_trace_page_count(trace) > header->trace_page) {
+        fm_guest_bad_header(error, _("trace of %llu pages of %u bytes does not fit below its encoding at page %llu"),
+                            (unsigned long long) fm_trace_page_count(trace),
+                            fm_trace_page_size(trace),
+                            (unsigned long long) header->trace_page);
+        return NULL;
+    }
+    if (fm_trace_n_intervals(trace) == 0) {
+        fm_guest_bad_header(error, "%s", _("trace: the trace has no interval to replay"));
+        return NULL;
+    }
+    return g_steal_pointer(&trace);
+}
+
 /* Takes over a migrated region; see fm-guest.h. */
 FmGuest *
 fm_guest_adopt(void *region, gsize len, GError **error)
@@ -567,6 +708,7 @@ fm_guest_adopt(void *region, gsize len, GError **error)
     FmWorkloadSpec spec;
     FmWorkloadSpec phases[FM_WORKLOAD_MAX_PHASES];
     g_autoptr(FmGuest) guest = NULL;
+    g_autoptr(FmTrace) trace = NULL;
 
     g_return_val_if_fail(region != NULL, NULL);
     g_return_val_if_fail((guintptr) region % system_page == 0, NULL);
@@ -580,12 +722,19 @@ fm_guest_adopt(void *region, gsize len, GError **error)
     if (!fm_guest_header_check(header, len, error))
         return NULL;
     fm_guest_header_get_spec(header, &spec, phases);
+    if (spec.type == FM_WORKLOAD_TRACE) {
+        trace = fm_guest_load_trace(header, region, error);
+        if (trace == NULL)
+            return NULL;
+        spec.trace = trace;
+    }
     if (!fm_guest_header_check_states(header, &spec, error))
         return NULL;
 
     guest = g_new0(FmGuest, 1);
     guest->region = region;
     guest->len = len;
+    guest->trace = g_steal_pointer(&trace);
     fm_guest_setup(guest);
     fm_guest_madvise(guest);
     if (!fm_guest_track(guest, error)) {
@@ -698,5 +847,6 @@ fm_guest_free(FmGuest *guest)
     fm_uffd_free(guest->uffd);
     if (guest->map)
         munmap(guest->map, guest->map_len);
+    fm_trace_unref(guest->trace);
     g_free(guest);
 }

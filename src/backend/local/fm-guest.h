@@ -29,6 +29,13 @@
  * Threads: each of the n_threads mutators runs the spec at rate / n_threads with its
  * own seed (seed + i x 0x9e3779b97f4a7c15), so the sum runs at the spec's rate.
  *
+ * A trace workload (docs/trace-format.md section 5.1) keeps its trace in the region
+ * too: the trace's encoding, byte for byte a trace file, fills the region's last
+ * pages (trace_page, trace_bytes in the header), which the replay never writes (the
+ * trace's pfns stop below them).  So a migrated trace guest carries its trace, and
+ * fm_guest_adopt() decodes it from there, as hostile as any trace file.  The mutator
+ * threads share the replay as lanes (fm_workload_state_init_lane()).
+ *
  * An FmGuest is not thread-safe: one owner calls its functions; the mutators only
  * touch their own FmGuestThread and the pages.
  *
@@ -87,6 +94,9 @@ typedef struct {
     guint32 throttle;       /* percent of work withheld, 0 .. 100; the migration
                              * source writes it (process_vm_writev), auto-converge */
     guint64 reserved[4];    /* 0 */
+    guint64 trace_page;     /* trace: first page of the trace's encoding, which runs
+                             * to the end of the region; 0 for other workloads */
+    guint64 trace_bytes;    /* trace: length of the encoding; 0 for other workloads */
     FmGuestSpec spec;       /* the workload (rate of the whole guest) */
     FmGuestSpec phases[FM_WORKLOAD_MAX_PHASES]; /* phases of a phases spec */
     FmGuestThread threads[FM_GUEST_MAX_THREADS]; /* the first n_threads are used */
@@ -94,12 +104,18 @@ typedef struct {
 
 typedef struct _FmGuest FmGuest;
 
+/* Returns the smallest memory, in bytes, of a guest that replays @trace: the
+ * trace's pages and the pages that hold its encoding. */
+guint64 fm_guest_memory_for_trace(const FmTrace *trace);
+
 /* Creates a guest of @memory bytes (a multiple of @page_size, at least 2 pages;
  * @page_size must be the system page size) running @spec (copied) on @threads
  * mutators (1 .. FM_GUEST_MAX_THREADS) seeded by @seed.  Maps the region (with an
  * inaccessible guard page on each side, so that the kernel never merges it with
  * neighbouring memory), writes the header, fills the rest of the region with the
- * pattern above and registers the region for async userfaultfd write-protect tracking; where
+ * pattern above (a trace workload: its encoding in the last pages; @memory must be at
+ * least fm_guest_memory_for_trace(), and the trace's page size the guest's) and
+ * registers the region for async userfaultfd write-protect tracking; where
  * the kernel lacks that but has soft-dirty, the guest runs untracked and the source
  * uses soft-dirty.  The mutators do not run until fm_guest_start().
  * Returns the guest (caller frees with fm_guest_free()), or NULL with @error set:
@@ -111,7 +127,9 @@ FmGuest *fm_guest_new(guint64 memory, gsize page_size, const FmWorkloadSpec *spe
 
 /* Takes over the guest whose whole memory is @region (@len bytes, page-aligned, from
  * mmap(); a migrated copy): checks the header thoroughly, as fm_guest_header_check()
- * and the thread states too, and registers the region for tracking as
+ * and the thread states too (for a trace workload, decodes and checks the trace in
+ * the region, and each thread's position in it), and registers the region for
+ * tracking as
  * fm_guest_new() does.  On success the guest owns @region (fm_guest_free() unmaps
  * it); on failure the caller keeps it.  The mutators do not run until
  * fm_guest_start(), and resume where the header says they were.  Returns the guest,
@@ -150,14 +168,16 @@ void fm_guest_free(FmGuest *guest);
 /* Checks the fixed fields of @header against a region of @region_len bytes: magic,
  * version, header size, page size (the system's), page count, thread count,
  * throttle, the spec and its phases (FmWorkloadSpec rules, phases 1 ..
- * FM_WORKLOAD_MAX_PHASES and not nested), reserved fields.  Not the thread states:
- * they change while the guest runs.  Returns TRUE, or FALSE with @error set
- * (FM_ERROR_PROTOCOL, the message names the field). */
+ * FM_WORKLOAD_MAX_PHASES and not nested), reserved fields, the place of a trace's
+ * encoding (not the trace itself, which is in the region: fm_guest_adopt() decodes
+ * it).  Not the thread states: they change while the guest runs.  Returns TRUE, or
+ * FALSE with @error set (FM_ERROR_PROTOCOL, the message names the field). */
 gboolean fm_guest_header_check(const FmGuestHeader *header, guint64 region_len,
                                GError **error);
 
 /* Fills @spec from @header's spec (checked), its phases pointing into @phases (an
- * array of FM_WORKLOAD_MAX_PHASES entries); nothing to free. */
+ * array of FM_WORKLOAD_MAX_PHASES entries); nothing to free.  A trace spec gets no
+ * trace (it is in the guest's memory, not in the header). */
 void fm_guest_header_get_spec(const FmGuestHeader *header, FmWorkloadSpec *spec,
                               FmWorkloadSpec *phases);
 

@@ -7,6 +7,11 @@
  * many writes fall in an interval and calls next that many times, so models know
  * nothing of time.  One entry per FmWorkloadType in the table of fm-workload.c.
  *
+ * The exception is a model whose writes have times of their own (trace): it has a
+ * third hook, advance, and fm-workload.c hands it, instead of a number of writes, the
+ * nanoseconds of model time that an interval is worth at the current speed (counted
+ * with the same exact integer carry); the model makes the writes that fall in them.
+ *
  * Both hooks receive the region of the spec being run (for phases, of the current
  * phase), computed by fm_workload_region_init() from the spec and the page count.  The
  * region is derived data, recomputed on demand, never stored in the state: the state
@@ -40,6 +45,11 @@ typedef struct {
     /* Returns the pfn of the next write, inside @region; draws from state->rand. */
     guint64 (*next)(const FmWorkloadSpec *spec, const FmWorkloadRegion *region,
                     FmWorkloadState *state);
+    /* NULL, or: makes the writes of the next @ns nanoseconds of model time (@ns > 0),
+     * calling @write for each (pfn < @page_count), and returns how many it made. */
+    guint64 (*advance)(const FmWorkloadSpec *spec, FmWorkloadState *state,
+                       guint64 page_count, guint64 ns, FmWorkloadWriteFunc write,
+                       gpointer user_data);
 } FmWorkloadModel;
 
 extern const FmWorkloadModel fm_workload_model_idle;
@@ -47,6 +57,7 @@ extern const FmWorkloadModel fm_workload_model_web;
 extern const FmWorkloadModel fm_workload_model_db;
 extern const FmWorkloadModel fm_workload_model_sweep;
 extern const FmWorkloadModel fm_workload_model_phases;
+extern const FmWorkloadModel fm_workload_model_trace;
 
 /* The uniform draw over a region that the db and idle models share
  * (fm-workload-db.c). */
@@ -78,8 +89,8 @@ const FmWorkloadSpec *fm_workload_phases_current(const FmWorkloadSpec *spec,
 double fm_workload_phases_end(const FmWorkloadSpec *spec, const FmWorkloadState *state);
 
 /* Returns TRUE if @spec can be run (type in range, finite rate >= 0, fractions in
- * range, phases non-empty and not nested); otherwise FALSE with @error set
- * (FM_ERROR_CONFIG). */
+ * range, phases non-empty and neither nested nor traces, a trace with at least one
+ * interval); otherwise FALSE with @error set (FM_ERROR_CONFIG). */
 gboolean fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error);
 
 /* Returns the writes @spec would make at full speed between state->now and @until

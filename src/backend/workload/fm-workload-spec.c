@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "trace/fm-trace.h"
+
 /* Indexed by FmWorkloadType; these names appear in scenario XML and in reports. */
 static const char *const workload_type_names[] = {
     [FM_WORKLOAD_IDLE] = "idle",
@@ -18,6 +20,7 @@ static const char *const workload_type_names[] = {
     [FM_WORKLOAD_DB] = "db",
     [FM_WORKLOAD_SWEEP] = "sweep",
     [FM_WORKLOAD_PHASES] = "phases",
+    [FM_WORKLOAD_TRACE] = "trace",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(workload_type_names) == FM_WORKLOAD_LAST);
 
@@ -56,15 +59,19 @@ fm_workload_spec_copy_phases(FmWorkloadSpec *dst, const FmWorkloadSpec *src)
     dst->phases = g_new0(FmWorkloadSpec, src->n_phases);
     for (guint i = 0; i < src->n_phases; i++) {
         dst->phases[i] = src->phases[i];
+        if (dst->phases[i].trace)
+            fm_trace_ref(dst->phases[i].trace);
         fm_workload_spec_copy_phases(&dst->phases[i], &src->phases[i]);
     }
 }
 
-/* Frees what @spec owns (its phases, recursively), not @spec itself: phase specs
- * live inside their parent's array. */
-static void
+/* Frees what @spec owns (its phases, recursively, and its trace reference), not
+ * @spec itself: phase specs live inside their parent's array. */
+void
 fm_workload_spec_clear(FmWorkloadSpec *spec)
 {
+    if (!spec)
+        return;
     if (spec->phases) {
         for (guint i = 0; i < spec->n_phases; i++)
             fm_workload_spec_clear(&spec->phases[i]);
@@ -72,6 +79,20 @@ fm_workload_spec_clear(FmWorkloadSpec *spec)
     }
     spec->phases = NULL;
     spec->n_phases = 0;
+    g_clear_pointer(&spec->trace, fm_trace_unref);
+}
+
+/* Makes @spec a trace workload of @trace (a new reference); see fm-workload.h. */
+void
+fm_workload_spec_set_trace(FmWorkloadSpec *spec, FmTrace *trace)
+{
+    g_return_if_fail(spec != NULL && trace != NULL);
+
+    fm_trace_ref(trace);
+    fm_workload_spec_clear(spec);
+    spec->type = FM_WORKLOAD_TRACE;
+    spec->trace = trace;
+    spec->rate = fm_trace_mean_rate(trace);
 }
 
 /* Returns a new deep copy of @spec (caller frees with fm_workload_spec_free()). */
@@ -84,6 +105,8 @@ fm_workload_spec_copy(const FmWorkloadSpec *spec)
 
     copy = g_new0(FmWorkloadSpec, 1);
     *copy = *spec;
+    if (copy->trace)
+        fm_trace_ref(copy->trace);
     fm_workload_spec_copy_phases(copy, spec);
     return copy;
 }

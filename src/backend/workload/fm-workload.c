@@ -11,6 +11,10 @@
  * sums do not round, one step or many give the same writes.  carry is stored as a
  * double, which holds any multiple of 2^-48 below 1 exactly.
  *
+ * A model with its own timing (trace) is paid in nanoseconds of model time instead
+ * of writes: a nanosecond is one unit of work at rate 1e9, so the same exact
+ * arithmetic makes its clock run at the speed asked, step-independently too.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <config.h>
@@ -19,6 +23,7 @@
 #include <string.h>
 
 #include "backend/workload/fm-workload-priv.h"
+#include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
@@ -36,6 +41,7 @@ static const FmWorkloadModel *const fm_workload_models[] = {
     [FM_WORKLOAD_DB] = &fm_workload_model_db,
     [FM_WORKLOAD_SWEEP] = &fm_workload_model_sweep,
     [FM_WORKLOAD_PHASES] = &fm_workload_model_phases,
+    [FM_WORKLOAD_TRACE] = &fm_workload_model_trace,
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(fm_workload_models) == FM_WORKLOAD_LAST);
@@ -151,6 +157,14 @@ fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error)
 
     if (!fm_workload_spec_check_one(spec, _("workload"), error))
         return FALSE;
+    if (spec->type == FM_WORKLOAD_TRACE) {
+        if (spec->trace == NULL || fm_trace_n_intervals(spec->trace) == 0) {
+            g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s",
+                        _("workload: a trace workload needs a trace of at least one interval"));
+            return FALSE;
+        }
+        return TRUE;
+    }
     if (spec->type != FM_WORKLOAD_PHASES)
         return TRUE;
     if (spec->n_phases == 0 || spec->phases == NULL ||
@@ -168,6 +182,11 @@ fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error)
         if (spec->phases[i].type == FM_WORKLOAD_PHASES) {
             g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
                         _("%s: phases cannot be nested"), what);
+            return FALSE;
+        }
+        if (spec->phases[i].type == FM_WORKLOAD_TRACE) {
+            g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
+                        _("%s: a trace cannot be a phase"), what);
             return FALSE;
         }
     }
@@ -302,7 +321,17 @@ fm_workload_run_until(const FmWorkloadSpec *spec, FmWorkloadState *state,
         step_end = MIN(until, end);
         current = fm_workload_current(spec, state);
         ticks = fm_workload_ticks(step_end) - fm_workload_ticks(state->now);
-        if (current != NULL && current->rate > 0 && speed > 0 && ticks > 0) {
+        if (current != NULL && model->advance != NULL && speed > 0 && ticks > 0) {
+            /* Model time runs at @speed, capped as the rates are. */
+            double units = MIN(speed, FM_WORKLOAD_MAX_RATE * 2 / FM_WORKLOAD_TICKS_PER_SEC) *
+                           (double)FM_WORKLOAD_UNIT;
+            guint64 per_tick = (guint64)llround(units);
+            guint64 ns = per_tick ? fm_workload_earn(state, (guint64)ticks, per_tick) : 0;
+            guint64 n = ns ? model->advance(spec, state, page_count, ns, write, user_data) : 0;
+
+            state->writes += n;
+            made += n;
+        } else if (current != NULL && current->rate > 0 && speed > 0 && ticks > 0) {
             double units = current->rate * speed * (double)FM_WORKLOAD_UNIT /
                            FM_WORKLOAD_TICKS_PER_SEC;
             guint64 per_tick;

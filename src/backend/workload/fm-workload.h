@@ -13,7 +13,14 @@
  *  web    Zipf(s)-distributed writes over a region, ranks scattered over its pages;
  *  db     uniform random writes over a working set;
  *  sweep  sequential writes over a region, wrapping around (Clark's "MMuncher");
- *  phases a sequence of the others, each for a duration (the last may be open-ended).
+ *  phases a sequence of the others, each for a duration (the last may be open-ended);
+ *  trace  replays a recorded dirty-page trace (trace/fm-trace.h, docs/trace-format.md
+ *         section 5), looping it: each interval's pages spread evenly over it.
+ *
+ * A trace is too large for the state, so the spec holds it (a reference, shared by
+ * copies); the state holds only where the replay is.  A trace spec's rate is the
+ * trace's mean write rate: it only serves as the nominal rate (slowdown measure,
+ * reports); the replay's timing is the trace's.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -30,12 +37,14 @@ typedef enum {
     FM_WORKLOAD_DB,
     FM_WORKLOAD_SWEEP,
     FM_WORKLOAD_PHASES,
+    FM_WORKLOAD_TRACE,
     FM_WORKLOAD_LAST
 } FmWorkloadType;
 
 #define FM_WORKLOAD_MAX_PHASES 8
 
 typedef struct _FmWorkloadSpec FmWorkloadSpec;
+typedef struct _FmTrace FmTrace;
 
 struct _FmWorkloadSpec {
     FmWorkloadType type;
@@ -45,7 +54,10 @@ struct _FmWorkloadSpec {
     double region_size;   /* fraction of memory the model writes to, (0, 1] */
     double duration;      /* phase length in seconds; 0 = open-ended (last phase) */
     guint n_phases;       /* phases: number of entries in @phases */
-    FmWorkloadSpec *phases; /* phases: array of n_phases specs (none of type PHASES) */
+    FmWorkloadSpec *phases; /* phases: array of n_phases specs (none of type PHASES
+                             * or TRACE) */
+    FmTrace *trace;       /* trace: the trace to replay, a reference owned by the
+                           * spec (NULL in other models) */
 };
 
 /* Everything a workload remembers; plain data (see above). */
@@ -57,10 +69,15 @@ typedef struct {
     double now;           /* workload time reached, seconds since start */
     double phase_start;   /* workload time at which the current phase began */
     double carry;         /* fractional write owed from the previous step */
-    guint64 cursor;       /* sweep: next page offset within the region */
+    guint64 cursor;       /* sweep: next page offset within the region;
+                           * trace: index of the current interval */
     guint64 writes;       /* page writes made so far (the guest's "work counter") */
     FmRand rand;
     FmZipf zipf;          /* web: sampler of the current (phase's) spec */
+    guint64 trace_time;   /* trace: ns of trace time replayed in the current loop,
+                           * within the current interval: [its start, its end) */
+    guint64 trace_page;   /* trace: index in the current interval of this lane's next
+                           * page (lane, lane + lanes, ...; >= its page count: done) */
 } FmWorkloadState;
 
 #define FM_WORKLOAD_STATE_MAGIC 0x464d574cu  /* "FMWL" */
@@ -95,10 +112,19 @@ guint64 fm_workload_run_until(const FmWorkloadSpec *spec, FmWorkloadState *state
                               guint64 page_count, double until, double speed,
                               FmWorkloadWriteFunc write, gpointer user_data);
 
-/* Deep-copies @spec (caller frees with fm_workload_spec_free()). */
+/* Makes @spec (zeroed by the caller) a trace workload replaying @trace: takes a
+ * reference to it; the rate is the trace's mean.  Free with fm_workload_spec_free(),
+ * or for a spec on the stack, fm_workload_spec_clear(). */
+void fm_workload_spec_set_trace(FmWorkloadSpec *spec, FmTrace *trace);
+
+/* Deep-copies @spec (caller frees with fm_workload_spec_free()); the copy shares the
+ * trace (one more reference). */
 FmWorkloadSpec *fm_workload_spec_copy(const FmWorkloadSpec *spec);
 /* Frees a spec made by fm_workload_spec_copy() or the scenario parser; NULL ok. */
 void fm_workload_spec_free(FmWorkloadSpec *spec);
+/* Frees what @spec owns (phases, trace reference), not @spec itself, and leaves
+ * it without them. */
+void fm_workload_spec_clear(FmWorkloadSpec *spec);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmWorkloadSpec, fm_workload_spec_free)
 
