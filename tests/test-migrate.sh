@@ -5,15 +5,22 @@
 # Needs $FRAGMIG and $FM_TEST_DATA (set by make check) and socat.
 set -u
 : "${FRAGMIG:?}" "${FM_TEST_DATA:?}"
-tmp=$(mktemp -d)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test-migrate.XXXXXX")
 pids=""
 n=0
 fails=0
 
 cleanup() {
     for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    wait 2>/dev/null
+    for p in $pids; do wait "$p" 2>/dev/null; done
     rm -rf "$tmp"
+}
+
+# stop PID...: ends the given background processes and reaps them (never a bare
+# `wait`: it would also wait for a proxy that never got its connection)
+stop() {
+    kill "$@" 2>/dev/null
+    for p in "$@"; do wait "$p" 2>/dev/null; done
 }
 trap cleanup EXIT
 
@@ -102,7 +109,7 @@ for wl in idle web db sweep phases; do
         if ! start_guest $gargs || ! start_receiver; then notok "$what: start"; continue; fi
         sleep 0.3
         before=$(writes "$guest")
-        "$FRAGMIG" migrate --pid "$guest" --policy "$policy" --bandwidth 1Gbit --quiet \
+        timeout 120 "$FRAGMIG" migrate --pid "$guest" --policy "$policy" --bandwidth 1Gbit --quiet \
             --format csv "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err"
         st=$?
         for _ in $(seq 50); do grep -q 'resumed' "$tmp/recv.out" && break; sleep 0.1; done
@@ -114,7 +121,7 @@ for wl in idle web db sweep phases; do
         elif [ "$(writes "$receiver")" -lt "$before" ]; then notok "$what: workload resumed where it stopped"
         else ok "$what: verified, resumed on the receiver, source ended"
         fi
-        kill "$receiver" "$guest" 2>/dev/null; wait 2>/dev/null
+        stop "$receiver" "$guest"
     done
 done
 
@@ -129,7 +136,7 @@ check "receiver killed: migrate fails" '[ "$status" -eq 1 ]'
 check "receiver killed: error says the guest keeps running" \
     "grep -q \"migration of pid $guest failed, the guest keeps running here: \" '$tmp/mig.err'"
 check "receiver killed: source guest running" 'running "$guest" && advancing "$guest"'
-kill "$guest"; wait 2>/dev/null
+stop "$guest"
 
 # ---- the connection drops mid-migration (a proxy in between dies) ----
 start_guest --memory 64M --workload web --rate 25% && start_receiver
@@ -148,7 +155,7 @@ check "connection dropped: source guest running" 'running "$guest" && advancing 
 wait_exit "$receiver" 30
 check "connection dropped: receiver discards and fails" \
     "[ \"\$status\" -eq 1 ] && grep -q 'migration failed, nothing kept: ' '$tmp/recv.err'"
-kill "$guest"; wait 2>/dev/null
+stop "$guest"
 
 # ---- Ctrl-C on migrate ----
 start_guest --memory 64M --workload sweep --rate 120% --region-size 50% && start_receiver
@@ -163,23 +170,24 @@ check "SIGINT: source guest running" 'running "$guest" && advancing "$guest"'
 wait_exit "$receiver" 20
 check "SIGINT: receiver told, discards" \
     "[ \"\$status\" -eq 1 ] && grep -q 'the source abandoned the migration: migration cancelled' '$tmp/recv.err'"
-kill "$guest"; wait 2>/dev/null
+stop "$guest"
 
 # ---- a saved stream: verified offline; truncated or corrupted copies refused ----
 # An idle guest, so that almost every page is sent once: a corrupted copy is not
 # repaired by a later re-send of the same page.
 start_guest --memory 16M --workload idle
 socat -u TCP-LISTEN:$((port + 1)),bind=127.0.0.1,reuseaddr OPEN:"$tmp/saved.fms",creat,trunc &
-pids="$pids $!"
+capture=$!
+pids="$pids $capture"
 sleep 0.3
-"$FRAGMIG" migrate --pid "$guest" --quiet --timeout 2 tcp://127.0.0.1:$((port + 1)) >"$tmp/mig.out" 2>"$tmp/mig.err"
+timeout 60 "$FRAGMIG" migrate --pid "$guest" --quiet --timeout 2 tcp://127.0.0.1:$((port + 1)) >"$tmp/mig.out" 2>"$tmp/mig.err"
 check "capture: the source gets no verdict and keeps its guest" '[ $? -eq 1 ] && running "$guest"'
-kill "$guest"; wait 2>/dev/null
-"$FRAGMIG" receive --stdin --no-resume <"$tmp/saved.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+stop "$guest" "$capture"
+timeout 60 "$FRAGMIG" receive --stdin --no-resume <"$tmp/saved.fms" >"$tmp/r.out" 2>"$tmp/r.err"
 check "saved stream verifies" '[ $? -eq 0 ] && grep -q "guest verified (16.00 MiB" "$tmp/r.out"'
 size=$(stat -c %s "$tmp/saved.fms")
 head -c $((size / 2)) "$tmp/saved.fms" >"$tmp/half.fms"
-"$FRAGMIG" receive --stdin --no-resume <"$tmp/half.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+timeout 60 "$FRAGMIG" receive --stdin --no-resume <"$tmp/half.fms" >"$tmp/r.out" 2>"$tmp/r.err"
 check "truncated stream refused" \
     '[ $? -eq 1 ] && grep -q "migration failed, nothing kept: stream truncated at offset $((size / 2)) " "$tmp/r.err"'
 
@@ -191,21 +199,21 @@ flip_bit() {
 # 8 MiB into the stream: page data of round 0, far from the header page
 cp "$tmp/saved.fms" "$tmp/flip.fms"
 flip_bit "$tmp/flip.fms" $((8 * 1048576 + 100))
-"$FRAGMIG" receive --stdin --no-resume <"$tmp/flip.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+timeout 60 "$FRAGMIG" receive --stdin --no-resume <"$tmp/flip.fms" >"$tmp/r.out" 2>"$tmp/r.err"
 check "bit-flipped page refused by the digest" \
     '[ $? -eq 1 ] && grep -q "migration failed, nothing kept: memory digest mismatch: the source.s memory has digest [0-9a-f]*, the received memory [0-9a-f]*" "$tmp/r.err"'
 cp "$tmp/saved.fms" "$tmp/hdr.fms"
 flip_bit "$tmp/hdr.fms" 20
-"$FRAGMIG" receive --stdin --no-resume <"$tmp/hdr.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+timeout 60 "$FRAGMIG" receive --stdin --no-resume <"$tmp/hdr.fms" >"$tmp/r.out" 2>"$tmp/r.err"
 check "corrupted header refused" \
     '[ $? -eq 1 ] && grep -q "migration failed, nothing kept: header checksum mismatch at offset 32" "$tmp/r.err"'
-"$FRAGMIG" receive --stdin --no-resume --max-memory 8M <"$tmp/saved.fms" >"$tmp/r.out" 2>"$tmp/r.err"
+timeout 60 "$FRAGMIG" receive --stdin --no-resume --max-memory 8M <"$tmp/saved.fms" >"$tmp/r.out" 2>"$tmp/r.err"
 check "oversized guest refused before allocating" \
     '[ $? -eq 1 ] && grep -q "exceeds the destination.s memory limit of 8388608 bytes" "$tmp/r.err"'
 
 # ---- hostile stream files (tests/data/streams): each refused with its reason ----
 while IFS='|' read -r file message; do
-    "$FRAGMIG" receive --stdin --no-resume <"$FM_TEST_DATA/streams/$file" >"$tmp/r.out" 2>"$tmp/r.err"
+    timeout 60 "$FRAGMIG" receive --stdin --no-resume <"$FM_TEST_DATA/streams/$file" >"$tmp/r.out" 2>"$tmp/r.err"
     check "stream $file refused" "[ \$? -eq 1 ] && grep -qF \"fragmig: error: migration failed, nothing kept: $message\" '$tmp/r.err'"
 done <<'LIST'
 not-a-stream.fmstream|bad magic 0x5468697320697320 at offset 0: not a fragmig stream

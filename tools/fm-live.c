@@ -20,15 +20,18 @@
 #include "util/fm-i18n.h"
 #include "util/fm-units.h"
 
-/* The job SIGINT/SIGTERM cancel; set only while fm_job_run() runs. */
+/* The job SIGINT/SIGTERM cancel, once it exists; and whether one came before it
+ * did (while attaching or connecting), so that it is cancelled as soon as it exists. */
 static FmJob *volatile fm_live_current_job;
+static volatile sig_atomic_t fm_live_interrupted;
 
-/* Signal handler: asks the running job to stop (fm_job_cancel is signal-safe). */
+/* Signal handler: asks the job to stop (fm_job_cancel is async-signal-safe). */
 static void
 fm_live_on_signal(int signo G_GNUC_UNUSED)
 {
     FmJob *job = fm_live_current_job;
 
+    fm_live_interrupted = 1;
     if (job)
         fm_job_cancel(job);
 }
@@ -180,9 +183,9 @@ fm_live_param_tables(const FmPolicyOps *policy)
     return tables;
 }
 
-/* Migrates the guest of @req; see fm-live.h. */
-gboolean
-fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
+/* Does the work of fm_live_migrate(), with its signal handlers in place. */
+static gboolean
+fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
 {
     g_autoptr(FmBackend) backend = NULL;
     g_autoptr(FmSink) sink = NULL;
@@ -191,7 +194,6 @@ fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
     FmPolicy *policy;
     FmLiveProgress progress = { 0 };
     FmLiveRecorder recorder = { 0 };
-    struct sigaction sa = { 0 }, old_int, old_term;
     gint64 t0 = g_get_monotonic_time();
     gboolean ok;
 
@@ -237,14 +239,10 @@ fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
             progress.ticker = g_thread_new("fm-progress", fm_live_ticker, &progress);
     }
 
-    sa.sa_handler = fm_live_on_signal;
-    sigemptyset(&sa.sa_mask);
     fm_live_current_job = job;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    if (fm_live_interrupted)
+        fm_job_cancel(job);   /* interrupted while connecting: fails at once, unharmed */
     ok = fm_job_run(job, error);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     fm_live_current_job = NULL;
 
     if (progress.ticker) {
@@ -273,4 +271,31 @@ fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
         g_warning(_("could not end the source copy of the guest (pid %d): %s"),
                   (int)req->pid, g_strerror(errno));
     return TRUE;
+}
+
+/* Migrates the guest of @req; see fm-live.h.  SIGINT and SIGTERM cancel it from
+ * the first step on: before the engine runs, they just make it fail at once. */
+gboolean
+fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
+{
+    struct sigaction sa = { 0 }, old_int, old_term;
+    g_autoptr(GError) local = NULL;
+    gboolean ok;
+
+    sa.sa_handler = fm_live_on_signal;
+    sigemptyset(&sa.sa_mask);
+    fm_live_interrupted = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    ok = fm_live_migrate_run(req, row, &local);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (!ok && fm_live_interrupted && !g_error_matches(local, FM_ERROR, FM_ERROR_CANCELLED)) {
+        /* a signal that broke a system call before the engine ran: say what it was */
+        g_clear_error(&local);
+        g_set_error(&local, FM_ERROR, FM_ERROR_CANCELLED, _("migration cancelled"));
+    }
+    if (!ok)
+        g_propagate_error(error, g_steal_pointer(&local));
+    return ok;
 }
