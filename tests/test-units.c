@@ -331,6 +331,64 @@ test_round_trip(void)
     }
 }
 
+/* Workload rates: relative to the link's page rate or absolute; exact messages. */
+static void
+test_rate(void)
+{
+    static const struct {
+        const char *text;
+        double expect;          /* < 0: an error */
+        const char *message;
+    } cases[] = {
+        { "25%", 7629.39453125, NULL },           /* of 125e6 / 4096 */
+        { "7600/s", 7600, NULL },
+        { "0/s", 0, NULL },
+        { "0.5%", 152.587890625, NULL },
+        { "25", -1, "invalid rate '25' (expected a share of the link's page rate such as '25%', or page writes per second such as '7600/s')" },
+        { "-25%", -1, "invalid rate '-25%': must not be negative" },
+        { "abc/s", -1, "invalid rate 'abc/s'" },
+        { "+5/s", -1, "invalid rate '+5/s'" },
+        { " 5/s", -1, "invalid rate ' 5/s'" },
+        { "nan%", -1, "invalid rate 'nan%'" },
+        { "1e400/s", -1, "invalid rate '1e400/s'" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        double rate = -1;
+        gboolean ok = fm_units_parse_rate(cases[i].text, 125e6 / 4096, &rate, &error);
+
+        if (cases[i].expect >= 0) {
+            g_assert_no_error(error);
+            g_assert_true(ok);
+            g_assert_cmpfloat_with_epsilon(rate, cases[i].expect, 1e-9);
+        } else {
+            g_assert_false(ok);
+            g_assert_cmpstr(error->message, ==, cases[i].message);
+        }
+    }
+}
+
+/* Plain numbers: no sign, blanks, hex, nan or inf; a minus sign is reported. */
+static void
+test_number(void)
+{
+    gboolean negative;
+    double v = 0;
+
+    g_assert_true(fm_units_parse_number("1.5e3", &v, &negative));
+    g_assert_cmpfloat(v, ==, 1500);
+    g_assert_false(negative);
+    g_assert_true(fm_units_parse_number(".5", &v, NULL));
+    g_assert_cmpfloat(v, ==, 0.5);
+    g_assert_false(fm_units_parse_number("-2", &v, &negative));
+    g_assert_true(negative);
+    for (const char *const *bad = (const char *const[]){ "", "+1", " 1", "1 ", "0x10", "inf", "nan", "1e999", "1,5", NULL }; *bad; bad++) {
+        g_assert_false(fm_units_parse_number(*bad, &v, &negative));
+        g_assert_false(negative);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -342,6 +400,8 @@ main(int argc, char **argv)
     g_test_add_func("/units/duration", test_duration);
     g_test_add_func("/units/ratio", test_ratio);
     g_test_add_func("/units/format", test_format);
+    g_test_add_func("/units/rate", test_rate);
+    g_test_add_func("/units/number", test_number);
     g_test_add_func("/units/round-trip", test_round_trip);
 
     return g_test_run();

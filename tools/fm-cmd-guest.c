@@ -92,54 +92,15 @@ typedef struct {
     FmWorkloadSpec *spec;       /* owned */
 } FmGuestCmdConfig;
 
-/* Reads the plain non-negative decimal number @text (no sign, unit, "nan" or "inf")
- * into *@value.  Returns FALSE on anything else. */
-static gboolean
-fm_guest_cmd_parse_number(const char *text, double *value)
-{
-    char *end = NULL;
-    double v;
-
-    if (!g_ascii_isdigit(text[0]) && !(text[0] == '.' && g_ascii_isdigit(text[1])))
-        return FALSE;
-    for (const char *p = text; *p; p++) {
-        if (!g_ascii_isdigit(*p) && !strchr(".eE+-", *p))
-            return FALSE;
-    }
-    v = g_ascii_strtod(text, &end);
-    if (!end || *end != '\0' || !isfinite(v))
-        return FALSE;
-    *value = v;
-    return TRUE;
-}
-
 /* Parses --rate @text ("25%" of @page_rate, or "7600/s") into *@rate (page writes
  * per second).  Returns FALSE with @error set. */
 static gboolean
 fm_guest_cmd_parse_rate(const char *text, double page_rate, double *rate, GError **error)
 {
-    gsize len = strlen(text);
-    g_autofree char *number = NULL;
-    double scale;
-    double value;
-
-    if (g_str_has_suffix(text, "%")) {
-        number = g_strndup(text, len - 1);
-        scale = page_rate / 100.0;
-    } else if (g_str_has_suffix(text, "/s")) {
-        number = g_strndup(text, len - 2);
-        scale = 1.0;
-    } else {
-        number = NULL;
-        scale = 0;
-    }
-    if (!number || !fm_guest_cmd_parse_number(number, &value) || !isfinite(value * scale)) {
-        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("--rate: invalid rate '%s' (expected a share of the link's page rate such as '25%%', or page writes per second such as '7600/s')"),
-                    text);
+    if (!fm_units_parse_rate(text, page_rate, rate, error)) {
+        g_prefix_error(error, "--rate: ");
         return FALSE;
     }
-    *rate = value * scale;
     if (*rate > FM_GUEST_CMD_MAX_RATE) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
                     _("--rate: '%s' is more than %g page writes per second"),
@@ -252,7 +213,7 @@ fm_guest_cmd_spec(const FmGuestCmdArgs *args, gsize page_size, GError **error)
                         args->workload);
             return NULL;
         }
-        if (!fm_guest_cmd_parse_number(args->zipf, &spec->zipf_s) ||
+        if (!fm_units_parse_number(args->zipf, &spec->zipf_s, NULL) ||
             spec->zipf_s <= 0 || spec->zipf_s > 100) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
                         _("--zipf: '%s' is not a number greater than 0 and at most 100"),

@@ -673,35 +673,6 @@ typedef struct {
     guint64 page_count;
 } FmScenarioReader;
 
-/* Reads the plain non-negative number @text (no unit, no "nan"/"inf", nothing
- * after it) into *@value and returns TRUE.  Otherwise returns FALSE, with
- * *@negative set when @text is a well-formed number but for a minus sign. */
-static gboolean
-fm_scenario_parse_number(const char *text, double *value, gboolean *negative)
-{
-    const char *p = text[0] == '-' ? text + 1 : text;
-    char *end = NULL;
-    double v;
-
-    *negative = FALSE;
-    /* strtod alone would also take " 5", "+5", "0x10", "nan" and "inf". */
-    if (!g_ascii_isdigit(*p) && !(*p == '.' && g_ascii_isdigit(p[1])))
-        return FALSE;
-    for (const char *q = p; *q; q++) {
-        if (!g_ascii_isdigit(*q) && !strchr(".eE+-", *q))
-            return FALSE;
-    }
-    v = g_ascii_strtod(p, &end);
-    if (!end || *end != '\0' || !isfinite(v))
-        return FALSE;
-    if (p != text) {
-        *negative = TRUE;
-        return FALSE;
-    }
-    *value = v;
-    return TRUE;
-}
-
 /* Reads attribute @attr of @node as a size; FALSE with @error naming the field. */
 static gboolean
 fm_scenario_attr_size(const FmScenarioReader *r, const xmlNode *node, const char *attr,
@@ -810,34 +781,10 @@ static gboolean
 fm_scenario_read_rate(const FmScenarioReader *r, const xmlNode *node, const char *text,
                       double *rate, GError **error)
 {
-    gsize len = strlen(text);
-    g_autofree char *number = NULL;
-    double scale;
-    double value;
-    gboolean negative;
+    g_autoptr(GError) local = NULL;
 
-    if (g_str_has_suffix(text, "%")) {
-        number = g_strndup(text, len - 1);
-        scale = r->page_rate / 100.0;
-    } else if (g_str_has_suffix(text, "/s")) {
-        number = g_strndup(text, len - 2);
-        scale = 1.0;
-    } else {
-        return fm_scenario_fail(error, r->path, node, "rate",
-                                _("invalid rate '%s' (expected a share of the link's page rate such as '25%%', or page writes per second such as '7600/s')"),
-                                text);
-    }
-
-    if (!fm_scenario_parse_number(number, &value, &negative)) {
-        if (negative)
-            return fm_scenario_fail(error, r->path, node, "rate",
-                                    _("invalid rate '%s': must not be negative"), text);
-        return fm_scenario_fail(error, r->path, node, "rate", _("invalid rate '%s'"), text);
-    }
-    *rate = value * scale;
-    if (!isfinite(*rate))
-        return fm_scenario_fail(error, r->path, node, "rate",
-                                _("invalid rate '%s': out of range"), text);
+    if (!fm_units_parse_rate(text, r->page_rate, rate, &local))
+        return fm_scenario_fail(error, r->path, node, "rate", "%s", local->message);
     return TRUE;
 }
 
@@ -970,7 +917,7 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
     if (zipf) {
         gboolean negative;
 
-        if (!fm_scenario_parse_number(zipf, &spec->zipf_s, &negative) && !negative)
+        if (!fm_units_parse_number(zipf, &spec->zipf_s, &negative) && !negative)
             return fm_scenario_fail(error, r->path, node, "zipf",
                                     _("invalid number '%s'"), zipf);
         if (negative || spec->zipf_s <= 0)

@@ -330,6 +330,74 @@ fm_units_parse_ratio(const char *text, double *ratio, GError **error)
  * The first unit (bytes, bits) is printed without decimals, the others with two.
  * Locale-independent, so that the output parses back.
  */
+/* Parses a plain decimal number; see fm-units.h. */
+gboolean
+fm_units_parse_number(const char *text, double *value, gboolean *negative)
+{
+    const char *p = text[0] == '-' ? text + 1 : text;
+    char *end = NULL;
+    double v;
+
+    if (negative)
+        *negative = FALSE;
+    /* strtod alone would also take " 5", "+5", "0x10", "nan" and "inf". */
+    if (!g_ascii_isdigit(*p) && !(*p == '.' && g_ascii_isdigit(p[1])))
+        return FALSE;
+    for (const char *q = p; *q; q++) {
+        if (!g_ascii_isdigit(*q) && !strchr(".eE+-", *q))
+            return FALSE;
+    }
+    v = g_ascii_strtod(p, &end);
+    if (!end || *end != '\0' || !isfinite(v))
+        return FALSE;
+    if (p != text) {
+        if (negative)
+            *negative = TRUE;
+        return FALSE;
+    }
+    *value = v;
+    return TRUE;
+}
+
+/* Parses a workload rate; see fm-units.h. */
+gboolean
+fm_units_parse_rate(const char *text, double page_rate, double *rate, GError **error)
+{
+    gsize len = strlen(text);
+    g_autofree char *number = NULL;
+    gboolean negative;
+    double scale;
+    double value;
+
+    if (g_str_has_suffix(text, "%")) {
+        number = g_strndup(text, len - 1);
+        scale = page_rate / 100.0;
+    } else if (g_str_has_suffix(text, "/s")) {
+        number = g_strndup(text, len - 2);
+        scale = 1.0;
+    } else {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("invalid rate '%s' (expected a share of the link's page rate such as '25%%', or page writes per second such as '7600/s')"),
+                    text);
+        return FALSE;
+    }
+    if (!fm_units_parse_number(number, &value, &negative)) {
+        if (negative)
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("invalid rate '%s': must not be negative"), text);
+        else
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, _("invalid rate '%s'"), text);
+        return FALSE;
+    }
+    *rate = value * scale;
+    if (!isfinite(*rate)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("invalid rate '%s': out of range"), text);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static char *
 fm_units_format(double value, const FmUnit *units, guint n)
 {

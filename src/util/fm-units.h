@@ -26,6 +26,18 @@ gboolean fm_units_parse_duration(const char *text, double *seconds, GError **err
 /* Parses "25%" or "0.25" into *@ratio (>= 0, no upper bound here). */
 gboolean fm_units_parse_ratio(const char *text, double *ratio, GError **error);
 
+/* Parses a plain decimal number ("12", "0.5", "1e3"; no sign, no blanks, no hex,
+ * no nan/inf) into *@value.  Returns FALSE if @text is anything else; *@negative
+ * (may be NULL) tells whether it was a well-formed number with a minus sign. */
+gboolean fm_units_parse_number(const char *text, double *value, gboolean *negative);
+
+/* Parses a workload rate: a share of the link's page rate ("25%" of @page_rate) or
+ * page writes per second ("7600/s"), into *@rate (page writes per second, >= 0).
+ * Messages: "invalid rate 'X' (expected ...)", "invalid rate 'X': must not be
+ * negative", "invalid rate 'X'", "invalid rate 'X': out of range". */
+gboolean fm_units_parse_rate(const char *text, double page_rate, double *rate,
+                             GError **error);
+
 /* Each returns a newly allocated human-readable string (caller frees):
  * "1.50 GiB", "1.00 Gbit/s", "1.234 s" / "12.3 ms". */
 char *fm_units_format_size(double bytes);
