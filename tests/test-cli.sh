@@ -2,30 +2,8 @@
 # test-cli.sh: the `fragmig` command line, end to end: exit statuses, messages,
 # output formats.  Speaks TAP.  Needs $FRAGMIG and $FM_TEST_DATA (set by make check).
 set -u
-: "${FRAGMIG:?}" "${FM_TEST_DATA:?}"
+. "$(dirname "$0")/tap-lib.sh"
 small="$FM_TEST_DATA/cli-small.xml"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/out" "$tmp/err"; }
-
-# expect STATUS "STDERR-SUBSTRING" DESCRIPTION -- ARGS...
-expect() {
-    want=$1 msg=$2 what=$3
-    shift 4
-    "$FRAGMIG" "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "# exit status $got, expected $want" >>"$tmp/err"; notok "$what"; return
-    fi
-    if [ -n "$msg" ] && ! grep -qF -- "$msg" "$tmp/err"; then
-        echo "# stderr lacks: $msg" >>"$tmp/err"; notok "$what"; return
-    fi
-    ok "$what"
-}
 
 expect 0 "" "--version" -- --version
 grep -q '^fragmig [0-9]' "$tmp/out" && ok "--version prints the version" || notok "--version prints the version"
@@ -66,5 +44,4 @@ grep -q '^cli-small  *xen ' "$tmp/out" && grep -q '^cli-small  *fragment ' "$tmp
 "$FRAGMIG" simulate --format csv "$small" | cut -d, -f1-13 >"$tmp/b"
 cmp -s "$tmp/a" "$tmp/b" && ok "deterministic results" || notok "deterministic results"
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_done

@@ -4,30 +4,8 @@
 # installed) and are the same bytes twice; bad input fails with the file and line.
 # Speaks TAP.  Needs $FRAGMIG and $FM_TEST_DATA (set by make check).
 set -u
-: "${FRAGMIG:?}" "${FM_TEST_DATA:?}"
+. "$(dirname "$0")/tap-lib.sh"
 small="$FM_TEST_DATA/cli-small.xml"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/out" "$tmp/err"; }
-
-# expect STATUS "STDERR-SUBSTRING" DESCRIPTION -- ARGS...
-expect() {
-    want=$1 msg=$2 what=$3
-    shift 4
-    "$FRAGMIG" "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "# exit status $got, expected $want" >>"$tmp/err"; notok "$what"; return
-    fi
-    if [ -n "$msg" ] && ! grep -qF -- "$msg" "$tmp/err"; then
-        echo "# stderr lacks: $msg" >>"$tmp/err"; notok "$what"; return
-    fi
-    ok "$what"
-}
 
 rec="$tmp/rec"
 expect 0 "" "simulate --record-dir" -- simulate --format csv --policy xen,fragment \
@@ -81,5 +59,4 @@ expect 1 "$tmp/none.csv" "missing file" -- plot "$tmp/none.csv"
 expect 2 "no file given" "no file" -- plot
 expect 1 "nothing to plot" "filtered to nothing" -- plot --out "$tmp/d" --scenario 'web*' "$tmp/suite.csv"
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_done
