@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fm-test-util.h"
@@ -27,4 +28,34 @@ fm_test_io_full(int fd, void *buf, gsize len, gboolean writing)
         len -= (gsize) n;
     }
     return TRUE;
+}
+
+/* Returns a memfd-backed channel; see fm-test-util.h. */
+FmChannel *
+fm_test_channel_from_bytes(const guint8 *data, gsize len)
+{
+    g_autoptr(GError) err = NULL;
+    int fd = memfd_create("fm-test-channel", MFD_CLOEXEC);
+    FmChannel *channel;
+
+    g_assert_cmpint(fd, >=, 0);
+    if (len > 0)
+        g_assert_cmpint(write(fd, data, len), ==, (gssize)len);
+    g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
+    channel = fm_channel_new_from_fd(fd, &err);
+    g_assert_no_error(err);
+    return channel;
+}
+
+/* Returns the memfd's contents; see fm-test-util.h. */
+GBytes *
+fm_test_channel_contents(FmChannel *channel)
+{
+    int fd = fm_channel_get_fd(channel);
+    off_t len = lseek(fd, 0, SEEK_END);
+    guint8 *data = g_malloc(len > 0 ? len : 1);
+
+    g_assert_cmpint(len, >=, 0);
+    g_assert_cmpint(pread(fd, data, len, 0), ==, len);
+    return g_bytes_new_take(data, len);
 }

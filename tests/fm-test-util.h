@@ -7,11 +7,19 @@
 #pragma once
 
 #include <glib.h>
+#include "transport/fm-channel.h"
 
 G_BEGIN_DECLS
 
 /* Reads (@writing FALSE) or writes exactly @len bytes on @fd, looping over short
  * transfers and EINTR.  Returns FALSE on end of file or error. */
 gboolean fm_test_io_full(int fd, void *buf, gsize len, gboolean writing);
+
+/* Returns a channel reading the @len bytes of @data, or writing into fresh memory
+ * when @len is 0 (a memfd rewound to 0).  Asserts on failure. */
+FmChannel *fm_test_channel_from_bytes(const guint8 *data, gsize len);
+/* Returns everything written into the memfd of a channel made by
+ * fm_test_channel_from_bytes() (caller frees). */
+GBytes *fm_test_channel_contents(FmChannel *channel);
 
 G_END_DECLS

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/fm-test-util.h"
 #include "util/fm-error.h"
 
 #define SEED 0x57ea3f00
@@ -28,41 +29,11 @@
 
 /* ---- helpers ---- */
 
-/* Returns a channel reading the @len bytes of @data (a memfd rewound to 0). */
-static FmChannel *
-channel_from_bytes(const guint8 *data, gsize len)
-{
-    g_autoptr(GError) err = NULL;
-    int fd = memfd_create("fm-test-stream", MFD_CLOEXEC);
-    FmChannel *channel;
-
-    g_assert_cmpint(fd, >=, 0);
-    if (len > 0)
-        g_assert_cmpint(write(fd, data, len), ==, (gssize)len);
-    g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
-    channel = fm_channel_new_from_fd(fd, &err);
-    g_assert_no_error(err);
-    return channel;
-}
-
 /* Returns a channel writing into a fresh memfd. */
 static FmChannel *
 channel_to_memory(void)
 {
-    return channel_from_bytes(NULL, 0);
-}
-
-/* Returns everything written into the memfd of @channel (caller frees). */
-static GBytes *
-channel_contents(FmChannel *channel)
-{
-    int fd = fm_channel_get_fd(channel);
-    off_t len = lseek(fd, 0, SEEK_END);
-    guint8 *data = g_malloc(len > 0 ? len : 1);
-
-    g_assert_cmpint(len, >=, 0);
-    g_assert_cmpint(pread(fd, data, len, 0), ==, len);
-    return g_bytes_new_take(data, len);
+    return fm_test_channel_from_bytes(NULL, 0);
 }
 
 /* Returns a connected pair of channels: a socketpair, or TCP over loopback. */
@@ -133,7 +104,7 @@ read_all(FmChannel *channel, guint64 max_memory, guint *n_records, guint32 *last
 static GError *
 read_bytes(const guint8 *data, gsize len, guint64 max_memory)
 {
-    g_autoptr(FmChannel) channel = channel_from_bytes(data, len);
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(data, len);
 
     return read_all(channel, max_memory, NULL, NULL);
 }
@@ -527,7 +498,7 @@ make_small_stream(void)
     g_assert_true(fm_stream_writer_write_record(writer, FM_RECORD_DIGEST, digest, 40, &err));
     g_assert_true(fm_stream_writer_write_end(writer, &err));
     g_assert_no_error(err);
-    return channel_contents(channel);
+    return fm_test_channel_contents(channel);
 }
 
 typedef struct {
@@ -599,7 +570,7 @@ test_truncated(void)
 
     /* The full stream is valid. */
     {
-        g_autoptr(FmChannel) channel = channel_from_bytes(data, len);
+        g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(data, len);
 
         err = read_all(channel, MAX_MEMORY, &n_records, &last);
         g_assert_no_error(err);
@@ -1030,7 +1001,7 @@ test_writer_refuses(void)
     g_clear_error(&err);
 
     {
-        g_autoptr(GBytes) bytes = channel_contents(channel);
+        g_autoptr(GBytes) bytes = fm_test_channel_contents(channel);
         gsize len;
         const guint8 *data = g_bytes_get_data(bytes, &len);
 

@@ -27,6 +27,7 @@
 #include "backend/fm-backend-priv.h"
 #include "engine/fm-job.h"
 #include "engine/fm-policy.h"
+#include "tests/fm-test-util.h"
 #include "util/fm-error.h"
 
 #define SEED 0x3e4f1d17
@@ -34,36 +35,6 @@
 #define ANY_PFN G_MAXUINT64
 
 /* ---- helpers ---- */
-
-/* Returns a channel reading the @len bytes of @data (a memfd rewound to 0). */
-static FmChannel *
-channel_from_bytes(const guint8 *data, gsize len)
-{
-    g_autoptr(GError) err = NULL;
-    int fd = memfd_create("fm-test-xen-stream", MFD_CLOEXEC);
-    FmChannel *channel;
-
-    g_assert_cmpint(fd, >=, 0);
-    if (len > 0)
-        g_assert_cmpint(write(fd, data, len), ==, (gssize)len);
-    g_assert_cmpint(lseek(fd, 0, SEEK_SET), ==, 0);
-    channel = fm_channel_new_from_fd(fd, &err);
-    g_assert_no_error(err);
-    return channel;
-}
-
-/* Returns everything written into the memfd of @channel. */
-static GBytes *
-channel_contents(FmChannel *channel)
-{
-    int fd = fm_channel_get_fd(channel);
-    off_t len = lseek(fd, 0, SEEK_END);
-    guint8 *data = g_malloc(len > 0 ? len : 1);
-
-    g_assert_cmpint(len, >=, 0);
-    g_assert_cmpint(pread(fd, data, len, 0), ==, len);
-    return g_bytes_new_take(data, len);
-}
 
 /* Returns a copy of @len bytes (g_memdup2() is GLib 2.68; the project needs 2.66). */
 static gpointer
@@ -209,7 +180,7 @@ decode(FmChannel *channel, guint64 max_pfns, Decoded *d)
 static GError *
 decode_bytes(const guint8 *data, gsize len, guint64 max_pfns, Decoded *d)
 {
-    g_autoptr(FmChannel) channel = channel_from_bytes(data, len);
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(data, len);
 
     return decode(channel, max_pfns, d);
 }
@@ -581,7 +552,7 @@ test_round_trip(void)
 static void
 check_fake_guest(FmXenGuestType type, gboolean with_xenstore)
 {
-    g_autoptr(FmChannel) channel = channel_from_bytes(NULL, 0);
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
     g_autoptr(FmChannel) in = NULL;
     g_autoptr(GBytes) bytes = NULL;
     g_autoptr(GError) err = NULL;
@@ -600,10 +571,10 @@ check_fake_guest(FmXenGuestType type, gboolean with_xenstore)
 
     guest_state_init(&s);
     sent = write_fake_guest(channel, type, with_xenstore, n_pages, memory);
-    bytes = channel_contents(channel);
+    bytes = fm_test_channel_contents(channel);
     g_assert_cmpuint(sent, ==, g_bytes_get_size(bytes));
 
-    in = channel_from_bytes(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+    in = fm_test_channel_from_bytes(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
     err = decode(in, n_pages, &d);
     g_assert_no_error(err);
 
@@ -677,7 +648,7 @@ test_sink_hvm(void)
 static void
 test_sink_refuses(void)
 {
-    g_autoptr(FmChannel) channel = channel_from_bytes(NULL, 0);
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
     GError *err = NULL;
     GuestState s;
     FmXenStreamInfo info;
@@ -812,7 +783,7 @@ test_sink_peer_gone(void)
 static void
 test_writer_refuses(void)
 {
-    g_autoptr(FmChannel) channel = channel_from_bytes(NULL, 0);
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
     g_autoptr(FmXenStreamWriter) w = fm_xen_stream_writer_new(channel);
     GError *err = NULL;
     GuestState s;
@@ -920,7 +891,7 @@ test_writer_refuses(void)
 
     /* What the writer accepted, the reader accepts. */
     {
-        g_autoptr(GBytes) bytes = channel_contents(channel);
+        g_autoptr(GBytes) bytes = fm_test_channel_contents(channel);
         Decoded d;
         static const guint32 kinds[] = {
             XL(LIBXC_CONTEXT), XC(X86_MSR_POLICY), XC(STATIC_DATA_END), KIND(FM_XEN_LAYER_LIBXC, 0x80000123u),
@@ -1104,7 +1075,7 @@ run_engine(FmChannel *channel, FmXenGuestType type)
     g_assert_true(fm_job_run(job, &err));
     g_assert_no_error(err);
     g_assert_cmpint(fm_job_get_state(job), ==, FM_JOB_COMPLETED);
-    bytes = channel_contents(channel);
+    bytes = fm_test_channel_contents(channel);
     g_assert_cmpuint(fm_job_get_stats(job)->data_processed, ==, g_bytes_get_size(bytes));
     g_assert_cmpuint(fm_job_get_stats(job)->memory_iteration, >=, 2);
     return g;
@@ -1114,14 +1085,14 @@ run_engine(FmChannel *channel, FmXenGuestType type)
 static void
 test_engine(void)
 {
-    g_autoptr(FmChannel) channel = channel_from_bytes(NULL, 0);
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
     g_autoptr(GBytes) bytes = NULL;
     g_autoptr(GError) err = NULL;
     FakeGuest *g = run_engine(channel, FM_XEN_GUEST_HVM);
     Decoded d;
     guint32 last;
 
-    bytes = channel_contents(channel);
+    bytes = fm_test_channel_contents(channel);
     err = decode_bytes(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
                        FAKE_PAGES, &d);
     g_assert_no_error(err);
@@ -2294,7 +2265,7 @@ test_verify_stream(void)
     if (checker == NULL)
         return;
     for (gsize i = 0; i < G_N_ELEMENTS(guests); i++) {
-        g_autoptr(FmChannel) channel = channel_from_bytes(NULL, 0);
+        g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
         g_autofree guint8 *memory = g_malloc0(64 * PAGE);
         g_autoptr(GBytes) bytes = NULL;
         g_autofree char *path = NULL;
@@ -2304,7 +2275,7 @@ test_verify_stream(void)
         /* No xenstore data: verify-stream-v2 4.17 cannot check non-empty data
          * under Python 3 (it compares bytes with str), see docs/xen-stream.md. */
         write_fake_guest(channel, guests[i].type, FALSE, 64, memory);
-        bytes = channel_contents(channel);
+        bytes = fm_test_channel_contents(channel);
         path = save_temp(bytes);
         g_assert_cmpint(run_checker(checker, path, &output), ==, 0);
         g_assert_nonnull(strstr(output, "Libxl Header: little endian"));
@@ -2356,13 +2327,13 @@ test_verify_stream(void)
     }
     /* And the stream the engine writes (a PVH guest: no xenstore data). */
     {
-        g_autoptr(FmChannel) channel = channel_from_bytes(NULL, 0);
+        g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
         g_autoptr(GBytes) bytes = NULL;
         g_autofree char *path = NULL;
         g_autofree char *output = NULL;
         FakeGuest *g = run_engine(channel, FM_XEN_GUEST_PVH);
 
-        bytes = channel_contents(channel);
+        bytes = fm_test_channel_contents(channel);
         fm_backend_free(&g->parent);
         path = save_temp(bytes);
         g_assert_cmpint(run_checker(checker, path, &output), ==, 0);
