@@ -212,6 +212,51 @@ fm_demo_plot(const FmReport *report, const char *dir, const char *label, GError 
     return TRUE;
 }
 
+/* Writes the run records of @runs under DIR/records and, as DIR/demo-LABEL-*.svg,
+ * data remaining over time (the policies overlaid), data sent per round, and each
+ * policy's heat map of fragments x rounds.  FALSE with @error. */
+static gboolean
+fm_demo_plot_runs(GPtrArray *runs, const char *dir, const char *label, GError **error)
+{
+    g_autofree char *records = g_build_filename(dir, "records", NULL);
+    FmRunRecord *const *all = (FmRunRecord *const *)runs->pdata;
+    struct {
+        const char *what;
+        char *svg;
+    } figures[] = {
+        { "remaining", fm_plot_remaining(all, runs->len) },
+        { "sent", fm_plot_sent(all, runs->len) },
+    };
+    gboolean ok = TRUE;
+
+    if (g_mkdir_with_parents(records, 0777) < 0) {
+        int saved = errno;
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot create directory '%s': %s"),
+                    records, g_strerror(saved));
+        ok = FALSE;
+    }
+    for (guint i = 0; ok && i < runs->len; i++) {
+        g_autofree char *name = g_strdup_printf("demo-%s-heat-%s.svg", label, all[i]->policy);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_autofree char *svg = fm_plot_heat(all[i]);
+
+        ok = fm_run_record_write(all[i], records, error) &&
+             g_file_set_contents(path, svg, -1, error);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(figures); i++) {
+        g_autofree char *name = g_strdup_printf("demo-%s-%s.svg", label, figures[i].what);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+
+        if (ok)
+            ok = g_file_set_contents(path, figures[i].svg, -1, error);
+        g_free(figures[i].svg);
+    }
+    if (ok)
+        printf(_("fragmig demo: wrote the run records under %s and their figures in %s\n"),
+               records, dir);
+    return ok;
+}
+
 /* The demo command; returns an exit status. */
 int
 fm_cmd_demo(int argc, char **argv)
@@ -229,6 +274,7 @@ fm_cmd_demo(int argc, char **argv)
     g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmReport) report = fm_report_new();
+    g_autoptr(GPtrArray) runs = g_ptr_array_new_with_free_func((GDestroyNotify)fm_run_record_free);
     const char *const *wargs = NULL;
     const char *policies[3];
     guint n_policies;
@@ -290,6 +336,7 @@ fm_cmd_demo(int argc, char **argv)
         const char *wl_args[8] = { "--workload", workload, NULL };
         FmLiveRequest req = { 0 };
         FmReportRow row;
+        FmRunRecord *run;
 
         for (guint j = 0; wargs[j]; j++)
             wl_args[2 + j] = wargs[j];
@@ -298,14 +345,20 @@ fm_cmd_demo(int argc, char **argv)
             return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
         req.timeout = 30;
         req.progress = stdout;
+        run = fm_run_record_new(label, policies[i]);
+        g_ptr_array_add(runs, run);
+        req.on_round = fm_run_record_on_progress;
+        req.on_round_data = run;
         if (!fm_demo_run(self, memory, wl_args, bandwidth_arg, &req, &row, &error))
             return fm_cmd_fail(FM_EXIT_FAILURE, _("demo with policy %s failed: %s"),
                                policies[i], error->message);
+        fm_run_record_finish(run, &row.stats, row.completed);
         row.scenario = label;
         fm_report_add(report, &row);
     }
     fm_report_print(report, FM_REPORT_TABLE, stdout);
-    if (plot_dir && !fm_demo_plot(report, plot_dir, label, &error))
+    if (plot_dir && (!fm_demo_plot(report, plot_dir, label, &error) ||
+                     !fm_demo_plot_runs(runs, plot_dir, label, &error)))
         return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
     return FM_EXIT_OK;
 }

@@ -37,9 +37,10 @@ fm_live_on_signal(int signo G_GNUC_UNUSED)
 }
 
 typedef struct {
-    FILE *out;
+    FILE *out;            /* NULL: no progress lines, only the caller's on_round */
     gboolean tty;
     FmJob *job;
+    const FmLiveRequest *req;
     GMutex lock;          /* serialises output between the ticker and the job thread */
     gint stop;            /* atomic: the ticker ends */
     GThread *ticker;
@@ -80,15 +81,19 @@ fm_live_ticker(gpointer data)
 
 /* FmJobProgressFunc: one line per round (over the ticker's line on a terminal). */
 static void
-fm_live_on_round(FmJob *job G_GNUC_UNUSED, const FmRoundRecord *round, gpointer data)
+fm_live_on_round(FmJob *job, const FmRoundRecord *round, gpointer data)
 {
     FmLiveProgress *p = data;
 
-    g_mutex_lock(&p->lock);
-    fm_live_print_status(p, p->tty ? "\r\033[K" : "", round);
-    fputc('\n', p->out);
-    fflush(p->out);
-    g_mutex_unlock(&p->lock);
+    if (p->out) {
+        g_mutex_lock(&p->lock);
+        fm_live_print_status(p, p->tty ? "\r\033[K" : "", round);
+        fputc('\n', p->out);
+        fflush(p->out);
+        g_mutex_unlock(&p->lock);
+    }
+    if (p->req->on_round)
+        p->req->on_round(job, round, p->req->on_round_data);
 }
 
 /* `--record FILE`: the trace of a migration's harvests. */
@@ -229,12 +234,14 @@ fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
     if (recorder.writer)
         fm_job_set_harvest_func(job, fm_live_on_harvest, &recorder);
 
+    g_mutex_init(&progress.lock);
+    progress.job = job;
+    progress.req = req;
+    if (req->progress || req->on_round)
+        fm_job_set_progress_func(job, fm_live_on_round, &progress);
     if (req->progress) {
         progress.out = req->progress;
         progress.tty = isatty(fileno(req->progress));
-        progress.job = job;
-        g_mutex_init(&progress.lock);
-        fm_job_set_progress_func(job, fm_live_on_round, &progress);
         if (progress.tty)
             progress.ticker = g_thread_new("fm-progress", fm_live_ticker, &progress);
     }
@@ -250,8 +257,7 @@ fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
         g_thread_join(progress.ticker);
         fputs("\r\033[K", progress.out);
     }
-    if (req->progress)
-        g_mutex_clear(&progress.lock);
+    g_mutex_clear(&progress.lock);
     fm_live_recorder_close(&recorder);
 
     memset(row, 0, sizeof(*row));

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <glib.h>
 #include "fm-report.h"
+#include "engine/fm-job.h"
 #include "engine/fm-params.h"
 #include "engine/fm-policy.h"
 
@@ -26,6 +27,8 @@ typedef struct {
     double timeout;              /* seconds without progress before giving up */
     gboolean keep_source;        /* leave the source's (paused) copy instead of killing it */
     FILE *progress;              /* where progress goes; NULL = none */
+    FmJobProgressFunc on_round;  /* also called after every round (run records); may be NULL */
+    gpointer on_round_data;
     const char *record;          /* write the dirty pages of each harvest to this trace
                                   * file (docs/trace-format.md); NULL = none */
 } FmLiveRequest;
