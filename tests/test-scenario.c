@@ -265,6 +265,7 @@ test_defaults(void)
     g_assert_cmpuint(fm_scenario_page_count(sc), ==, 262144);
     assert_close(sc->bandwidth, 12.5e6);
     assert_close(sc->latency, 0.5e-3);
+    assert_close(sc->verify_rate, 0);          /* no verification modelled */
     g_assert_cmpuint(sc->seed, ==, 1);
     g_assert_cmpint(sc->workload->type, ==, FM_WORKLOAD_IDLE);
     assert_close(sc->workload->rate, 4.0);
@@ -287,7 +288,7 @@ test_values(void)
         "  <description>  a <![CDATA[test]]> scenario  </description>\n"
         "  <link bandwidth='10Gbps' latency='1ms'/>\n"
         "  <param name='downtime' value='300ms'/>\n"
-        "  <guest memory='512MiB' page-size='64KiB'/>\n"
+        "  <guest memory='512MiB' page-size='64KiB' verify-rate='4GB/s'/>\n"
         "</scenario>\n");
     const FmScenarioParam *p;
 
@@ -298,6 +299,7 @@ test_values(void)
     g_assert_cmpuint(fm_scenario_page_count(sc), ==, 8192);
     assert_close(sc->bandwidth, 1.25e9);
     assert_close(sc->latency, 1e-3);
+    assert_close(sc->verify_rate, 4e9);
     g_assert_cmpuint(sc->seed, ==, G_MAXUINT64);
     g_assert_cmpint(sc->workload->type, ==, FM_WORKLOAD_WEB);
     assert_close(sc->workload->rate, 7600.0);         /* absolute: not scaled */

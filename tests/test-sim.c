@@ -332,6 +332,44 @@ test_clock(void)
 #undef CHECK_CLOCK
 }
 
+/* <guest verify-rate>: each side digests the memory while the guest is paused, the
+ * source in save_state, the destination in finish; the link carries nothing more. */
+static void
+test_verify_time(void)
+{
+    FmScenario *sc = scenario_new(1024 * PAGE, NULL);
+    g_autoptr(FmSim) sim = NULL;
+    g_autoptr(GError) error = NULL;
+    FmBackend *be;
+    FmSink *sink;
+    double t;
+
+    sc->verify_rate = -1;
+    g_assert_null(fm_sim_new(sc, &error));
+    g_assert_error(error, FM_ERROR, FM_ERROR_CONFIG);
+    g_clear_error(&error);
+
+    sc->verify_rate = 1024.0 * PAGE / 0.25;    /* 0.25 s a side */
+    sim = fm_sim_new(sc, &error);
+    g_assert_no_error(error);
+    scenario_free(sc);
+    be = fm_sim_get_backend(sim);
+    sink = fm_sim_get_sink(sim);
+
+    begin(sim);
+    send_all(sim);
+    g_assert_true(fm_backend_pause(be, NULL));
+    t = fm_sim_now(sim);
+    g_assert_true(fm_backend_save_state(be, sink, NULL));
+    g_assert_cmpfloat_with_epsilon(fm_sim_now(sim), t + 0.25 + fm_stream_record_size(16384) / 100e6,
+                                   1e-12);
+    t = fm_sim_now(sim);
+    g_assert_true(fm_sink_finish(sink, NULL));
+    g_assert_cmpfloat_with_epsilon(fm_sim_now(sim), t + 0.25 + 8 / 100e6 + 2 * 0.001, 1e-12);
+    g_assert_true(fm_sim_verify(sim, &error));
+    g_assert_no_error(error);
+}
+
 /* Harvest shows exactly the pages written since the last clearing harvest. */
 static void
 test_harvest(void)
@@ -707,6 +745,7 @@ main(int argc, char **argv)
     g_test_add_func("/sim/read-pages", test_read_pages);
     g_test_add_func("/sim/sink-checks", test_sink_checks);
     g_test_add_func("/sim/clock", test_clock);
+    g_test_add_func("/sim/verify-time", test_verify_time);
     g_test_add_func("/sim/harvest", test_harvest);
     g_test_add_func("/sim/session", test_session);
     g_test_add_func("/sim/abort", test_abort);

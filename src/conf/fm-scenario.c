@@ -397,7 +397,7 @@ typedef struct {
 static const FmElementRule fm_scenario_rules[] = {
     { "scenario", NULL, TRUE, TRUE, FALSE, { "name" }, { NULL } },
     { "description", "scenario", TRUE, FALSE, TRUE, { NULL }, { NULL } },
-    { "guest", "scenario", TRUE, TRUE, FALSE, { "memory", "page-size" }, { "memory" } },
+    { "guest", "scenario", TRUE, TRUE, FALSE, { "memory", "page-size", "verify-rate" }, { "memory" } },
     { "link", "scenario", TRUE, TRUE, FALSE, { "bandwidth", "latency" }, { "bandwidth" } },
     /* "file" for a trace only, the models' attributes for the others. */
     { "workload", "scenario", TRUE, TRUE, FALSE, { FM_MODEL_ATTRS, "file" }, { "type" } },
@@ -710,14 +710,24 @@ fm_scenario_attr_duration(const FmScenarioReader *r, const xmlNode *node,
     return TRUE;
 }
 
-/* Reads <guest memory page-size> into @scenario. */
+/* Reads <guest memory page-size verify-rate> into @scenario. */
 static gboolean
 fm_scenario_read_guest(const FmScenarioReader *r, const xmlNode *node,
                        FmScenario *scenario, GError **error)
 {
     g_autofree char *memory = fm_xml_attr(node, "memory");
     g_autofree char *page_size = fm_xml_attr(node, "page-size");
+    g_autofree char *verify_rate = fm_xml_attr(node, "verify-rate");
     guint64 bytes;
+
+    /* a rate in bytes per second, like a link's: "4GB/s", "3.2GiB/s" */
+    scenario->verify_rate = 0;
+    if (verify_rate) {
+        g_autoptr(GError) local = NULL;
+
+        if (!fm_units_parse_bandwidth(verify_rate, &scenario->verify_rate, &local))
+            return fm_scenario_fail(error, r->path, node, "verify-rate", "%s", local->message);
+    }
 
     scenario->page_size = FM_SCENARIO_DEFAULT_PAGE_SIZE;
     if (page_size) {

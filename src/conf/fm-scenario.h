@@ -38,6 +38,9 @@ typedef struct {
     char *description;     /* may be NULL */
     guint64 memory;        /* bytes, a multiple of page_size */
     guint32 page_size;     /* bytes, power of two, 4096 by default */
+    double verify_rate;    /* <guest verify-rate>: bytes per second at which each side
+                            * digests the memory while the guest is paused; 0 = no
+                            * verification (the default) */
     double bandwidth;      /* link bytes per second */
     double latency;        /* one-way link latency, seconds */
     guint64 seed;          /* PRNG seed (default 1) */

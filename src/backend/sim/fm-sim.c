@@ -3,8 +3,12 @@
  *
  * One FmSim holds the backend and the sink, so that both see the same clock.  The
  * clock is not stored: it is a function of what went over the link,
- *     now = bytes_sent / bandwidth + round_trips x 2 x latency,
+ *     now = bytes_sent / bandwidth + round_trips x 2 x latency + compute_time,
  * so it never drifts and every reading is exact for the bytes sent so far.
+ * compute_time is what the two sides spend on the verification of a real migration
+ * (a digest of the whole memory at <guest verify-rate>, on the source while the
+ * guest is paused and on the destination before it answers): the link is idle then
+ * and the guest paused, so it only lengthens the downtime.
  *
  * Guest memory is never allocated: a page is its version number (source and
  * destination arrays of guint32), and a page read writes only its 16-byte stamp
@@ -56,6 +60,8 @@ struct _FmSim {
     gsize page_size;
     double bandwidth;           /* bytes per second, > 0 */
     double latency;             /* one way, seconds */
+    double verify_time;         /* seconds one side takes to digest the memory; 0 = none */
+    double compute_time;        /* seconds spent digesting so far, the link idle */
     FmWorkloadSpec *workload;   /* owned; NULL for a guest that writes nothing */
     FmWorkloadState wl;
 
@@ -90,7 +96,7 @@ fm_sim_now(const FmSim *sim)
 {
     g_return_val_if_fail(sim != NULL, 0);
     return (double)sim->sink.parent.bytes_sent / sim->bandwidth +
-           (double)sim->round_trips * 2.0 * sim->latency;
+           (double)sim->round_trips * 2.0 * sim->latency + sim->compute_time;
 }
 
 /* Counts one write of @pfn in its version. */
@@ -287,7 +293,8 @@ fm_sim_backend_resume(FmBackend *self, GError **error G_GNUC_UNUSED)
     return TRUE;
 }
 
-/* Sends a CPU_STATE record of the modelled size; the guest must be paused. */
+/* Digests the memory (the scenario's verify-rate) and sends a CPU_STATE record of
+ * the modelled size; the guest must be paused. */
 static gboolean
 fm_sim_backend_save_state(FmBackend *self, FmSink *sink, GError **error)
 {
@@ -301,6 +308,7 @@ fm_sim_backend_save_state(FmBackend *self, FmSink *sink, GError **error)
                     _("cannot save the CPU state of the simulated guest while it runs"));
         return FALSE;
     }
+    sim->compute_time += sim->verify_time;
     /* opaque to the stream; enough to recognise it, the rest models its size */
     state = g_malloc0(FM_SIM_CPU_STATE_SIZE);
     header[0] = FM_SIM_STAMP_MAGIC;
@@ -492,7 +500,8 @@ fm_sim_sink_flush(FmSink *self, GError **error)
     return TRUE;
 }
 
-/* Sends END and waits one round trip for the destination's verdict. */
+/* Sends END and waits for the destination's verdict: its digest of the memory (the
+ * scenario's verify-rate) and one round trip. */
 static gboolean
 fm_sim_sink_finish(FmSink *self, GError **error)
 {
@@ -502,6 +511,7 @@ fm_sim_sink_finish(FmSink *self, GError **error)
         return FALSE;
     /* END, then the destination's verdict comes back */
     self->bytes_sent += fm_stream_record_size(0);
+    sim->compute_time += sim->verify_time;
     sim->round_trips++;
     if (sim->refusal) {
         g_set_error(error, FM_ERROR, FM_ERROR_VERIFY,
@@ -593,6 +603,12 @@ fm_sim_new(const FmScenario *scenario, GError **error)
                     name, scenario->latency);
         return NULL;
     }
+    if (!(scenario->verify_rate >= 0 && isfinite(scenario->verify_rate))) {
+        g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
+                    _("%s: verify rate %g is not a number of bytes per second >= 0"),
+                    name, scenario->verify_rate);
+        return NULL;
+    }
     if (scenario->workload != NULL && !fm_workload_spec_check(scenario->workload, error)) {
         g_prefix_error(error, "%s: ", name);
         return NULL;
@@ -607,6 +623,8 @@ fm_sim_new(const FmScenario *scenario, GError **error)
     sim->page_size = scenario->page_size;
     sim->bandwidth = scenario->bandwidth;
     sim->latency = scenario->latency;
+    if (scenario->verify_rate > 0)
+        sim->verify_time = (double)pages * scenario->page_size / scenario->verify_rate;
     if (scenario->workload != NULL) {
         sim->workload = fm_workload_spec_copy(scenario->workload);
         fm_workload_state_init(&sim->wl, sim->workload, pages, scenario->seed);
