@@ -70,6 +70,9 @@ start_guest() {
 
 # start_receiver [ARGS...]: starts a receiver on a free port, sets $receiver and $addr
 start_receiver() {
+    # the old file must go first: the shell truncates it only when the child starts,
+    # and until then it would still hold the previous receiver's address
+    rm -f "$tmp/recv.out"
     "$FRAGMIG" receive --listen tcp://127.0.0.1:0 --timeout 20 "$@" >"$tmp/recv.out" 2>"$tmp/recv.err" &
     receiver=$!
     pids="$pids $receiver"
