@@ -130,6 +130,7 @@ done
 
 # ---- the receiver is killed mid-migration ----
 start_guest --memory 64M --workload db --rate 60% --region-size 10% && start_receiver
+rm -f "$tmp/mig.out"   # see start_receiver: no stale "round 1:" line
 "$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
 mig=$!
 wait_round1
@@ -148,6 +149,7 @@ socat TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr TCP:"${addr#tcp://}" 2>"$tmp/soc
 proxy=$!
 pids="$pids $proxy"
 sleep 0.3
+rm -f "$tmp/mig.out"   # see start_receiver: no stale "round 1:" line
 "$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit tcp://127.0.0.1:$port >"$tmp/mig.out" 2>"$tmp/mig.err" &
 mig=$!
 wait_round1
@@ -162,6 +164,7 @@ stop "$guest"
 
 # ---- Ctrl-C on migrate ----
 start_guest --memory 64M --workload sweep --rate 120% --region-size 50% && start_receiver
+rm -f "$tmp/mig.out"   # see start_receiver: no stale "round 1:" line
 "$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
 mig=$!
 wait_round1
