@@ -1,0 +1,248 @@
+# dom0-lib.sh: shell helpers for the scripts that run in the test bed's dom0
+# (dom0-test.sh and the fragmig hook dom0-fragmig.sh): TAP output, timings, guest
+# configurations, the baseline xl migration and the checks of a memcheck guest.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Sourced by busybox sh.  The TAP counters live in files under $FMXT_RUN rather than in
+# variables, so that a test can be reported from a subshell or a pipeline, and the hook
+# (a separate process) numbers its tests in the same sequence.
+
+FMXT_RUN=${FMXT_RUN:-/run/fmxt}
+FMXT_CONSOLE_DIR=${FMXT_CONSOLE_DIR:-/var/log/xen/console}
+export FMXT_RUN FMXT_CONSOLE_DIR
+mkdir -p "$FMXT_RUN"
+
+# fmxt_arg NAME DEFAULT: prints the value of fmxt.NAME= on the kernel command line.
+fmxt_arg() {
+    _v=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^fmxt\.$1=//p" | tail -n 1)
+    echo "${_v:-$2}"
+}
+
+# fmxt_now: prints dom0's uptime in seconds, the clock of every timing here.
+fmxt_now() {
+    cut -d' ' -f1 /proc/uptime
+}
+
+# fmxt_since START: prints the seconds elapsed since START (an fmxt_now value).
+fmxt_since() {
+    awk -v a="$1" -v b="$(fmxt_now)" 'BEGIN { printf "%.1f\n", b - a }'
+}
+
+# ---- TAP --------------------------------------------------------------------------------
+
+_tap_next() {
+    _n=$(($(cat "$FMXT_RUN/tap-count" 2>/dev/null || echo 0) + 1))
+    echo "$_n" >"$FMXT_RUN/tap-count"
+}
+
+# tap_ok DESC / tap_not_ok DESC / tap_skip DESC REASON: report one test.
+tap_ok() {
+    _tap_next
+    echo "ok $_n - $*"
+}
+
+tap_not_ok() {
+    _tap_next
+    echo "$_n" >>"$FMXT_RUN/tap-failed"
+    echo "not ok $_n - $*"
+}
+
+tap_skip() {
+    _tap_next
+    echo "ok $_n - $1 # SKIP $2"
+}
+
+# tap_check DESC CMD...: ok when CMD succeeds, else not ok with CMD's output as comments.
+tap_check() {
+    _desc=$1
+    shift
+    if "$@" >"$FMXT_RUN/check.out" 2>&1; then
+        tap_ok "$_desc"
+    else
+        tap_not_ok "$_desc"
+        tap_diag <"$FMXT_RUN/check.out"
+    fi
+}
+
+# tap_diag: copies stdin to stdout as TAP comments.
+tap_diag() {
+    sed 's/^/# /'
+}
+
+# tap_time WHAT SECONDS [DETAILS]: one timing line, also kept for the final summary.
+tap_time() {
+    echo "# time $1 ${2}s${3:+ $3}" | tee -a "$FMXT_RUN/timings"
+}
+
+# tap_failed: succeeds when a test failed so far.
+tap_failed() {
+    [ -s "$FMXT_RUN/tap-failed" ]
+}
+
+# tap_finish: prints the plan and the timings; returns 0 when every test passed.
+tap_finish() {
+    _total=$(cat "$FMXT_RUN/tap-count" 2>/dev/null || echo 0)
+    echo "1..$_total"
+    if [ -s "$FMXT_RUN/timings" ]; then
+        echo "# timings:"
+        sed 's/^# time /#   /' "$FMXT_RUN/timings"
+    fi
+    if tap_failed; then
+        echo "# FAILED tests: $(tr '\n' ' ' <"$FMXT_RUN/tap-failed")"
+        return 1
+    fi
+    [ "$_total" -gt 0 ]
+}
+
+# ---- guests -----------------------------------------------------------------------------
+
+# fmxt_guest_cfg NAME MEM_MIB DIRTY_MIB PAUSE_MS: prints an xl config for a PVH guest that
+# runs memcheck.  cpuid and tsc_mode are what a PVH guest needs on QEMU's emulated SVM
+# (no NRIP-save: RDTSCP would have to be emulated, and that fails).  A guest that crashes
+# or resets (a triple fault is a reset) is kept, not restarted: a silently restarted
+# guest would run a new memcheck and hide the damage.
+fmxt_guest_cfg() {
+    cat <<EOF
+name = "$1"
+type = "pvh"
+kernel = "/domu/vmlinuz"
+ramdisk = "/domu/initrd.gz"
+extra = "console=hvc0 loglevel=4 fmxt.dirty=$3 fmxt.pause=$4"
+memory = $2
+maxmem = $2
+vcpus = 1
+on_crash = "preserve"
+on_reboot = "preserve"
+cpuid = "host,rdtscp=0"
+tsc_mode = "native"
+EOF
+}
+
+# fmxt_console_logs NAME: prints NAME's console logs, including those xenconsoled opened
+# under the temporary names of a migration (NAME--incoming, NAME--migratedaway).
+fmxt_console_logs() {
+    ls "$FMXT_CONSOLE_DIR/guest-$1.log" "$FMXT_CONSOLE_DIR/guest-$1--"*.log 2>/dev/null
+}
+
+# _fmxt_console_max NAME FIELD: the largest FIELD=N that memcheck printed on NAME's
+# consoles, 0 when none.  One memcheck process runs across migrations, so its counters
+# only grow: the largest value is the latest.
+_fmxt_console_max() {
+    _logs=$(fmxt_console_logs "$1")
+    [ -n "$_logs" ] || { echo 0; return; }
+    # shellcheck disable=SC2086
+    cat $_logs | tr -d '\r' | awk -v f="$2" '
+        /^memcheck pass=/ {
+            for (i = 2; i <= NF; i++) {
+                split($i, kv, "=")
+                if (kv[1] == f && kv[2] + 0 > m) m = kv[2] + 0
+            }
+        }
+        END { print m + 0 }'
+}
+
+# fmxt_guest_starts NAME: how many times memcheck started on NAME's consoles (1 = the
+# guest never rebooted).
+fmxt_guest_starts() {
+    _logs=$(fmxt_console_logs "$1")
+    [ -n "$_logs" ] || { echo 0; return; }
+    # shellcheck disable=SC2086
+    cat $_logs | tr -d '\r' | grep -c '^memcheck start'
+}
+
+# fmxt_guest_archive_logs NAME DIR: moves NAME's console logs into DIR, so that a new
+# guest of the same name starts with clean ones (call after destroying the old guest).
+fmxt_guest_archive_logs() {
+    mkdir -p "$2"
+    for _f in $(fmxt_console_logs "$1"); do mv "$_f" "$2/"; done
+}
+
+# fmxt_guest_pass NAME / fmxt_guest_bad NAME / fmxt_guest_maxgap NAME: memcheck's latest
+# pass number, damaged pages found so far, longest stall seen (ms).
+fmxt_guest_pass() { _fmxt_console_max "$1" pass; }
+fmxt_guest_bad() { _fmxt_console_max "$1" bad; }
+fmxt_guest_maxgap() { _fmxt_console_max "$1" maxgap_ms; }
+
+# fmxt_guest_wait_pass NAME ABOVE TIMEOUT: waits until memcheck on NAME reports a pass
+# above ABOVE; fails after TIMEOUT seconds.
+fmxt_guest_wait_pass() {
+    _i=0
+    while [ "$_i" -lt "$3" ]; do
+        [ "$(fmxt_guest_pass "$1")" -gt "$2" ] && return 0
+        sleep 1
+        _i=$((_i + 1))
+    done
+    return 1
+}
+
+# fmxt_guest_faults NAME: prints the console lines of NAME that show a crash or damage;
+# fails (prints nothing) when there are none.
+fmxt_guest_faults() {
+    _logs=$(fmxt_console_logs "$1")
+    [ -n "$_logs" ] || return 1
+    # shellcheck disable=SC2086
+    grep -hiE 'bad=[1-9]|badpages=[1-9]|memcheck exited|oops|panic|segfault|general protection|BUG:|Call Trace' $_logs
+}
+
+# fmxt_domain_exists NAME: succeeds when xl lists a domain called exactly NAME.
+fmxt_domain_exists() {
+    xl list 2>/dev/null | awk -v n="$1" '$1 == n { f = 1 } END { exit !f }'
+}
+
+# fmxt_domain_running NAME: succeeds when domain NAME exists and is neither paused, shut
+# down, crashed nor dying (the State flags of xl list are r b p s c d).
+fmxt_domain_running() {
+    xl list 2>/dev/null | awk -v n="$1" '$1 == n { f = 1; s = $5 } END { exit !(f && s !~ /[pscd]/) }'
+}
+
+# fmxt_tcg_vmrun_fault DOMID: succeeds when Xen logged, for domain DOMID, the fault of
+# QEMU's SVM emulation seen on this test bed: a "triple fault" whose saved guest state
+# holds Xen's own code segment (e008) and the address right after Xen's VMRUN, i.e.
+# the emulator failed while entering the guest.  No guest can put Xen's CS there
+# itself, so this tells the emulator's bug apart from a guest (or migration) fault.
+fmxt_tcg_vmrun_fault() {
+    xl dmesg 2>/dev/null | awk -v re=" d$1v[0-9]+ Triple fault" '
+        $0 ~ re { t = 1; next }
+        t && /RIP:/ { if ($0 ~ /RIP: *e008:/) f = 1; t = 0 }
+        END { exit !f }'
+}
+
+# fmxt_xl_migrate NAME TIMEOUT: the baseline: `xl migrate` of NAME to localhost through
+# fakessh.  Sets FMXT_MIG_SECS (wall time) and FMXT_MIG_BYTES (sender -> receiver stream
+# bytes, empty if unknown); xl's output is in $FMXT_RUN/xl-migrate.log.  Returns xl's
+# status (143 when TIMEOUT killed it, or when the guest died on the way: xl would only
+# notice at the end, when the guest does not answer the suspend request).
+fmxt_xl_migrate() {
+    rm -f "$FMXT_RUN/stream-bytes"
+    _domid=$(xl domid "$1" 2>/dev/null)
+    _t0=$(fmxt_now)
+    FMXT_STREAM_BYTES=$FMXT_RUN/stream-bytes timeout "$2" \
+        xl migrate -s fakessh "$1" localhost >"$FMXT_RUN/xl-migrate.log" 2>&1 &
+    _xl=$!
+    # Progress, as xl prints none: the bytes fakessh's dd has read so far, every 10 s.
+    (
+        _i=0
+        while sleep 5; do
+            if [ -n "$_domid" ] && xl dmesg 2>/dev/null | grep -q " d${_domid}v[0-9]* Triple fault"; then
+                echo "# migrating $1: the guest (domain $_domid) died; stopping xl"
+                kill "$_xl" 2>/dev/null
+                break
+            fi
+            _i=$((_i + 1))
+            [ $((_i % 2)) -eq 0 ] || continue
+            _b=$(for _p in $(pidof dd); do sed -n 's/^rchar: //p' "/proc/$_p/io"; done 2>/dev/null |
+                sort -n | tail -n 1)
+            echo "# migrating $1: $(fmxt_since "$_t0")s, stream ${_b:-?} bytes, guest pass $(fmxt_guest_pass "$1")"
+        done
+    ) &
+    _mon=$!
+    wait "$_xl"
+    _rc=$?
+    kill "$_mon" 2>/dev/null
+    wait "$_mon" 2>/dev/null
+    # shellcheck disable=SC2034 # results for the caller
+    FMXT_MIG_SECS=$(fmxt_since "$_t0")
+    # shellcheck disable=SC2034
+    FMXT_MIG_BYTES=$(cat "$FMXT_RUN/stream-bytes" 2>/dev/null)
+    return $_rc
+}
