@@ -74,7 +74,7 @@ typedef struct {
 
 typedef struct _FmJob FmJob;
 
-/* Called after every round (and once at the end) in the job's thread. */
+/* Called after every pre-copy round (after its harvest and decision) in the job's thread. */
 typedef void (*FmJobProgressFunc)(FmJob *job, const FmRoundRecord *round, gpointer data);
 
 /* Called after every clearing harvest of the whole dirty log (one per pre-copy
