@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "util/fm-crc32c.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
@@ -83,22 +84,11 @@ put_le64(guint8 *p, guint64 v)
     memcpy(p, &v, sizeof(v));
 }
 
-/* Returns the CRC-32C of @len bytes; bitwise, as it only ever covers a 40-byte
- * header. */
+/* Returns the CRC-32C of @len bytes (src/util/fm-crc32c.c). */
 guint32
 fm_stream_crc32c(const void *data, gsize len)
 {
-    const guint8 *p = data;
-    guint32 crc = 0xFFFFFFFFu;
-
-    g_return_val_if_fail(len == 0 || data != NULL, 0);
-
-    for (gsize i = 0; i < len; i++) {
-        crc ^= p[i];
-        for (int bit = 0; bit < 8; bit++)
-            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-    }
-    return crc ^ 0xFFFFFFFFu;
+    return fm_crc32c(0, data, len);
 }
 
 /* Returns the header_crc due for @header (with its CRC field taken as zero). */

@@ -18,54 +18,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fm-crc32c.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
 /* A FILE writer hands its buffer to stdio once it holds this much. */
 #define FM_TRACE_WRITER_FLUSH (64 * 1024)
 
-/* ---- CRC-32C ---- */
-
-static guint32 fm_trace_crc_table[256];
-
-/* Fills the CRC-32C table (reflected polynomial 0x82F63B78) once. */
-static void
-fm_trace_crc_init(void)
-{
-    static gsize done;
-
-    if (g_once_init_enter(&done)) {
-        for (guint32 i = 0; i < 256; i++) {
-            guint32 c = i;
-
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-            fm_trace_crc_table[i] = c;
-        }
-        g_once_init_leave(&done, 1);
-    }
-}
+/* ---- CRC-32C (src/util/fm-crc32c.c) ---- */
 
 /* Returns the CRC-32C of @len bytes at @data continued from @crc (0 to start). */
 guint32
 fm_trace_crc32c(guint32 crc, const void *data, gsize len)
 {
-    const guint8 *p = data;
-
-    fm_trace_crc_init();
-    crc = ~crc;
-    for (gsize i = 0; i < len; i++)
-        crc = fm_trace_crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return ~crc;
-}
-
-/* Returns the CRC of one byte continued from @crc; the reader's per-byte path. */
-static inline guint32
-fm_trace_crc_byte(guint32 crc, guint8 b)
-{
-    crc = ~crc;
-    crc = fm_trace_crc_table[(crc ^ b) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    return fm_crc32c(crc, data, len);
 }
 
 /* Returns the header_crc due for the header at @header. */
@@ -827,8 +793,11 @@ fm_trace_reader_getc(FmTraceReader *r, GError **error)
         }
     }
     r->offset++;
-    if (r->crc_on)
-        r->crc = fm_trace_crc_byte(r->crc, (guint8)b);
+    if (r->crc_on) {
+        guint8 octet = b;
+
+        r->crc = fm_crc32c(r->crc, &octet, 1);
+    }
     return b;
 }
 
@@ -952,7 +921,6 @@ fm_trace_reader_new(FILE *in, const void *data, gsize len, GError **error)
 
     g_return_val_if_fail(in != NULL || data != NULL || len == 0, NULL);
 
-    fm_trace_crc_init();
     r = g_new0(FmTraceReader, 1);
     r->in = in;
     r->data = data;
