@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "util/fm-bytes.h"
 #include "util/fm-crc32c.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -51,39 +52,6 @@ fm_record_type_name(guint32 type)
     return record_type_names[type];
 }
 
-/* Little-endian accessors: wire fields need not be aligned. */
-static inline guint32
-get_le32(const guint8 *p)
-{
-    guint32 v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT32_FROM_LE(v);
-}
-
-static inline guint64
-get_le64(const guint8 *p)
-{
-    guint64 v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT64_FROM_LE(v);
-}
-
-static inline void
-put_le32(guint8 *p, guint32 v)
-{
-    v = GUINT32_TO_LE(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-put_le64(guint8 *p, guint64 v)
-{
-    v = GUINT64_TO_LE(v);
-    memcpy(p, &v, sizeof(v));
-}
-
 /* Returns the CRC-32C of @len bytes (src/util/fm-crc32c.c). */
 guint32
 fm_stream_crc32c(const void *data, gsize len)
@@ -100,7 +68,7 @@ fm_stream_header_crc(const guint8 *header)
     g_return_val_if_fail(header != NULL, 0);
 
     memcpy(copy, header, sizeof(copy));
-    put_le32(copy + HDR_OFF_CRC, 0);
+    fm_put_le32(copy + HDR_OFF_CRC, 0);
     return fm_stream_crc32c(copy, sizeof(copy));
 }
 
@@ -190,8 +158,8 @@ static gboolean
 fm_stream_check_page_header(const guint8 *body, guint64 len, gsize page_size,
                             guint64 offset, guint32 *count, GError **error)
 {
-    guint32 n = get_le32(body);
-    guint32 reserved = get_le32(body + 4);
+    guint32 n = fm_get_le32(body);
+    guint32 reserved = fm_get_le32(body + 4);
     guint32 max = fm_stream_max_pages_per_record(page_size);
 
     if (n == 0) {
@@ -235,7 +203,7 @@ fm_stream_parse_page_data(const guint8 *body, gsize len, guint64 page_count,
         !fm_stream_check_page_header(body, len, page_size, offset, &count, error))
         return FALSE;
     for (guint32 i = 0; i < count; i++) {
-        guint64 pfn = get_le64(body + 8 + 8 * (gsize)i);
+        guint64 pfn = fm_get_le64(body + 8 + 8 * (gsize)i);
 
         if (pfn >= page_count) {
             fm_protocol_error(error, _("pfn %llu at offset %llu is out of range (the guest has %llu pages)"),
@@ -297,8 +265,8 @@ fm_stream_check_stats(const guint8 *body, gsize len, guint64 offset, GError **er
 static gboolean
 fm_stream_check_digest(const guint8 *body, gsize len, guint64 offset, GError **error)
 {
-    guint32 algorithm = get_le32(body);
-    guint32 dlen = get_le32(body + 4);
+    guint32 algorithm = fm_get_le32(body);
+    guint32 dlen = fm_get_le32(body + 4);
     const char *name;
     guint32 expected;
 
@@ -341,9 +309,9 @@ fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_c
         return fm_stream_parse_page_data(body, len, page_count, page_size, offset,
                                          pages, error);
     case FM_RECORD_ROUND_END:
-        if (get_le32(body + 4) != 0) {
+        if (fm_get_le32(body + 4) != 0) {
             fm_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
-                              get_le32(body + 4), (ull)(offset + 8 + 4));
+                              fm_get_le32(body + 4), (ull)(offset + 8 + 4));
             return FALSE;
         }
         return TRUE;
@@ -354,9 +322,9 @@ fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_c
     case FM_RECORD_ABORT:
         return fm_stream_check_text(type, body, len, offset, error);
     case FM_RECORD_RESULT:
-        if (get_le32(body + 4) != 0) {
+        if (fm_get_le32(body + 4) != 0) {
             fm_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
-                              get_le32(body + 4), (ull)(offset + 8 + 4));
+                              fm_get_le32(body + 4), (ull)(offset + 8 + 4));
             return FALSE;
         }
         return fm_stream_check_text(type, body + 8, len - 8, offset, error);
@@ -515,10 +483,10 @@ fm_stream_writer_write_header(FmStreamWriter *writer, guint64 page_count,
         return FALSE;
     }
     memcpy(header + HDR_OFF_MAGIC, &magic, sizeof(magic));
-    put_le32(header + HDR_OFF_VERSION, FM_STREAM_VERSION);
-    put_le32(header + HDR_OFF_PAGE_SIZE, (guint32)page_size);
-    put_le64(header + HDR_OFF_PAGE_COUNT, page_count);
-    put_le32(header + HDR_OFF_CRC, fm_stream_header_crc(header));
+    fm_put_le32(header + HDR_OFF_VERSION, FM_STREAM_VERSION);
+    fm_put_le32(header + HDR_OFF_PAGE_SIZE, (guint32)page_size);
+    fm_put_le64(header + HDR_OFF_PAGE_COUNT, page_count);
+    fm_put_le32(header + HDR_OFF_CRC, fm_stream_header_crc(header));
 
     if (!fm_stream_writer_put(writer, &vec, 1, error))
         return FALSE;
@@ -563,10 +531,10 @@ fm_stream_writer_write_pages(FmStreamWriter *writer, const guint64 *pfns, gsize 
             wire_pfns[i] = GUINT64_TO_LE(pfns[done + i]);
 #endif
 
-        put_le32(head, FM_RECORD_PAGE_DATA);
-        put_le32(head + 4, (guint32)(8 + (guint64)count * (8 + writer->page_size)));
-        put_le32(head + 8, count);
-        put_le32(head + 12, 0);
+        fm_put_le32(head, FM_RECORD_PAGE_DATA);
+        fm_put_le32(head + 4, (guint32)(8 + (guint64)count * (8 + writer->page_size)));
+        fm_put_le32(head + 8, count);
+        fm_put_le32(head + 12, 0);
         vec[0] = (FmIoVector){ head, sizeof(head) };
         vec[1] = (FmIoVector){ wire_pfns, 8 * (gsize)count };
         vec[2] = (FmIoVector){ data + done * writer->page_size,
@@ -616,8 +584,8 @@ fm_stream_writer_write_record(FmStreamWriter *writer, guint32 type, const void *
         return FALSE;
     }
 
-    put_le32(head, type);
-    put_le32(head + 4, (guint32)len);
+    fm_put_le32(head, type);
+    fm_put_le32(head + 4, (guint32)len);
     vec[0] = (FmIoVector){ head, sizeof(head) };
     vec[1] = (FmIoVector){ body, len };
     vec[2] = (FmIoVector){ zeros, fm_stream_record_size(len) - 8 - len };
@@ -781,7 +749,7 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
         }
     }
     if (got >= HDR_OFF_VERSION + 4) {
-        version = get_le32(h + HDR_OFF_VERSION);
+        version = fm_get_le32(h + HDR_OFF_VERSION);
         if (version != FM_STREAM_VERSION) {
             fm_protocol_error(error, _("unsupported stream version %u at offset 8 (this build reads version %u)"),
                               version, FM_STREAM_VERSION);
@@ -793,32 +761,32 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
                           _("in the stream header"));
         return FALSE;
     }
-    value = get_le32(h + HDR_OFF_CRC);
+    value = fm_get_le32(h + HDR_OFF_CRC);
     if (value != fm_stream_header_crc(h)) {
         fm_protocol_error(error, _("header checksum mismatch at offset 32: stored 0x%08x, computed 0x%08x"),
                           value, fm_stream_header_crc(h));
         return FALSE;
     }
-    value = get_le32(h + HDR_OFF_FLAGS);
+    value = fm_get_le32(h + HDR_OFF_FLAGS);
     if (value != 0) {
         fm_protocol_error(error, _("unknown stream flags 0x%08x at offset 12"), value);
         return FALSE;
     }
-    if (get_le32(h + HDR_OFF_RESERVED1) != 0 || get_le32(h + HDR_OFF_RESERVED2) != 0) {
-        guint off = get_le32(h + HDR_OFF_RESERVED1) != 0 ? HDR_OFF_RESERVED1 :
+    if (fm_get_le32(h + HDR_OFF_RESERVED1) != 0 || fm_get_le32(h + HDR_OFF_RESERVED2) != 0) {
+        guint off = fm_get_le32(h + HDR_OFF_RESERVED1) != 0 ? HDR_OFF_RESERVED1 :
             HDR_OFF_RESERVED2;
 
         fm_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
-                          get_le32(h + off), (ull)off);
+                          fm_get_le32(h + off), (ull)off);
         return FALSE;
     }
-    page_size = get_le32(h + HDR_OFF_PAGE_SIZE);
+    page_size = fm_get_le32(h + HDR_OFF_PAGE_SIZE);
     if (!fm_page_size_is_valid(page_size)) {
         fm_protocol_error(error, _("invalid page size %u at offset 16: it must be a power of two from 512 to 65536"),
                           page_size);
         return FALSE;
     }
-    page_count = get_le64(h + HDR_OFF_PAGE_COUNT);
+    page_count = fm_get_le64(h + HDR_OFF_PAGE_COUNT);
     if (page_count == 0) {
         fm_protocol_error(error, _("invalid page count 0 at offset 24"));
         return FALSE;
@@ -935,8 +903,8 @@ fm_stream_reader_next(FmStreamReader *reader, FmStreamRecord *record, GError **e
                           (ull)reader->offset, _("in a record header"));
         return FALSE;
     }
-    type = get_le32(head);
-    len = get_le32(head + 4);
+    type = fm_get_le32(head);
+    len = fm_get_le32(head + 4);
 
     if (type >= FM_RECORD_TYPE_LAST) {
         fm_protocol_error(error, _("unknown record type 0x%08x at offset %llu"), type,
@@ -1001,10 +969,10 @@ fm_stream_write_result(FmChannel *channel, FmResultStatus status, const char *me
 
     g_return_val_if_fail(channel != NULL, FALSE);
 
-    put_le32(head, FM_RECORD_RESULT);
-    put_le32(head + 4, (guint32)len);
-    put_le32(head + 8, status);
-    put_le32(head + 12, 0);
+    fm_put_le32(head, FM_RECORD_RESULT);
+    fm_put_le32(head + 4, (guint32)len);
+    fm_put_le32(head + 8, status);
+    fm_put_le32(head + 12, 0);
     vec[0] = (FmIoVector){ head, sizeof(head) };
     vec[1] = (FmIoVector){ text, len - 8 };
     vec[2] = (FmIoVector){ zeros, fm_stream_record_size(len) - 8 - len };
@@ -1070,8 +1038,8 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
                           (ull)offset);
         return FALSE;
     }
-    type = get_le32(head);
-    len = get_le32(head + 4);
+    type = fm_get_le32(head);
+    len = fm_get_le32(head + 4);
     if (type != FM_RECORD_RESULT) {
         fm_protocol_error(error, _("unexpected record type 0x%08x in the destination's reply"),
                           type);
@@ -1104,7 +1072,7 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
         return FALSE;
     }
 
-    *status = get_le32(body);
+    *status = fm_get_le32(body);
     *message = g_strndup((const char *)body + 8, len - 8);
     return TRUE;
 }

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "util/fm-bytes.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
@@ -120,96 +121,8 @@ fm_xen_record_label(FmXenLayer layer, guint32 type, char buf[16])
     return buf;
 }
 
-/* ---- byte order: the headers are big-endian, everything else little-endian ---- */
-
-static inline guint16
-get_le16(const guint8 *p)
-{
-    guint16 v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT16_FROM_LE(v);
-}
-
-static inline guint32
-get_le32(const guint8 *p)
-{
-    guint32 v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT32_FROM_LE(v);
-}
-
-static inline guint64
-get_le64(const guint8 *p)
-{
-    guint64 v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT64_FROM_LE(v);
-}
-
-static inline guint16
-get_be16(const guint8 *p)
-{
-    guint16 v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT16_FROM_BE(v);
-}
-
-static inline guint32
-get_be32(const guint8 *p)
-{
-    guint32 v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT32_FROM_BE(v);
-}
-
-static inline guint64
-get_be64(const guint8 *p)
-{
-    guint64 v;
-
-    memcpy(&v, p, sizeof(v));
-    return GUINT64_FROM_BE(v);
-}
-
-static inline void
-put_le16(guint8 *p, guint16 v)
-{
-    v = GUINT16_TO_LE(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-put_le32(guint8 *p, guint32 v)
-{
-    v = GUINT32_TO_LE(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-put_be16(guint8 *p, guint16 v)
-{
-    v = GUINT16_TO_BE(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-put_be32(guint8 *p, guint32 v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, sizeof(v));
-}
-
-static inline void
-put_be64(guint8 *p, guint64 v)
-{
-    v = GUINT64_TO_BE(v);
-    memcpy(p, &v, sizeof(v));
-}
+/* Byte order: the headers are big-endian, everything else little-endian
+ * (accessors in util/fm-bytes.h). */
 
 /* Returns the padding after a body of @len bytes. */
 static inline gsize
@@ -399,8 +312,8 @@ static gboolean
 fm_xen_check_page_data_head(const guint8 *body, guint64 len, guint64 offset,
                             guint32 *count, GError **error)
 {
-    guint32 n = get_le32(body);
-    guint32 reserved = get_le32(body + 4);
+    guint32 n = fm_get_le32(body);
+    guint32 reserved = fm_get_le32(body + 4);
 
     if (n == 0) {
         fm_xen_protocol_error(error, _("libxc PAGE_DATA record at offset %llu has no pages"),
@@ -435,7 +348,7 @@ fm_xen_check_page_data(const guint8 *body, gsize len, guint64 offset, guint64 ma
     if (!fm_xen_check_page_data_head(body, len, offset, &count, error))
         return FALSE;
     for (guint32 i = 0; i < count; i++) {
-        guint64 entry = get_le64(body + 8 + 8 * (gsize)i);
+        guint64 entry = fm_get_le64(body + 8 + 8 * (gsize)i);
         guint64 entry_offset = offset + 16 + 8 * (guint64)i;
         guint32 type = (guint32)(entry >> FM_XEN_PFN_TYPE_SHIFT);
         guint64 pfn = entry & FM_XEN_PFN_MASK;
@@ -482,19 +395,19 @@ fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len, guint64 off
     case FM_XEN_LIBXC_REC_PAGE_DATA:
         return fm_xen_check_page_data(body, len, offset, max_pfns, out, error);
     case FM_XEN_LIBXC_REC_X86_TSC_INFO:
-        if (get_le32(body + 20) != 0) {
+        if (fm_get_le32(body + 20) != 0) {
             fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
-                                  (ull)get_le32(body + 20), (ull)(offset + 8 + 20));
+                                  (ull)fm_get_le32(body + 20), (ull)(offset + 8 + 20));
             return FALSE;
         }
         return TRUE;
     case FM_XEN_LIBXC_REC_HVM_PARAMS: {
-        guint32 count = get_le32(body);
+        guint32 count = fm_get_le32(body);
         guint64 expected = 8 + (guint64)count * FM_XEN_HVM_PARAM_SIZE;
 
-        if (get_le32(body + 4) != 0) {
+        if (fm_get_le32(body + 4) != 0) {
             fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
-                                  (ull)get_le32(body + 4), (ull)(offset + 8 + 4));
+                                  (ull)fm_get_le32(body + 4), (ull)(offset + 8 + 4));
             return FALSE;
         }
         if (len != expected) {
@@ -507,7 +420,7 @@ fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len, guint64 off
     case FM_XEN_LIBXC_REC_X86_MSR_POLICY:
         /* xen_msr_entry_t: u32 idx, u32 flags (reserved, must be zero), u64 val. */
         for (gsize i = 0; i < len / FM_XEN_MSR_ENTRY_SIZE; i++) {
-            guint32 flags = get_le32(body + i * FM_XEN_MSR_ENTRY_SIZE + 4);
+            guint32 flags = fm_get_le32(body + i * FM_XEN_MSR_ENTRY_SIZE + 4);
 
             if (flags != 0) {
                 fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
@@ -693,8 +606,8 @@ fm_xen_writer_put_record(FmXenStreamWriter *writer, guint32 type, const guint8 *
     guint8 head[8];
     FmIoVector vec[4];
 
-    put_le32(head, type);
-    put_le32(head + 4, (guint32)(sub_len + len));
+    fm_put_le32(head, type);
+    fm_put_le32(head + 4, (guint32)(sub_len + len));
     vec[0] = (FmIoVector){ head, sizeof(head) };
     vec[1] = (FmIoVector){ sub, sub_len };
     vec[2] = (FmIoVector){ body, len };
@@ -722,9 +635,9 @@ fm_xen_stream_writer_write_libxl_header(FmXenStreamWriter *writer, GError **erro
     if (!fm_xen_writer_check_state(writer, FM_XEN_WRITER_NEW,
                                    _("the libxl header has already been written"), error))
         return FALSE;
-    put_be64(header, FM_XEN_LIBXL_IDENT);
-    put_be32(header + 8, FM_XEN_LIBXL_VERSION);
-    put_be32(header + 12, 0);             /* little-endian, not legacy */
+    fm_put_be64(header, FM_XEN_LIBXL_IDENT);
+    fm_put_be32(header + 8, FM_XEN_LIBXL_VERSION);
+    fm_put_be32(header + 12, 0);             /* little-endian, not legacy */
     if (!fm_xen_writer_put(writer, &vec, 1, error))
         return FALSE;
     writer->state = FM_XEN_WRITER_LIBXL_HEAD;
@@ -760,18 +673,18 @@ fm_xen_stream_writer_begin_libxc(FmXenStreamWriter *writer, guint32 domain_type,
         return FALSE;
     }
     /* LIBXC_CONTEXT: an empty libxl record. */
-    put_le32(buf, FM_XEN_LIBXL_REC_LIBXC_CONTEXT);
-    put_le32(buf + 4, 0);
+    fm_put_le32(buf, FM_XEN_LIBXL_REC_LIBXC_CONTEXT);
+    fm_put_le32(buf + 4, 0);
     /* Image header, big-endian: marker, id, version, options, reserved. */
-    put_be64(image, FM_XEN_LIBXC_MARKER);
-    put_be32(image + 8, FM_XEN_LIBXC_ID);
-    put_be32(image + 12, FM_XEN_LIBXC_VERSION);
-    put_be16(image + 16, 0);              /* little-endian */
+    fm_put_be64(image, FM_XEN_LIBXC_MARKER);
+    fm_put_be32(image + 8, FM_XEN_LIBXC_ID);
+    fm_put_be32(image + 12, FM_XEN_LIBXC_VERSION);
+    fm_put_be16(image + 16, 0);              /* little-endian */
     /* Domain header: type, page_shift, reserved, xen_major, xen_minor. */
-    put_le32(domain, domain_type);
-    put_le16(domain + 4, FM_XEN_PAGE_SHIFT);
-    put_le32(domain + 8, xen_major);
-    put_le32(domain + 12, xen_minor);
+    fm_put_le32(domain, domain_type);
+    fm_put_le16(domain + 4, FM_XEN_PAGE_SHIFT);
+    fm_put_le32(domain + 8, xen_major);
+    fm_put_le32(domain + 12, xen_minor);
     if (!fm_xen_writer_put(writer, &vec, 1, error))
         return FALSE;
     memset(&writer->xc, 0, sizeof(writer->xc));
@@ -870,11 +783,11 @@ fm_xen_stream_writer_write_pages(FmXenStreamWriter *writer, const guint64 *pfns,
             if (fm_xen_page_type_has_data(type))
                 with_data++;
         }
-        put_le32(head, FM_XEN_LIBXC_REC_PAGE_DATA);
-        put_le32(head + 4, (guint32)(8 + 8 * (guint64)count +
+        fm_put_le32(head, FM_XEN_LIBXC_REC_PAGE_DATA);
+        fm_put_le32(head + 4, (guint32)(8 + 8 * (guint64)count +
                                      (guint64)with_data * FM_XEN_PAGE_SIZE));
-        put_le32(head + 8, count);
-        put_le32(head + 12, 0);
+        fm_put_le32(head + 8, count);
+        fm_put_le32(head + 12, 0);
         vec[0] = (FmIoVector){ head, sizeof(head) };
         vec[1] = (FmIoVector){ writer->entries, 8 * (gsize)count };
         vec[2] = (FmIoVector){ with_data > 0 ? data + data_done * FM_XEN_PAGE_SIZE : NULL,
@@ -942,8 +855,8 @@ fm_xen_stream_writer_write_emulator_record(FmXenStreamWriter *writer, guint32 ty
         fm_xen_writer_refuse(error, invalid);
         return FALSE;
     }
-    put_le32(sub, emulator_id);
-    put_le32(sub + 4, index);
+    fm_put_le32(sub, emulator_id);
+    fm_put_le32(sub + 4, index);
     return fm_xen_writer_put_record(writer, type, sub, sizeof(sub), body, len, error);
 }
 
@@ -1158,7 +1071,7 @@ fm_xen_stream_reader_read_header(FmXenStreamReader *reader, GError **error)
         return FALSE;
     /* Identify the stream before complaining that it is short. */
     if (got >= 8) {
-        ident = get_be64(h);
+        ident = fm_get_be64(h);
         if (ident != FM_XEN_LIBXL_IDENT) {
             fm_xen_protocol_error(error, _("bad ident 0x%016llx at offset 0: not a libxl migration stream"),
                                   (ull)ident);
@@ -1170,13 +1083,13 @@ fm_xen_stream_reader_read_header(FmXenStreamReader *reader, GError **error)
                               _("in the libxl header"));
         return FALSE;
     }
-    version = get_be32(h + 8);
+    version = fm_get_be32(h + 8);
     if (version != FM_XEN_LIBXL_VERSION) {
         fm_xen_protocol_error(error, _("unsupported libxl stream version %u at offset 8 (this build reads version %u)"),
                               version, FM_XEN_LIBXL_VERSION);
         return FALSE;
     }
-    options = get_be32(h + 12);
+    options = fm_get_be32(h + 12);
     if (options & ~FM_XEN_LIBXL_OPT_KNOWN) {
         fm_xen_protocol_error(error, _("reserved libxl stream options 0x%08x set at offset 12"),
                               options & ~FM_XEN_LIBXL_OPT_KNOWN);
@@ -1206,26 +1119,26 @@ fm_xen_reader_read_libxc_headers(FmXenStreamReader *reader, GError **error)
     if (!fm_xen_reader_fill(reader, ih, sizeof(ih), FM_XEN_IN_IMAGE_HEADER,
                             FM_XEN_LAYER_LIBXC, 0, at, error))
         return FALSE;
-    marker = get_be64(ih);
+    marker = fm_get_be64(ih);
     if (marker != FM_XEN_LIBXC_MARKER) {
         fm_xen_protocol_error(error, _("bad libxc image marker 0x%016llx at offset %llu"),
                               (ull)marker, (ull)at);
         return FALSE;
     }
-    value = get_be32(ih + 8);
+    value = fm_get_be32(ih + 8);
     if (value != FM_XEN_LIBXC_ID) {
         fm_xen_protocol_error(error, _("bad libxc image id 0x%08x at offset %llu (expected 0x%08x, \"XENF\")"),
                               value, (ull)(at + 8), FM_XEN_LIBXC_ID);
         return FALSE;
     }
-    value = get_be32(ih + 12);
+    value = fm_get_be32(ih + 12);
     if (value < 2 || value > FM_XEN_LIBXC_VERSION) {
         fm_xen_protocol_error(error, _("unsupported libxc stream version %u at offset %llu (this build reads versions 2 and 3)"),
                               value, (ull)(at + 12));
         return FALSE;
     }
     reader->xc.version = value;
-    options = get_be16(ih + 16);
+    options = fm_get_be16(ih + 16);
     if (options & ~FM_XEN_LIBXC_OPT_BIG_ENDIAN) {
         fm_xen_protocol_error(error, _("reserved libxc image options 0x%04x set at offset %llu"),
                               options & ~FM_XEN_LIBXC_OPT_BIG_ENDIAN, (ull)(at + 16));
@@ -1236,11 +1149,11 @@ fm_xen_reader_read_libxc_headers(FmXenStreamReader *reader, GError **error)
                               options, (ull)(at + 16));
         return FALSE;
     }
-    if (get_be16(ih + 18) != 0 || get_be32(ih + 20) != 0) {
-        guint off = get_be16(ih + 18) != 0 ? 18 : 20;
+    if (fm_get_be16(ih + 18) != 0 || fm_get_be32(ih + 20) != 0) {
+        guint off = fm_get_be16(ih + 18) != 0 ? 18 : 20;
 
         fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
-                              (ull)(off == 18 ? get_be16(ih + 18) : get_be32(ih + 20)),
+                              (ull)(off == 18 ? fm_get_be16(ih + 18) : fm_get_be32(ih + 20)),
                               (ull)(at + off));
         return FALSE;
     }
@@ -1249,7 +1162,7 @@ fm_xen_reader_read_libxc_headers(FmXenStreamReader *reader, GError **error)
     if (!fm_xen_reader_fill(reader, dh, sizeof(dh), FM_XEN_IN_DOMAIN_HEADER,
                             FM_XEN_LAYER_LIBXC, 0, at, error))
         return FALSE;
-    value = get_le32(dh);
+    value = fm_get_le32(dh);
     if (value == FM_XEN_DOMAIN_X86_PV) {
         fm_xen_protocol_error(error, _("unsupported libxc domain type 1 (x86 PV) at offset %llu: only x86 HVM streams (HVM and PVH guests) are supported"),
                               (ull)at);
@@ -1261,19 +1174,19 @@ fm_xen_reader_read_libxc_headers(FmXenStreamReader *reader, GError **error)
         return FALSE;
     }
     reader->domain_type = value;
-    value = get_le16(dh + 4);
+    value = fm_get_le16(dh + 4);
     if (value != FM_XEN_PAGE_SHIFT) {
         fm_xen_protocol_error(error, _("invalid page shift %u at offset %llu (x86 pages are 4096 bytes: 12)"),
                               value, (ull)(at + 4));
         return FALSE;
     }
-    if (get_le16(dh + 6) != 0) {
+    if (fm_get_le16(dh + 6) != 0) {
         fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
-                              (ull)get_le16(dh + 6), (ull)(at + 6));
+                              (ull)fm_get_le16(dh + 6), (ull)(at + 6));
         return FALSE;
     }
-    reader->xen_major = get_le32(dh + 8);
-    reader->xen_minor = get_le32(dh + 12);
+    reader->xen_major = fm_get_le32(dh + 8);
+    reader->xen_minor = fm_get_le32(dh + 12);
     return TRUE;
 }
 
@@ -1322,8 +1235,8 @@ fm_xen_reader_libxl_record(FmXenStreamReader *reader, guint32 type, guint32 len,
         return FALSE;
 
     if (min == 8) {
-        record->emulator_id = get_le32(reader->buf);
-        record->emulator_index = get_le32(reader->buf + 4);
+        record->emulator_id = fm_get_le32(reader->buf);
+        record->emulator_index = fm_get_le32(reader->buf + 4);
         if (!fm_xen_check_emulator(type, record->emulator_id, reader->buf + 8, len - 8,
                                    (reader->libxl_options & FM_XEN_LIBXL_OPT_LEGACY) != 0,
                                    offset, error))
@@ -1409,8 +1322,8 @@ fm_xen_stream_reader_next(FmXenStreamReader *reader, FmXenRecord *record,
                               (ull)reader->offset, where);
         return FALSE;
     }
-    type = get_le32(head);
-    len = get_le32(head + 4);
+    type = fm_get_le32(head);
+    len = fm_get_le32(head + 4);
 
     memset(record, 0, sizeof(*record));
     if (layer == FM_XEN_LAYER_LIBXC)

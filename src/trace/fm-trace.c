@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fm-bytes.h"
 #include "util/fm-crc32c.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -43,38 +44,6 @@ fm_trace_header_crc(const guint8 *header)
     memcpy(copy, header, sizeof(copy));
     memset(copy + 32, 0, 4);
     return fm_trace_crc32c(0, copy, sizeof(copy));
-}
-
-/* ---- little-endian fields ---- */
-
-/* Returns the little-endian u32 at @p. */
-static guint32
-fm_trace_get_u32(const guint8 *p)
-{
-    return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
-}
-
-/* Returns the little-endian u64 at @p. */
-static guint64
-fm_trace_get_u64(const guint8 *p)
-{
-    return (guint64)fm_trace_get_u32(p) | (guint64)fm_trace_get_u32(p + 4) << 32;
-}
-
-/* Stores @v little-endian at @p. */
-static void
-fm_trace_put_u32(guint8 *p, guint32 v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (guint8)(v >> (8 * i));
-}
-
-/* Stores @v little-endian at @p. */
-static void
-fm_trace_put_u64(guint8 *p, guint64 v)
-{
-    fm_trace_put_u32(p, (guint32)v);
-    fm_trace_put_u32(p + 4, (guint32)(v >> 32));
 }
 
 /* Returns TRUE if @page_size and @page_count are within the format's limits, else
@@ -489,10 +458,10 @@ fm_trace_writer_new(FILE *out, guint32 page_size, guint64 page_count, GError **e
 
     for (int i = 0; i < 8; i++)
         h[i] = (guint8)(FM_TRACE_MAGIC >> (56 - 8 * i));
-    fm_trace_put_u32(h + 8, FM_TRACE_VERSION);
-    fm_trace_put_u32(h + 16, page_size);
-    fm_trace_put_u64(h + 24, page_count);
-    fm_trace_put_u32(h + 32, fm_trace_header_crc(h));
+    fm_put_le32(h + 8, FM_TRACE_VERSION);
+    fm_put_le32(h + 16, page_size);
+    fm_put_le64(h + 24, page_count);
+    fm_put_le32(h + 32, fm_trace_header_crc(h));
     g_byte_array_append(w->buf, h, sizeof(h));
     w->offset = sizeof(h);
     if (!fm_trace_writer_flush(w, out != NULL, error))
@@ -585,7 +554,7 @@ fm_trace_writer_finish(FmTraceWriter *writer, GError **error)
     fm_trace_put_varint(writer->buf, writer->n_intervals);
     writer->crc = fm_trace_crc32c(writer->crc, writer->buf->data + before,
                                   writer->buf->len - before);
-    fm_trace_put_u32(crc, writer->crc);
+    fm_put_le32(crc, writer->crc);
     g_byte_array_append(writer->buf, crc, sizeof(crc));
     writer->offset += writer->buf->len - before;
     writer->finished = TRUE;
@@ -878,30 +847,30 @@ fm_trace_reader_header(FmTraceReader *r, GError **error)
     if (got >= 8 && magic != FM_TRACE_MAGIC)
         return fm_trace_bad(error, _("bad magic 0x%016llx at offset 0: not a fragmig trace"),
                             (unsigned long long)magic);
-    if (got >= 12 && (version = fm_trace_get_u32(h + 8)) != FM_TRACE_VERSION)
+    if (got >= 12 && (version = fm_get_le32(h + 8)) != FM_TRACE_VERSION)
         return fm_trace_bad(error, _("unsupported trace version %u at offset 8 (this build reads version %u)"),
                             version, (guint)FM_TRACE_VERSION);
     if (got < sizeof(h))
         return fm_trace_truncated(r, error);
 
-    stored = fm_trace_get_u32(h + 32);
+    stored = fm_get_le32(h + 32);
     computed = fm_trace_header_crc(h);
     if (stored != computed)
         return fm_trace_bad(error, _("header checksum mismatch at offset 32: stored 0x%08x, computed 0x%08x"),
                             stored, computed);
-    flags = fm_trace_get_u32(h + 12);
+    flags = fm_get_le32(h + 12);
     if (flags != 0)
         return fm_trace_bad(error, _("flags 0x%08x at offset 12: no flag is defined in version %u"),
                             flags, (guint)FM_TRACE_VERSION);
-    if (fm_trace_get_u32(h + 20) != 0)
+    if (fm_get_le32(h + 20) != 0)
         return fm_trace_bad(error, _("reserved field at offset %u is not zero"), 20u);
-    if (fm_trace_get_u32(h + 36) != 0)
+    if (fm_get_le32(h + 36) != 0)
         return fm_trace_bad(error, _("reserved field at offset %u is not zero"), 36u);
-    page_size = fm_trace_get_u32(h + 16);
+    page_size = fm_get_le32(h + 16);
     if (!fm_trace_check_sizes(page_size, 1, NULL))
         return fm_trace_bad(error, _("page size %u at offset 16 is not a power of two from %u to %u"),
                             page_size, FM_TRACE_MIN_PAGE_SIZE, FM_TRACE_MAX_PAGE_SIZE);
-    page_count = fm_trace_get_u64(h + 24);
+    page_count = fm_get_le64(h + 24);
     if (!fm_trace_check_sizes(page_size, page_count, NULL))
         return fm_trace_bad(error, _("page count %llu at offset 24 is not between 1 and %llu"),
                             (unsigned long long)page_count,
@@ -1017,7 +986,7 @@ fm_trace_reader_end(FmTraceReader *r, GError **error)
         if (!fm_trace_reader_byte(r, &b[i], error))
             return FALSE;
     }
-    stored = fm_trace_get_u32(b);
+    stored = fm_get_le32(b);
     if (stored != computed)
         return fm_trace_bad(error, _("trace checksum mismatch at offset %llu: stored 0x%08x, computed 0x%08x"),
                             at, stored, computed);
