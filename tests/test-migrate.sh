@@ -236,5 +236,30 @@ aborted.fmstream|the source abandoned the migration: cancelled by the user
 valid.fmstream|invalid guest header: magic 0x0101010101010101 is not
 LIST
 
+# ---- know before you migrate (issue 7): advise, --abort-if-busy ----
+start_guest --memory 32M --workload sweep --rate 120% --region-size 50%
+timeout 60 "$FRAGMIG" advise --pid "$guest" --observe 1s --bandwidth 1Gbit --max-downtime 50ms \
+    --format json >"$tmp/adv.out" 2>"$tmp/adv.err"
+check "advise on a sweep: every candidate; plain fragment cannot meet 50 ms" \
+    '[ $? -eq 0 ] && [ "$(grep -c "\"policy\": " "$tmp/adv.out")" -ge 11 ] && grep -q "\"recommended\": {\"policy\": " "$tmp/adv.out" &&
+     grep -q "{\"policy\": \"fragment\", \"params\": \"\", .*\"converges\": false, \"meets_limit\": false" "$tmp/adv.out"'
+check "advise leaves the guest running" 'running "$guest" && advancing "$guest"'
+start_receiver
+timeout 60 "$FRAGMIG" migrate --pid "$guest" --policy qemu --bandwidth 1Gbit --max-downtime 50ms \
+    --abort-if-busy "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err"
+st=$?
+check "abort-if-busy: the sweep aborts" '[ $st -eq 1 ]'
+check "abort-if-busy: the error states the predicted downtime and the limit" \
+    "grep -q 'the guest keeps running here: the guest is too busy for the downtime limit: predicted downtime [0-9]* ms, limit 50 ms' '$tmp/mig.err'"
+check "abort-if-busy: the guest was never paused and keeps running" \
+    '! grep -q "stop-and-copy" "$tmp/mig.out" && running "$guest" && advancing "$guest"'
+stop "$receiver" "$guest"
+start_guest --memory 32M --workload idle && start_receiver
+timeout 60 "$FRAGMIG" migrate --pid "$guest" --bandwidth 1Gbit --max-downtime 50ms --abort-if-busy \
+    --format json "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err"
+check "abort-if-busy: an idle guest migrates" \
+    '[ $? -eq 0 ] && grep -q "\"verified\": \"yes\"" "$tmp/mig.out" && gone "$guest"'
+stop "$receiver" "$guest"
+
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -635,6 +635,65 @@ test_sink_hvm(void)
     check_fake_guest(FM_XEN_GUEST_HVM, FALSE);
 }
 
+/* A sink with a pfn map (the Xen backend's numbering of a guest with holes): the
+ * engine's page numbers reach the stream as the map's pfns, and a page count other
+ * than the map's is refused. */
+static void
+test_sink_pfn_map(void)
+{
+    static const guint64 map[] = { 0x0, 0x1, 0x100, 0xfeff0 };
+    const guint64 n = G_N_ELEMENTS(map);
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
+    g_autoptr(FmChannel) in = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(FmSink) sink = NULL;
+    g_autofree guint8 *memory = g_malloc0(n * PAGE);
+    guint64 pages[G_N_ELEMENTS(map)];
+    GuestState s;
+    FmXenStreamInfo info;
+    Decoded d;
+
+    guest_state_init(&s);
+    stream_info_init(&info, &s, FM_XEN_GUEST_PVH);
+    info.pfn_map = map;
+    info.pfn_map_len = n;
+
+    sink = fm_xen_sink_new(channel, &info);
+    g_assert_false(fm_sink_begin(sink, n + 1, PAGE, &err));
+    g_assert_error(err, FM_ERROR, FM_ERROR_INVALID_ARG);
+    g_assert_cmpstr(err->message, ==, "invalid page count 5: the pfn map has 4 pages");
+    g_clear_error(&err);
+
+    g_assert_true(fm_sink_begin(sink, n, PAGE, &err));
+    for (guint64 i = 0; i < n; i++) {
+        pages[i] = i;
+        fill_page(memory + i * PAGE, map[i], 0);
+    }
+    g_assert_true(fm_sink_send_pages(sink, pages, n, memory, &err));
+    /* Page number 4 is past the map. */
+    pages[0] = n;
+    g_assert_false(fm_sink_send_pages(sink, pages, 1, memory, &err));
+    g_assert_error(err, FM_ERROR, FM_ERROR_INVALID_ARG);
+    g_clear_error(&err);
+    /* A second round of page 2 (pfn 0x100). */
+    pages[0] = 2;
+    fill_page(memory + 2 * PAGE, map[2], 1);
+    g_assert_true(fm_sink_send_pages(sink, pages, 1, memory + 2 * PAGE, &err));
+    g_assert_true(send_guest_state(sink, &s, &err));
+    g_assert_true(fm_sink_finish(sink, &err));
+    g_assert_no_error(err);
+
+    bytes = fm_test_channel_contents(channel);
+    in = fm_test_channel_from_bytes(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+    err = decode(in, map[n - 1] + 1, &d);
+    g_assert_no_error(err);
+    g_assert_cmpuint(g_hash_table_size(d.memory), ==, n);
+    for (guint64 i = 0; i < n; i++)
+        assert_bytes(g_hash_table_lookup(d.memory, &map[i]), memory + i * PAGE, PAGE);
+    decoded_clear(&d);
+}
+
 /* Asserts that @ok is FALSE with @code and @message, and clears the error. */
 #define ASSERT_FAILS(ok, err, code, expected) \
     G_STMT_START { \
@@ -2352,6 +2411,7 @@ main(int argc, char **argv)
     g_test_add_func("/xen-stream/round-trip", test_round_trip);
     g_test_add_func("/xen-stream/sink-pvh", test_sink_pvh);
     g_test_add_func("/xen-stream/sink-hvm", test_sink_hvm);
+    g_test_add_func("/xen-stream/sink-pfn-map", test_sink_pfn_map);
     g_test_add_func("/xen-stream/sink-refuses", test_sink_refuses);
     g_test_add_func("/xen-stream/sink-peer-gone", test_sink_peer_gone);
     g_test_add_func("/xen-stream/writer-refuses", test_writer_refuses);

@@ -60,8 +60,14 @@ fm_cmd_migrate(int argc, char **argv)
     g_autofree char *downtime_arg = NULL;
     g_autofree char *format_arg = NULL;
     g_autofree char *record_arg = NULL;
+    gboolean tls = FALSE;
+    g_autofree char *tls_dir = NULL;
+    g_autofree char *tls_hostname = NULL;
+    g_autoptr(FmTlsCreds) tls_creds = NULL;
+    g_autofree char *xen_arg = NULL;
+    g_autofree char *ssh_arg = NULL;
     g_auto(GStrv) param_args = NULL;
-    gboolean keep_source = FALSE, quiet = FALSE;
+    gboolean keep_source = FALSE, quiet = FALSE, abort_if_busy = FALSE;
     double timeout = 30;
     g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
@@ -74,6 +80,12 @@ fm_cmd_migrate(int argc, char **argv)
     GOptionEntry entries[] = {
         { "pid", 0, 0, G_OPTION_ARG_INT, &pid,
           N_("the guest process (started by 'fragmig guest')"), "PID" },
+        { "xen", 'x', 0, G_OPTION_ARG_STRING, &xen_arg,
+          N_("migrate the Xen domain DOMAIN (name or id) to HOST's 'xl migrate-receive'"),
+          "DOMAIN" },
+        { "ssh-command", 's', 0, G_OPTION_ARG_STRING, &ssh_arg,
+          N_("with --xen: run 'COMMAND HOST xl migrate-receive' (default: ssh; empty: HOST is the whole command), as 'xl migrate -s'"),
+          "COMMAND" },
         { "policy", 'p', 0, G_OPTION_ARG_STRING, &policy_arg,
           N_("pre-copy policy: xen, xen-classic, qemu or fragment (default)"), "P" },
         { "bandwidth", 'b', 0, G_OPTION_ARG_STRING, &bandwidth_arg,
@@ -84,6 +96,8 @@ fm_cmd_migrate(int argc, char **argv)
           N_("set an engine or policy parameter (see 'fragmig policies')"), "NAME=VALUE" },
         { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout,
           N_("seconds without progress from the destination before giving up (default 30)"), "S" },
+        { "abort-if-busy", 0, 0, G_OPTION_ARG_NONE, &abort_if_busy,
+          N_("abort before pausing the guest if the predicted downtime exceeds the limit (the guest keeps running here)"), NULL },
         { "keep-source", 0, 0, G_OPTION_ARG_NONE, &keep_source,
           N_("leave the paused source copy after success instead of ending it"), NULL },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,
@@ -92,6 +106,12 @@ fm_cmd_migrate(int argc, char **argv)
           N_("no per-round progress"), NULL },
         { "record", 0, 0, G_OPTION_ARG_FILENAME, &record_arg,
           N_("write the pages each harvest of the dirty log found as a trace file"), "FILE" },
+        { "tls", 0, 0, G_OPTION_ARG_NONE, &tls,
+          N_("encrypt the connection with TLS; both ends prove who they are with x509 certificates (the receiver needs --tls)"), NULL },
+        { "tls-dir", 0, 0, G_OPTION_ARG_FILENAME, &tls_dir,
+          N_("the TLS credentials: DIR/ca-cert.pem (else /etc/pki/CA/cacert.pem), DIR/client-cert.pem, DIR/client-key.pem, optional DIR/ca-crl.pem (default DIR: /etc/pki/libvirt-migrate)"), "DIR" },
+        { "tls-hostname", 0, 0, G_OPTION_ARG_STRING, &tls_hostname,
+          N_("the name the destination's certificate must carry (default: the host of ADDRESS)"), "NAME" },
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
@@ -102,16 +122,37 @@ fm_cmd_migrate(int argc, char **argv)
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
     if (argc != 2)
         return fm_cmd_fail(FM_EXIT_USAGE, _("expected one destination ADDRESS (try 'fragmig migrate --help')"));
-    if (pid <= 0)
+    if (xen_arg != NULL && pid != 0)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--pid and --xen cannot be used together"));
+    if (xen_arg == NULL && ssh_arg != NULL)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--ssh-command needs --xen"));
+    if (xen_arg == NULL && pid <= 0)
         return fm_cmd_fail(FM_EXIT_USAGE, _("--pid PID is required and must be positive"));
     if (!(timeout > 0))
         return fm_cmd_fail(FM_EXIT_USAGE, _("--timeout must be positive"));
+    if (!tls && (tls_dir != NULL || tls_hostname != NULL))
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--tls-dir and --tls-hostname need --tls"));
+    if (tls && xen_arg != NULL)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--tls is for guest processes (--pid); a Xen migration's channel is --ssh-command"));
     if (format_arg && !fm_report_format_from_string(format_arg, &format, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (abort_if_busy)
+        fm_param_set_set(params, "abort_if_busy", "1");
     if (!fm_cmd_parse_live_options(policy_arg, bandwidth_arg, downtime_arg, param_args,
                                    &req, params, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
 
+    req.timeout = timeout;
+    if (xen_arg != NULL)
+        return fm_cmd_migrate_xen(&req, xen_arg, ssh_arg ? ssh_arg : "ssh", argv[1], format);
+
+    if (tls) {
+        tls_creds = fm_tls_creds_new(FM_TLS_CLIENT, tls_dir, &error);
+        if (tls_creds == NULL)
+            return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
+        req.tls = tls_creds;
+        req.tls_hostname = tls_hostname;
+    }
     req.pid = pid;
     req.address = argv[1];
     req.timeout = timeout;

@@ -34,6 +34,8 @@ int fm_cmd_demo(int argc, char **argv);
 int fm_cmd_inspect(int argc, char **argv);
 int fm_cmd_plot(int argc, char **argv);
 int fm_cmd_record(int argc, char **argv);
+int fm_cmd_advise(int argc, char **argv);
+int fm_cmd_save(int argc, char **argv);
 
 /* Prints "fragmig: MESSAGE" on stderr (translated prefix); returns @status. */
 int fm_cmd_fail(int status, const char *format, ...) G_GNUC_PRINTF(2, 3);

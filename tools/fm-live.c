@@ -50,15 +50,21 @@ typedef struct {
 static void
 fm_live_print_status(FmLiveProgress *p, const char *prefix, const FmRoundRecord *round)
 {
-    const FmJobStats *st = fm_job_get_stats(p->job);
-    g_autofree char *sent = fm_units_format_size(st->data_processed);
-    g_autofree char *left = fm_units_format_size(st->memory_remaining);
-    g_autofree char *speed = fm_units_format_bandwidth(st->memory_bps);
-    double eta = st->memory_bps > 0 ? st->memory_remaining / st->memory_bps : 0;
+    FmJobStats snap;
+    const FmJobStats *st = &snap;
+    g_autofree char *sent = NULL;
+    g_autofree char *left = NULL;
+    g_autofree char *speed = NULL;
 
+    /* the ticker runs outside the job's thread: a consistent copy */
+    fm_job_copy_stats(p->job, &snap);
+    sent = fm_units_format_size(st->data_processed);
+    left = fm_units_format_size(st->memory_remaining);
+    speed = fm_units_format_bandwidth(st->memory_bps);
+    /* the engine's prediction (time_remaining, as in virsh domjobinfo) */
     fprintf(p->out, _("%sround %u: sent %s, remaining %s, dirty %.0f pages/s, hot fragments %u, %s, about %.1f s left"),
             prefix, round ? round->round + 1 : (guint)st->memory_iteration + 1, sent, left,
-            st->memory_dirty_rate, round ? round->fragments_hot : 0, speed, eta);
+            st->memory_dirty_rate, round ? round->fragments_hot : 0, speed, st->time_remaining);
 }
 
 /* The ticker thread: on a terminal, rewrites the status line 4 times a second. */
@@ -188,6 +194,17 @@ fm_live_param_tables(const FmPolicyOps *policy)
     return tables;
 }
 
+/* Runs the TLS handshake on @channel with the request's credentials, checking the
+ * destination's name; FALSE with @error. */
+static gboolean
+fm_live_start_tls(const FmLiveRequest *req, FmChannel *channel, GError **error)
+{
+    g_autofree char *host = req->tls_hostname ? g_strdup(req->tls_hostname)
+                                              : fm_tls_hostname_from_address(req->address);
+
+    return fm_tls_channel_start(channel, req->tls, host, NULL, error);
+}
+
 /* Does the work of fm_live_migrate(), with its signal handlers in place. */
 static gboolean
 fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
@@ -219,6 +236,11 @@ fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
         return FALSE;
     }
     fm_channel_set_timeout(channel, req->timeout);
+    if (req->tls != NULL && !fm_live_start_tls(req, channel, error)) {
+        fm_channel_free(channel);
+        fm_live_recorder_abandon(&recorder);
+        return FALSE;
+    }
     fm_channel_set_bandwidth(channel, (guint64)req->bandwidth);
     sink = fm_native_sink_new(channel);
     policy = fm_policy_new(req->policy, req->params, error);

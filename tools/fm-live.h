@@ -15,6 +15,7 @@
 #include "engine/fm-job.h"
 #include "engine/fm-params.h"
 #include "engine/fm-policy.h"
+#include "transport/fm-tls.h"
 
 G_BEGIN_DECLS
 
@@ -31,6 +32,10 @@ typedef struct {
     gpointer on_round_data;
     const char *record;          /* write the dirty pages of each harvest to this trace
                                   * file (docs/trace-format.md); NULL = none */
+    FmTlsCreds *tls;             /* client credentials: the connection is TLS (src/transport/
+                                  * fm-tls.h); NULL = plain */
+    const char *tls_hostname;    /* the name the destination's certificate must carry;
+                                  * NULL = the host of a tcp:// address (none for unix:) */
 } FmLiveRequest;
 
 /* Migrates the guest of @req and fills @row (its strings are static or borrowed from
@@ -48,6 +53,13 @@ gboolean fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **er
 gboolean fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth_arg,
                                    const char *downtime_arg, char **param_args,
                                    FmLiveRequest *req, FmParamSet *params, GError **error);
+
+/* Migrates the Xen domain @domain (name or id) to `xl migrate-receive` on @host,
+ * run through `@ssh_command HOST` ("" : @host is the whole command), with the
+ * policy, knobs, bandwidth and timeout of @req; prints the summary in @format.
+ * Returns an exit status (tools/fm-cmd-xen.c). */
+int fm_cmd_migrate_xen(const FmLiveRequest *req, const char *domain,
+                       const char *ssh_command, const char *host, FmReportFormat format);
 
 /* Returns the knob tables of the engine and @policy, NULL-terminated (caller frees
  * the array). */

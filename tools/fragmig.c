@@ -20,7 +20,9 @@ static const FmCommand fm_commands[] = {
     { "migrate", N_("live-migrate a guest process to a receiver"), fm_cmd_migrate },
     { "demo", N_("guest, receiver and migration on this host, with live progress"), fm_cmd_demo },
     { "inspect", N_("show what a guest process holds, without disturbing it"), fm_cmd_inspect },
+    { "save", N_("save a Xen domain live into a file that 'xl restore' restores"), fm_cmd_save },
     { "record", N_("record the dirty log of a guest process as a trace"), fm_cmd_record },
+    { "advise", N_("observe a guest, predict every policy, recommend one (no migration)"), fm_cmd_advise },
     { "plot", N_("draw SVG figures of recorded runs and scenario suites"), fm_cmd_plot },
 };
 

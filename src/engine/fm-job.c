@@ -12,16 +12,24 @@
  */
 #include <config.h>
 
+#include <math.h>
 #include <string.h>
 
 #include "engine/fm-job.h"
 #include "engine/fm-frag-tracker.h"
+#include "engine/fm-predict.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
 /* Rounds shorter than this many bytes do not update the bandwidth estimate: their
  * duration is mostly latency. */
 #define FM_JOB_MIN_BANDWIDTH_SAMPLE (256 * 1024)
+
+/* The prediction's rule (b), as the fragment policy's default progress_min. */
+#define FM_JOB_PREDICT_PROGRESS_MIN 0.10
+/* abort_if_busy before the policy stops: after this many predictions in a row that
+ * the downtime cannot reach the target (one could be a burst). */
+#define FM_JOB_BUSY_PREDICTIONS 2
 
 static const FmParamSpec fm_job_params[] = {
     { "fragment_size", FM_PARAM_UINT, 512, 1, 1 << 20,
@@ -34,6 +42,8 @@ static const FmParamSpec fm_job_params[] = {
       N_("total time cap; 0 = 10 x the duration of round 0") },
     { "ewma_alpha", FM_PARAM_RATIO, 0.5, 0.01, 1,
       N_("weight of the newest round in the fragments' dirty-rate averages") },
+    { "abort_if_busy", FM_PARAM_BOOL, 0, 0, 1,
+      N_("abort before pausing the guest when the predicted downtime exceeds max_downtime") },
     { NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -45,14 +55,23 @@ struct _FmJob {
     /* knobs */
     guint32 frag_pages;
     guint batch_pages;
-    double max_downtime;
+    double max_downtime;           /* under lock: fm_job_set_max_downtime() */
     double max_time;
     double ewma_alpha;
+    gboolean abort_if_busy;
+    gboolean may_throttle;         /* the policy's auto_converge knob is on */
+    guint busy_predictions;        /* predictions in a row of a downtime over the target */
+    double predicted_end;          /* seconds since the start at which the last
+                                    * prediction ends the job; < 0: none yet */
 
     gint state;                    /* FmJobState, atomic */
     gint cancel;                   /* atomic flag, set by fm_job_cancel() */
-    FmJobStats stats;
+    FmJobStats stats;              /* written by the job's thread only */
     GArray *rounds;                /* FmRoundRecord */
+
+    /* lock protects published and max_downtime: the two things other threads see */
+    GMutex lock;
+    FmJobStats published;          /* copy of stats for fm_job_copy_stats() */
 
     guint64 page_count;
     gsize page_size;
@@ -67,10 +86,14 @@ struct _FmJob {
     gsize batch_len;
 
     gint64 t_start;                /* backend clock, ns */
+    gint64 round_t0;               /* backend clock when the current round began, ns */
+    guint64 round_bytes0;          /* wire bytes sent before the current round */
+    gboolean in_round;             /* a pre-copy round is sending (live bandwidth) */
     gint64 t_log_dirty;            /* backend clock when log-dirty was enabled, ns */
     gboolean started;              /* fm_job_run() was called */
     gboolean log_dirty_on;
     gboolean paused;
+    gboolean ended;                /* completed or rolled back: nothing remains */
     guint throttle;
 
     FmJobProgressFunc progress;
@@ -112,6 +135,15 @@ fm_job_elapsed(FmJob *job)
     return (fm_backend_now(job->backend) - job->t_start) / 1e9;
 }
 
+/* Publishes the job thread's statistics for fm_job_copy_stats(). */
+static void
+fm_job_publish_stats(FmJob *job)
+{
+    g_mutex_lock(&job->lock);
+    job->published = job->stats;
+    g_mutex_unlock(&job->lock);
+}
+
 /* The one place the state changes: checks the transition and logs it with @reason. */
 static void
 fm_job_set_state(FmJob *job, FmJobState state, const char *reason)
@@ -126,6 +158,7 @@ fm_job_set_state(FmJob *job, FmJobState state, const char *reason)
     };
 
     g_return_if_fail((allowed[old] & (1u << state)) != 0);
+    fm_job_publish_stats(job);
     g_atomic_int_set(&job->state, state);
     g_debug("job %s: %s -> %s (%s) at %.3f s", fm_policy_name(job->policy),
             fm_job_state_to_string(old), fm_job_state_to_string(state),
@@ -148,6 +181,9 @@ fm_job_new(FmBackend *backend, FmSink *sink, FmPolicy *policy, const FmParamSet 
     job->policy = g_steal_pointer(&owned_policy);
     job->rounds = g_array_new(FALSE, TRUE, sizeof(FmRoundRecord));
     job->state = FM_JOB_SETUP;
+    job->stats.stop_reason = "";
+    job->published = job->stats;
+    g_mutex_init(&job->lock);
 
     if (!fm_param_set_check_own(params, fm_job_params, error))
         return NULL;
@@ -156,7 +192,16 @@ fm_job_new(FmBackend *backend, FmSink *sink, FmPolicy *policy, const FmParamSet 
     job->max_downtime = fm_param_set_get_named(params, fm_job_params, "max_downtime");
     job->max_time = fm_param_set_get_named(params, fm_job_params, "max_time");
     job->ewma_alpha = fm_param_set_get_named(params, fm_job_params, "ewma_alpha");
-    job->stats.stop_reason = "";
+    job->abort_if_busy = fm_param_set_get_named(params, fm_job_params, "abort_if_busy") != 0;
+    job->predicted_end = -1;
+    {
+        /* A policy that throttles changes the rates the model predicts from: see
+         * fm_job_predict().  auto_converge is the name of that knob (DESIGN.md 3). */
+        const FmParamSpec *ac = fm_param_spec_lookup(fm_policy_ops(job->policy)->params,
+                                                     "auto_converge");
+
+        job->may_throttle = ac != NULL && fm_param_set_get(params, ac) != 0;
+    }
     return g_steal_pointer(&job);
 }
 
@@ -175,6 +220,7 @@ fm_job_free(FmJob *job)
     fm_frag_tracker_free(job->tracker);
     g_free(job->pfns);
     g_free(job->buf);
+    g_mutex_clear(&job->lock);
     g_free(job);
 }
 
@@ -199,6 +245,38 @@ void
 fm_job_cancel(FmJob *job)
 {
     g_atomic_int_set(&job->cancel, 1);
+}
+
+/* Sets the downtime target; any thread. */
+void
+fm_job_set_max_downtime(FmJob *job, double seconds)
+{
+    g_return_if_fail(job != NULL && seconds >= 0 && seconds <= 3600);
+    g_mutex_lock(&job->lock);
+    job->max_downtime = seconds;
+    g_mutex_unlock(&job->lock);
+}
+
+/* Returns the downtime target in seconds; any thread. */
+double
+fm_job_get_max_downtime(FmJob *job)
+{
+    double seconds;
+
+    g_mutex_lock(&job->lock);
+    seconds = job->max_downtime;
+    g_mutex_unlock(&job->lock);
+    return seconds;
+}
+
+/* Copies the last published statistics into @out; any thread. */
+void
+fm_job_copy_stats(FmJob *job, FmJobStats *out)
+{
+    g_return_if_fail(job != NULL && out != NULL);
+    g_mutex_lock(&job->lock);
+    *out = job->published;
+    g_mutex_unlock(&job->lock);
 }
 
 /* Returns the current state. */
@@ -261,6 +339,16 @@ fm_job_update_stats(FmJob *job)
     st->data_remaining = st->memory_remaining;
     st->data_total = st->data_processed + st->data_remaining;
     st->time_elapsed = fm_job_elapsed(job);
+    /* Time remaining: the last round's prediction, counted down within the next
+     * round; before any (round 0) and once paused, what is pending at the current
+     * rate.  fm_job_run() sets 0 at the end. */
+    if (job->ended)
+        st->time_remaining = 0;
+    else if (fm_job_get_state(job) == FM_JOB_STOP_AND_COPY || job->predicted_end < 0)
+        st->time_remaining = st->memory_bps > 0 ? st->memory_remaining / st->memory_bps : 0;
+    else
+        st->time_remaining = MAX(job->predicted_end - st->time_elapsed, 0);
+    fm_job_publish_stats(job);
 }
 
 /* Sends the batch collected in job->pfns: peeks and drops re-dirtied pages when
@@ -309,6 +397,14 @@ fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *s
     job->pending_count -= n;
     job->stats.pages_sent += n;
     *sent += n;
+    if (job->in_round) {
+        /* a live estimate within long rounds; the round's end sets the final one */
+        guint64 bytes = fm_sink_bytes_sent(job->sink) - job->round_bytes0;
+        double seconds = (fm_backend_now(job->backend) - job->round_t0) / 1e9;
+
+        if (bytes >= FM_JOB_MIN_BANDWIDTH_SAMPLE && seconds > 0)
+            job->stats.memory_bps = bytes / seconds;
+    }
     fm_job_update_stats(job);
     return TRUE;
 }
@@ -401,11 +497,17 @@ fm_job_round(FmJob *job, const FmPlan *plan, FmRoundRecord *rec, GError **error)
     rec->round = job->rounds->len;
     rec->start = (t0 - job->t_start) / 1e9;
     rec->throttle = job->throttle;
+    job->round_t0 = t0;
+    job->round_bytes0 = bytes0;
+    job->in_round = TRUE;
     if (!fm_job_send_fragments(job, plan ? plan->fragments : NULL,
                                plan ? plan->skip_redirtied : FALSE,
                                &rec->pages_sent, &rec->pages_skipped, error) ||
-        !fm_sink_flush(job->sink, error))
+        !fm_sink_flush(job->sink, error)) {
+        job->in_round = FALSE;
         return FALSE;
+    }
+    job->in_round = FALSE;
 
     rec->duration = (fm_backend_now(job->backend) - t0) / 1e9;
     bytes = fm_sink_bytes_sent(job->sink) - bytes0;
@@ -413,6 +515,60 @@ fm_job_round(FmJob *job, const FmPlan *plan, FmRoundRecord *rec, GError **error)
         job->stats.memory_bps = bytes / rec->duration;
     job->stats.memory_iteration++;
     return TRUE;
+}
+
+/* Updates stats.time_remaining after the decision of a round (fm-predict.h) and, with
+ * abort_if_busy, decides whether the guest is too busy for the downtime target:
+ * at the policy's stop, when what is pending will not fit the target; before it,
+ * when the model predicts, FM_JOB_BUSY_PREDICTIONS times in a row, a stop above the
+ * target; but not for a policy that may throttle the guest (auto_converge): the
+ * throttle changes the rates the model uses, and may yet make it converge.  Returns FALSE with @error set
+ * (FM_ERROR_LIMIT) when the job must abort; the guest has not been paused. */
+static gboolean
+fm_job_predict(FmJob *job, const FmRoundStats *rs, FmDecision decision,
+               const FmPlan *plan, GError **error)
+{
+    FmPredictInput in = {
+        .page_size = job->page_size,
+        .pending = rs->pending,
+        .bandwidth = rs->bandwidth,
+        .max_downtime = rs->max_downtime,
+        .time_left = rs->max_time > 0 ? MAX(rs->max_time - rs->elapsed, 1e-9) : 0,
+        .progress_min = FM_JOB_PREDICT_PROGRESS_MIN,
+        /* rs->round harvests have been folded into the tracker's averages */
+        .rate_scale = 1.0 / -expm1(rs->round * log1p(-job->ewma_alpha)),
+    };
+    FmPrediction pred;
+    double downtime;
+    gboolean busy = FALSE;
+
+    if (!fm_predict_precopy(&in, job->tracker, &pred))
+        return TRUE;  /* no bandwidth yet: nothing to say */
+
+    if (decision == FM_DECISION_STOP_AND_COPY) {
+        downtime = (double)rs->pending * job->page_size / rs->bandwidth;
+        job->predicted_end = rs->elapsed + downtime;
+        busy = downtime > rs->max_downtime;
+    } else {
+        downtime = pred.downtime;
+        job->predicted_end = rs->elapsed + pred.total_seconds;
+        if (pred.stop != FM_PREDICT_DOWNTIME_TARGET && downtime > rs->max_downtime &&
+            !job->may_throttle && plan->throttle == 0)
+            job->busy_predictions++;
+        else
+            job->busy_predictions = 0;
+        busy = job->busy_predictions >= FM_JOB_BUSY_PREDICTIONS;
+    }
+    g_debug("job %s: round %u: predicted %.3f s remaining, downtime %.1f ms (%s, %u rounds)",
+            fm_policy_name(job->policy), rs->round, job->predicted_end - rs->elapsed,
+            downtime * 1000, fm_predict_stop_to_string(pred.stop), pred.rounds);
+    if (!job->abort_if_busy || !busy)
+        return TRUE;
+    job->stats.stop_reason = "busy";
+    g_set_error(error, FM_ERROR, FM_ERROR_LIMIT,
+                _("the guest is too busy for the downtime limit: predicted downtime %.0f ms, limit %.0f ms (abort_if_busy)"),
+                downtime * 1000, rs->max_downtime * 1000);
+    return FALSE;
 }
 
 /* The pre-copy phase: round 0, then harvest / plan / decide / send until the policy
@@ -427,7 +583,6 @@ fm_job_precopy(FmJob *job, GError **error)
 
     rs.page_count = job->page_count;
     rs.page_size = job->page_size;
-    rs.max_downtime = job->max_downtime;
     rs.pending = job->page_count;
 
     if (!fm_job_round(job, NULL, &rec, error))
@@ -438,12 +593,14 @@ fm_job_precopy(FmJob *job, GError **error)
         guint64 dirty_count;
         FmDecision decision;
         const char *reason;
+        gboolean too_busy;
 
         if (!fm_job_check_cancel(job, error) || !fm_job_harvest(job, &dirty_count, error))
             goto cleanup;
         fm_frag_tracker_update(job->tracker, job->dirty, job->pending, rec.duration,
                                job->ewma_alpha);
 
+        rs.max_downtime = fm_job_get_max_downtime(job);
         rs.round = job->stats.memory_iteration;
         rs.pending_prev = rs.pending;
         rs.pending = job->pending_count;
@@ -460,6 +617,9 @@ fm_job_precopy(FmJob *job, GError **error)
         fm_policy_plan_round(job->policy, &rs, job->tracker, &plan);
         decision = fm_policy_should_stop(job->policy, &rs, job->tracker, &reason);
 
+        too_busy = decision != FM_DECISION_ABORT &&
+                   !fm_job_predict(job, &rs, decision, &plan, error);
+
         rec.dirty_after = dirty_count;
         rec.pending_after = rs.pending;
         rec.fragments_hot = fm_frag_tracker_hot_count(job->tracker);
@@ -467,6 +627,9 @@ fm_job_precopy(FmJob *job, GError **error)
         fm_job_update_stats(job);
         if (job->progress)
             job->progress(job, &rec, job->progress_data);
+
+        if (too_busy)
+            goto cleanup;   /* before any pause: the guest runs on */
 
         if (decision == FM_DECISION_ABORT) {
             job->stats.stop_reason = reason;
@@ -574,12 +737,14 @@ fm_job_run(FmJob *job, GError **error)
     if (!fm_backend_log_dirty_disable(job->backend, &local))
         g_debug("log-dirty disable after completion: %s", local->message);
     g_clear_error(&local);
+    job->ended = TRUE;
     fm_job_update_stats(job);
     fm_job_set_state(job, FM_JOB_COMPLETED, "destination accepted");
     return TRUE;
 
  error:
     fm_job_rollback(job, local);
+    job->ended = TRUE;
     fm_job_update_stats(job);
     if (g_error_matches(local, FM_ERROR, FM_ERROR_CANCELLED)) {
         job->stats.stop_reason = "cancelled";

@@ -11,6 +11,12 @@
  * fm_job_cancel() may be called from any thread or a signal-safe context (it only sets
  * an atomic flag that the engine checks between batches).
  *
+ * Threads: fm_job_run() and the callbacks run in the job's thread, which alone writes
+ * the statistics.  It publishes a copy of them under a mutex after every batch sent
+ * and every state change; fm_job_copy_stats() reads that copy, so that a monitor
+ * (libvirt's domjobinfo) gets a consistent snapshot from any thread.
+ * fm_job_set_max_downtime() may also be called from any thread while the job runs.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
@@ -37,6 +43,8 @@ typedef enum {
  * exists.  Times in seconds, sizes in bytes, rates per second. */
 typedef struct {
     double time_elapsed;        /* start to completion (or to now) */
+    double time_remaining;      /* predicted seconds to completion (fm-predict.h), updated
+                                 * after every round; 0 once the job has ended */
     double downtime;            /* guest paused on the source until the destination took over */
     double setup_time;          /* enabling log-dirty etc. */
     guint64 data_total;         /* expected wire bytes: memory + what is known to be pending */
@@ -108,10 +116,21 @@ gboolean fm_job_run(FmJob *job, GError **error);
 /* Asks a running job to stop; the guest resumes on the source.  Async-signal-safe. */
 void fm_job_cancel(FmJob *job);
 
+/* Changes the downtime target (the max_downtime knob, in seconds >= 0) of a job that
+ * may be running, from any thread (virsh migrate-setmaxdowntime).  The next decision
+ * after a round uses it; a job already in stop-and-copy is not affected. */
+void fm_job_set_max_downtime(FmJob *job, double seconds);
+/* Returns the downtime target in seconds (any thread). */
+double fm_job_get_max_downtime(FmJob *job);
+
 /* Returns the current state (safe from any thread). */
 FmJobState fm_job_get_state(const FmJob *job);
-/* Returns the statistics (borrowed; updated by the job's thread). */
+/* Returns the statistics (borrowed; updated by the job's thread without a lock: read
+ * them only from that thread, e.g. in a callback, or once fm_job_run() has returned). */
 const FmJobStats *fm_job_get_stats(const FmJob *job);
+/* Copies into @out a consistent snapshot of the statistics as of the last batch sent
+ * or state change; any thread.  stop_reason stays a static string. */
+void fm_job_copy_stats(FmJob *job, FmJobStats *out);
 /* Returns the rounds so far: an array of FmRoundRecord (borrowed). */
 const GArray *fm_job_get_rounds(const FmJob *job);
 /* Returns the policy (borrowed). */

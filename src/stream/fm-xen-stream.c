@@ -1429,6 +1429,9 @@ typedef struct {
     GBytes *emu_xenstore;      /* set by fm_xen_sink_set_emulator_state() */
     GBytes *emu_context;       /*   NULL until then */
     guint64 page_count;        /* from begin */
+    guint64 *pfn_map;          /* page number -> guest pfn; NULL: identity */
+    gsize pfn_map_len;
+    GArray *mapped;            /* scratch: the pfns of one send_pages call */
     gboolean begun;
     gboolean aborted;
 } FmXenSink;
@@ -1491,6 +1494,12 @@ fm_xen_sink_begin(FmSink *sink, guint64 page_count, gsize page_size, GError **er
                     _("invalid page count %llu for a Xen x86 stream"), (ull)page_count);
         return FALSE;
     }
+    if (self->pfn_map != NULL && page_count != self->pfn_map_len) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("invalid page count %llu: the pfn map has %llu pages"),
+                    (ull)page_count, (ull)self->pfn_map_len);
+        return FALSE;
+    }
     if (self->guest_type == FM_XEN_GUEST_HVM &&
         self->emulator_id != FM_XEN_EMULATOR_QEMU_TRADITIONAL &&
         self->emulator_id != FM_XEN_EMULATOR_QEMU_UPSTREAM) {
@@ -1542,6 +1551,12 @@ fm_xen_sink_write_pages(FmXenSink *self, const guint64 *pfns, const guint8 *type
                         (ull)pfns[i], (ull)self->page_count);
             return FALSE;
         }
+    }
+    if (self->pfn_map != NULL) {
+        g_array_set_size(self->mapped, n);
+        for (gsize i = 0; i < n; i++)
+            g_array_index(self->mapped, guint64, i) = self->pfn_map[pfns[i]];
+        pfns = (const guint64 *)(gconstpointer)self->mapped->data;
     }
     ok = fm_xen_stream_writer_write_pages(self->writer, pfns, types, n, data, error);
     fm_xen_sink_count(self);
@@ -1654,6 +1669,8 @@ fm_xen_sink_free(FmSink *sink)
     g_clear_pointer(&self->msr_policy, g_bytes_unref);
     g_clear_pointer(&self->emu_xenstore, g_bytes_unref);
     g_clear_pointer(&self->emu_context, g_bytes_unref);
+    g_free(self->pfn_map);
+    g_array_unref(self->mapped);
     g_free(self);
 }
 
@@ -1686,6 +1703,7 @@ fm_xen_sink_new(FmChannel *channel, const FmXenStreamInfo *info)
                          info->guest_type == FM_XEN_GUEST_HVM, NULL);
     g_return_val_if_fail(info->cpuid_policy_len == 0 || info->cpuid_policy != NULL, NULL);
     g_return_val_if_fail(info->msr_policy_len == 0 || info->msr_policy != NULL, NULL);
+    g_return_val_if_fail(info->pfn_map_len == 0 || info->pfn_map != NULL, NULL);
 
     self = g_new0(FmXenSink, 1);
     self->parent.ops = &fm_xen_sink_ops;
@@ -1697,6 +1715,11 @@ fm_xen_sink_new(FmChannel *channel, const FmXenStreamInfo *info)
     self->emulator_id = info->emulator_id;
     self->cpuid_policy = fm_xen_copy_blob(info->cpuid_policy, info->cpuid_policy_len);
     self->msr_policy = fm_xen_copy_blob(info->msr_policy, info->msr_policy_len);
+    if (info->pfn_map != NULL) {
+        self->pfn_map = g_memdup2(info->pfn_map, info->pfn_map_len * sizeof(guint64));
+        self->pfn_map_len = info->pfn_map_len;
+    }
+    self->mapped = g_array_new(FALSE, FALSE, sizeof(guint64));
     return &self->parent;
 }
 

@@ -304,6 +304,12 @@ typedef struct {
     const void *msr_policy;      /* X86_MSR_POLICY body, xen_msr_entry_t[] */
     gsize msr_policy_len;
     guint32 emulator_id;         /* HVM: QEMU_UPSTREAM or QEMU_TRADITIONAL */
+    /* The guest pfn of each page number the engine uses, ascending (the Xen
+     * backend numbers only the pages that hold memory, not the holes of the
+     * guest's physical map); pfn_map_len must then be begin's page count.  NULL:
+     * page numbers are pfns. */
+    const guint64 *pfn_map;
+    gsize pfn_map_len;
 } FmXenStreamInfo;
 
 /* Returns a new FmSink writing the Xen stream on @channel (borrowed: it must
@@ -311,7 +317,8 @@ typedef struct {
  *  - begin: the libxl header, LIBXC_CONTEXT, the libxc image and domain headers,
  *    X86_CPUID_POLICY and X86_MSR_POLICY (when given) and STATIC_DATA_END.  The
  *    page size must be FM_XEN_PAGE_SIZE; the page count bounds the pfns;
- *  - send_pages: PAGE_DATA records, every page NOTAB;
+ *  - send_pages: PAGE_DATA records, every page NOTAB, page numbers translated
+ *    through the pfn map when there is one;
  *  - send_record: one libxc record whose @type is a libxc record type
  *    (FmXenLibxcRecordType, not an FmRecordType): the Xen backend passes the
  *    guest's X86_TSC_INFO, HVM_CONTEXT and HVM_PARAMS (4.17 writes them in that

@@ -65,6 +65,9 @@ struct _FmChannel {
     guint n_samples;
     guint next_sample;
     FmChannelSample current;   /* sample being accumulated */
+
+    const FmChannelLayerOps *layer_ops;  /* NULL: users' bytes go to fd directly */
+    gpointer layer;            /* owned */
 };
 
 struct _FmListener {
@@ -512,10 +515,30 @@ fm_channel_free(FmChannel *channel)
 {
     if (channel == NULL)
         return;
+    if (channel->layer_ops != NULL)
+        channel->layer_ops->free(channel->layer);
     if (channel->fd >= 0)
         close(channel->fd);
     g_free(channel->address);
     g_free(channel);
+}
+
+/* Attaches @layer (taken over); see the header. */
+void
+fm_channel_set_layer(FmChannel *channel, const FmChannelLayerOps *ops, gpointer layer)
+{
+    g_return_if_fail(channel != NULL && ops != NULL);
+    g_return_if_fail(channel->layer_ops == NULL);
+    channel->layer_ops = ops;
+    channel->layer = layer;
+}
+
+/* Returns TRUE if a layer is attached. */
+gboolean
+fm_channel_has_layer(const FmChannel *channel)
+{
+    g_return_val_if_fail(channel != NULL, FALSE);
+    return channel->layer_ops != NULL;
 }
 
 /* Returns the descriptor, still owned by the channel. */
@@ -651,11 +674,11 @@ fm_writev_nosigpipe(int fd, const struct iovec *iov, int n)
     return r;
 }
 
-/* Writes some of @iov (waiting while the peer is not ready); returns the number of
- * bytes written (> 0) or -1 with @error. */
+/* Writes some of @iov to the descriptor (waiting while the peer is not ready);
+ * returns the number of bytes written (> 0) or -1 with @error. */
 static gssize
-fm_channel_write_some(FmChannel *channel, const struct iovec *iov, int n,
-                      GError **error)
+fm_channel_fd_write_some(FmChannel *channel, const struct iovec *iov, int n,
+                         GError **error)
 {
     for (;;) {
         ssize_t r;
@@ -682,6 +705,50 @@ fm_channel_write_some(FmChannel *channel, const struct iovec *iov, int n,
         fm_channel_set_io_error(channel, errno, TRUE, error);
         return -1;
     }
+}
+
+/* Writes some of @iov, through the layer if there is one (which takes all of it);
+ * returns the number of bytes written (> 0) or -1 with @error. */
+static gssize
+fm_channel_write_some(FmChannel *channel, const struct iovec *iov, int n,
+                      GError **error)
+{
+    FmIoVector vectors[FM_CHANNEL_IOV_MAX];
+    gsize total = 0;
+
+    if (channel->layer_ops == NULL)
+        return fm_channel_fd_write_some(channel, iov, n, error);
+    g_assert(n <= FM_CHANNEL_IOV_MAX);
+    for (int i = 0; i < n; i++) {
+        vectors[i].data = iov[i].iov_base;
+        vectors[i].len = iov[i].iov_len;
+        total += iov[i].iov_len;
+    }
+    if (!channel->layer_ops->write(channel->layer, vectors, (gsize)n, error))
+        return -1;
+    return (gssize)total;
+}
+
+/* Writes @len bytes to the descriptor, bypassing layer and bandwidth limit. */
+gboolean
+fm_channel_raw_write_all(FmChannel *channel, const void *buf, gsize len,
+                         GError **error)
+{
+    const guint8 *p = buf;
+
+    g_return_val_if_fail(channel != NULL, FALSE);
+    g_return_val_if_fail(len == 0 || buf != NULL, FALSE);
+
+    while (len > 0) {
+        struct iovec iov = { (void *)p, len };
+        gssize w = fm_channel_fd_write_some(channel, &iov, 1, error);
+
+        if (w < 0)
+            return FALSE;
+        p += w;
+        len -= (gsize)w;
+    }
+    return TRUE;
 }
 
 /* Records a write of @bytes that took @usec for the throughput measure. */
@@ -780,9 +847,10 @@ fm_channel_write_all(FmChannel *channel, const void *buf, gsize len, GError **er
     return fm_channel_writev_all(channel, &vec, 1, error);
 }
 
-/* Reads up to @len bytes; returns the count, 0 at end of file, -1 with @error. */
+/* Reads up to @len bytes from the descriptor; returns the count, 0 at end of
+ * file, -1 with @error.  Does not count the bytes. */
 gssize
-fm_channel_read(FmChannel *channel, void *buf, gsize len, GError **error)
+fm_channel_raw_read(FmChannel *channel, void *buf, gsize len, GError **error)
 {
     g_return_val_if_fail(channel != NULL, -1);
     g_return_val_if_fail(buf != NULL && len > 0, -1);
@@ -790,10 +858,8 @@ fm_channel_read(FmChannel *channel, void *buf, gsize len, GError **error)
     for (;;) {
         ssize_t r = read(channel->fd, buf, MIN(len, (gsize)G_MAXSSIZE));
 
-        if (r >= 0) {
-            channel->bytes_read += (guint64)r;
+        if (r >= 0)
             return r;
-        }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -804,6 +870,24 @@ fm_channel_read(FmChannel *channel, void *buf, gsize len, GError **error)
         fm_channel_set_io_error(channel, errno, FALSE, error);
         return -1;
     }
+}
+
+/* Reads up to @len bytes; returns the count, 0 at end of file, -1 with @error. */
+gssize
+fm_channel_read(FmChannel *channel, void *buf, gsize len, GError **error)
+{
+    gssize r;
+
+    g_return_val_if_fail(channel != NULL, -1);
+    g_return_val_if_fail(buf != NULL && len > 0, -1);
+
+    if (channel->layer_ops != NULL)
+        r = channel->layer_ops->read(channel->layer, buf, len, error);
+    else
+        r = fm_channel_raw_read(channel, buf, len, error);
+    if (r > 0)
+        channel->bytes_read += (guint64)r;
+    return r;
 }
 
 /* Reads exactly @len bytes; end of file first is "connection closed by peer". */
@@ -837,6 +921,8 @@ fm_channel_poll_readable(FmChannel *channel)
     int r;
 
     g_return_val_if_fail(channel != NULL, FALSE);
+    if (channel->layer_ops != NULL && channel->layer_ops->pending(channel->layer))
+        return TRUE;
     pfd.fd = channel->fd;
     do {
         r = poll(&pfd, 1, 0);
@@ -866,6 +952,9 @@ fm_channel_shutdown_write(FmChannel *channel, GError **error)
 {
     g_return_val_if_fail(channel != NULL, FALSE);
 
+    if (channel->layer_ops != NULL &&
+        !channel->layer_ops->shutdown_write(channel->layer, error))
+        return FALSE;
     if (!channel->is_socket)
         return TRUE;
     if (shutdown(channel->fd, SHUT_WR) < 0) {
@@ -1174,6 +1263,14 @@ fm_listener_get_address(const FmListener *listener)
 {
     g_return_val_if_fail(listener != NULL, NULL);
     return listener->address;
+}
+
+/* Returns the listening descriptor, still owned by the listener. */
+int
+fm_listener_get_fd(const FmListener *listener)
+{
+    g_return_val_if_fail(listener != NULL, -1);
+    return listener->fd;
 }
 
 /* Closes and frees the listener (removing its unix socket file); NULL ok. */

@@ -112,6 +112,41 @@ double fm_channel_get_throughput(const FmChannel *channel);
 guint64 fm_channel_get_bytes_written(const FmChannel *channel);
 guint64 fm_channel_get_bytes_read(const FmChannel *channel);
 
+/* ---- layers: a protocol between the channel's users and its descriptor (TLS,
+ * src/transport/fm-tls.c) ----
+ * Once a layer is attached, fm_channel_read/_write_all/_writev_all/_poll_readable/
+ * _shutdown_write go through it; the layer moves its own bytes with
+ * fm_channel_raw_read() and fm_channel_raw_write_all(), which keep the channel's
+ * timeout and error messages.  The bandwidth limit, the throughput measure and the
+ * byte counters apply to the users' bytes (the layer's overhead is not counted).
+ * The channel owns the layer: fm_channel_free() calls @free on it. */
+typedef struct {
+    /* Reads up to @len (> 0) bytes as fm_channel_read() does. */
+    gssize (*read)(gpointer layer, void *buf, gsize len, GError **error);
+    /* Writes all of @vectors; returns FALSE with @error on failure. */
+    gboolean (*write)(gpointer layer, const FmIoVector *vectors, gsize n_vectors,
+                      GError **error);
+    /* Returns TRUE if the layer holds received data a read would return at once. */
+    gboolean (*pending)(gpointer layer);
+    /* Ends the sending direction inside the layer (the channel then shuts the
+     * socket down). */
+    gboolean (*shutdown_write)(gpointer layer, GError **error);
+    void (*free)(gpointer layer);
+} FmChannelLayerOps;
+
+/* Attaches @layer (taken over) to @channel, which must have none yet. */
+void fm_channel_set_layer(FmChannel *channel, const FmChannelLayerOps *ops,
+                          gpointer layer);
+/* Returns TRUE if a layer is attached. */
+gboolean fm_channel_has_layer(const FmChannel *channel);
+/* Reads from the descriptor itself, under the channel's timeout, as
+ * fm_channel_read() does without a layer; for layers only. */
+gssize fm_channel_raw_read(FmChannel *channel, void *buf, gsize len, GError **error);
+/* Writes @len bytes to the descriptor itself, under the channel's timeout and
+ * without the bandwidth limit; for layers only. */
+gboolean fm_channel_raw_write_all(FmChannel *channel, const void *buf, gsize len,
+                                  GError **error);
+
 /* Listens on @address: "tcp://HOST:PORT" (port 0 picks a free port; an empty HOST,
  * "tcp://:PORT", listens on every address, IPv6 and IPv4), "unix:PATH" (PATH must
  * not exist; it is removed again by fm_listener_free()), or "fd:N" (N is a socket
@@ -129,6 +164,10 @@ guint16 fm_listener_get_port(const FmListener *listener);
 /* Returns an address a client can pass to fm_channel_connect() (the wildcard is
  * given as the loopback address); owned by the listener. */
 const char *fm_listener_get_address(const FmListener *listener);
+/* Returns the listening descriptor (still owned by the listener), for a caller
+ * that waits for connections together with other events (poll() readable: a
+ * connection is waiting). */
+int fm_listener_get_fd(const FmListener *listener);
 /* Closes and frees the listener; NULL ok. */
 void fm_listener_free(FmListener *listener);
 

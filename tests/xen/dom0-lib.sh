@@ -207,36 +207,58 @@ fmxt_tcg_vmrun_fault() {
         END { exit !f }'
 }
 
-# fmxt_xl_migrate NAME TIMEOUT: the baseline: `xl migrate` of NAME to localhost through
-# fakessh.  Sets FMXT_MIG_SECS (wall time) and FMXT_MIG_BYTES (sender -> receiver stream
-# bytes, empty if unknown); xl's output is in $FMXT_RUN/xl-migrate.log.  Returns xl's
-# status (143 when TIMEOUT killed it, or when the guest died on the way: xl would only
-# notice at the end, when the guest does not answer the suspend request).
-fmxt_xl_migrate() {
+# fmxt_guest_hb_gap NAME PASS: the longest heartbeat gap (ms) memcheck on NAME reported
+# in the lines after pass PASS: the downtime of a migration that started at pass PASS,
+# as the guest lived it (memcheck.c says why it reads CLOCK_BOOTTIME).
+fmxt_guest_hb_gap() {
+    _logs=$(fmxt_console_logs "$1")
+    [ -n "$_logs" ] || { echo 0; return; }
+    # shellcheck disable=SC2086
+    cat $_logs | tr -d '\r' | awk -v from="$2" '
+        /^memcheck pass=/ {
+            p = -1; g = -1
+            for (i = 2; i <= NF; i++) {
+                split($i, kv, "=")
+                if (kv[1] == "pass") p = kv[2] + 0
+                if (kv[1] == "hb_gap_ms") g = kv[2] + 0
+            }
+            if (p > from && g > m) m = g
+        }
+        END { print m + 0 }'
+}
+
+# fmxt_migrate NAME TIMEOUT LOG CMD...: runs the migration command CMD (which sends
+# NAME to localhost through fakessh) under TIMEOUT, its output into LOG, with a
+# progress line every 10 s.  Sets FMXT_MIG_SECS (wall time) and FMXT_MIG_BYTES (sender ->
+# receiver stream bytes as fakessh counted them, empty if unknown).  Returns CMD's
+# status (143 when TIMEOUT killed it, or when the guest died on the way: the sender
+# would only notice at the end, when the guest does not answer the suspend request).
+fmxt_migrate() {
+    _name=$1 _limit=$2 _log=$3
+    shift 3
     rm -f "$FMXT_RUN/stream-bytes"
-    _domid=$(xl domid "$1" 2>/dev/null)
+    _domid=$(xl domid "$_name" 2>/dev/null)
     _t0=$(fmxt_now)
-    FMXT_STREAM_BYTES=$FMXT_RUN/stream-bytes timeout "$2" \
-        xl migrate -s fakessh "$1" localhost >"$FMXT_RUN/xl-migrate.log" 2>&1 &
-    _xl=$!
-    # Progress, as xl prints none: the bytes fakessh's dd has read so far, every 10 s.
+    FMXT_STREAM_BYTES=$FMXT_RUN/stream-bytes timeout "$_limit" "$@" >"$_log" 2>&1 &
+    _cmd=$!
+    # Progress: the bytes fakessh's dd has read so far.
     (
         _i=0
         while sleep 5; do
             if [ -n "$_domid" ] && xl dmesg 2>/dev/null | grep -q " d${_domid}v[0-9]* Triple fault"; then
-                echo "# migrating $1: the guest (domain $_domid) died; stopping xl"
-                kill "$_xl" 2>/dev/null
+                echo "# migrating $_name: the guest (domain $_domid) died; stopping $1"
+                kill "$_cmd" 2>/dev/null
                 break
             fi
             _i=$((_i + 1))
             [ $((_i % 2)) -eq 0 ] || continue
             _b=$(for _p in $(pidof dd); do sed -n 's/^rchar: //p' "/proc/$_p/io"; done 2>/dev/null |
                 sort -n | tail -n 1)
-            echo "# migrating $1: $(fmxt_since "$_t0")s, stream ${_b:-?} bytes, guest pass $(fmxt_guest_pass "$1")"
+            echo "# migrating $_name: $(fmxt_since "$_t0")s, stream ${_b:-?} bytes, guest pass $(fmxt_guest_pass "$_name")"
         done
     ) &
     _mon=$!
-    wait "$_xl"
+    wait "$_cmd"
     _rc=$?
     kill "$_mon" 2>/dev/null
     wait "$_mon" 2>/dev/null
@@ -245,4 +267,42 @@ fmxt_xl_migrate() {
     # shellcheck disable=SC2034
     FMXT_MIG_BYTES=$(cat "$FMXT_RUN/stream-bytes" 2>/dev/null)
     return $_rc
+}
+
+# fmxt_xl_migrate NAME TIMEOUT: the baseline: `xl migrate` of NAME to localhost through
+# fakessh (see fmxt_migrate); xl's output is in $FMXT_RUN/xl-migrate.log.
+fmxt_xl_migrate() {
+    fmxt_migrate "$1" "$2" "$FMXT_RUN/xl-migrate.log" xl migrate -s fakessh "$1" localhost
+}
+
+# fmxt_check_after NAME WHAT BEFORE_PASS: the checks after a migration (or save and
+# restore) of the memcheck guest NAME that began at memcheck pass BEFORE_PASS: NAME
+# runs and no temporary domain is left, the same memcheck goes on, its memory is
+# intact.  Sets FMXT_DOWNTIME_MS (the guest's longest heartbeat gap since BEFORE_PASS).
+# Fails when the guest is not running (nothing more can be done with it).
+fmxt_check_after() {
+    if fmxt_domain_running "$1" && ! fmxt_domain_exists "$1--incoming" &&
+        ! fmxt_domain_exists "$1--migratedaway"; then
+        tap_ok "$2: $1 running, no leftover domains"
+    else
+        tap_not_ok "$2: $1 running, no leftover domains"
+        xl list 2>&1 | tap_diag
+        fmxt_domain_running "$1" || return 1
+    fi
+    _after=$(fmxt_guest_pass "$1")
+    if fmxt_guest_wait_pass "$1" "$_after" 45 && [ "$(fmxt_guest_starts "$1")" -eq 1 ]; then
+        tap_ok "$2: memcheck goes on (pass $3 -> $_after -> $(fmxt_guest_pass "$1"))"
+    else
+        tap_not_ok "$2: memcheck goes on (pass $_after; memcheck started $(fmxt_guest_starts "$1") times)"
+    fi
+    sleep 2
+    # shellcheck disable=SC2034 # a result for the caller
+    FMXT_DOWNTIME_MS=$(fmxt_guest_hb_gap "$1" "$3")
+    _bad=$(fmxt_guest_bad "$1")
+    if [ "$_bad" -eq 0 ] && ! fmxt_guest_faults "$1" >"$FMXT_RUN/faults"; then
+        tap_ok "$2: guest memory intact (bad=0, pass $(fmxt_guest_pass "$1"))"
+    else
+        tap_not_ok "$2: guest memory intact (bad=$_bad)"
+        head -n 20 "$FMXT_RUN/faults" | tap_diag
+    fi
 }

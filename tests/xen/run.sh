@@ -10,6 +10,9 @@
 #   idle     256 MiB guest, memcheck idle, one xl migration
 #   repeat   256 MiB guest dirtying 96 MiB, two xl migrations in a row
 #   hook     256 MiB guest dirtying 96 MiB, no xl migration: only the fragmig hook
+#   compare  256 MiB guest dirtying 96 MiB: xl migrate, then the hook's fragmig
+#            migrations (--policy xen, --policy fragment), a light guest, save and
+#            restore, and the comparison table (`make check-xen`; needs FRAGMIG_BIN)
 #   shell    an interactive dom0 shell on this terminal (daemons started; no timeout)
 # Environment:
 #   FM_XEN_WORK    work directory prepared by setup.sh (default /var/tmp/fragmig-xen)
@@ -37,7 +40,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${FM_XEN_WORK:-/var/tmp/fragmig-xen}
 OUT=$WORK/out
 SCENARIO=${1:-migrate}
-TIMEOUT=${FMXT_TIMEOUT:-300}
+default_timeout=300
+[ "$SCENARIO" = compare ] && default_timeout=900
+TIMEOUT=${FMXT_TIMEOUT:-$default_timeout}
 XEN=${FMXT_XEN:-stock}
 case $XEN in
 stock) XEN_IMAGE=$OUT/xen CPU=${FMXT_CPU:-qemu64,+svm,+npt} ;;
@@ -59,6 +64,7 @@ migrate) mem=256 dirty=96 migrations=1 ;;
 idle) mem=256 dirty=0 migrations=1 ;;
 repeat) mem=256 dirty=96 migrations=2 ;;
 hook) mem=256 dirty=96 migrations=0 ;;
+compare) mem=256 dirty=96 migrations=1 ;;
 shell) mem=256 dirty=96 migrations=0 ;;
 -h | --help) usage ;;
 *) echo "run.sh: unknown scenario '$SCENARIO'" >&2; usage ;;
@@ -106,6 +112,10 @@ deadline=$((budget - 25))
 dom0_args="console=hvc0 earlyprintk=xen loglevel=4 panic=5"
 dom0_args+=" fmxt.scenario=$SCENARIO fmxt.mem=$mem fmxt.dirty=$dirty fmxt.pause=$pause"
 dom0_args+=" fmxt.migrations=$migrations fmxt.deadline=$deadline"
+# The hook gets what the deadline leaves after the baseline (~150 s with its retry).
+hook_timeout=120
+[ "$SCENARIO" = compare ] && hook_timeout=$((deadline - 200))
+dom0_args+=" fmxt.hook_timeout=$hook_timeout"
 qemu=(qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m 2048
     -nodefaults -nographic -no-reboot
     -kernel "$XEN_IMAGE" -append "$xen_args"

@@ -66,6 +66,9 @@ void fm_xen_save_cancel(FmXenSave *save);
  * static string) and returns TRUE; FALSE (and @stats zeroed) before the run
  * started.  Any thread. */
 gboolean fm_xen_save_get_stats(FmXenSave *save, FmJobStats *stats);
+/* Returns the xen backend of the save (borrowed), for what comes after the run:
+ * fm_backend_resume(), fm_xen_backend_destroy_domain()... (fm-xen.h). */
+FmBackend *fm_xen_save_get_backend(FmXenSave *save);
 /* Returns the job's state (FM_JOB_SETUP before the run).  Any thread. */
 FmJobState fm_xen_save_get_state(FmXenSave *save);
 

@@ -1,0 +1,425 @@
+/*
+ * fm-cmd-xen.c: the commands on Xen domains, each the counterpart of an `xl`
+ * command whose stock peer takes its output unchanged:
+ *   fragmig migrate --xen DOMAIN [-s COMMAND] [knobs] HOST   (xl migrate; the
+ *     destination runs a stock `xl migrate-receive`)
+ *   fragmig save --xen DOMAIN [--checkpoint] [knobs] FILE    (xl save; a stock
+ *     `xl restore FILE` restores it)
+ * The handshake and the order of events after the stream follow xl's
+ * migrate_domain(): the source is renamed NAME--migratedaway before the
+ * destination may unpause, and destroyed only once the destination reports that
+ * its copy runs; until "go" is sent, any failure resumes the guest here.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "fm-cmd.h"
+#include "fm-live.h"
+#include "fm-report.h"
+#include "util/fm-error.h"
+#include "util/fm-i18n.h"
+
+#ifdef WITH_XEN
+#include "backend/xen/fm-xen.h"
+#include "backend/xen/fm-xen-save.h"
+#include "stream/fm-xl-format.h"
+#include "transport/fm-channel.h"
+
+/* Cancels the running save on SIGINT/SIGTERM, from a thread of its own (taking
+ * the save's lock is not allowed in a signal handler). */
+typedef struct {
+    FmXenSave *save;
+    sigset_t signals;
+    GThread *thread;
+} FmXenSignalWatch;
+
+/* The watch thread: waits for a signal, cancels, and ends; SIGUSR1 only ends it. */
+static gpointer
+fm_xen_signal_thread(gpointer data)
+{
+    FmXenSignalWatch *watch = data;
+    int signo = 0;
+
+    if (sigwait(&watch->signals, &signo) == 0 && signo != SIGUSR1) {
+        fprintf(stderr, _("fragmig: interrupted, cancelling the migration\n"));
+        fm_xen_save_cancel(watch->save);
+    }
+    return NULL;
+}
+
+/* Blocks SIGINT, SIGTERM and SIGUSR1 in every thread and starts the watch. */
+static void
+fm_xen_signal_watch_start(FmXenSignalWatch *watch, FmXenSave *save)
+{
+    watch->save = save;
+    sigemptyset(&watch->signals);
+    sigaddset(&watch->signals, SIGINT);
+    sigaddset(&watch->signals, SIGTERM);
+    sigaddset(&watch->signals, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &watch->signals, NULL);
+    watch->thread = g_thread_new("signals", fm_xen_signal_thread, watch);
+}
+
+/* Ends the watch (a pending SIGINT may have ended it already). */
+static void
+fm_xen_signal_watch_stop(FmXenSignalWatch *watch)
+{
+    kill(getpid(), SIGUSR1);
+    g_thread_join(watch->thread);
+}
+
+/* Returns a save of @domain with the knobs of @req, or NULL with @error. */
+static FmXenSave *
+fm_xen_cmd_new_save(const char *domain, const FmLiveRequest *req, GError **error)
+{
+    g_autoptr(FmXenSave) save = NULL;
+    guint32 domid = 0;
+
+    if (!fm_xen_lookup_domain(domain, &domid, error))
+        return NULL;
+    save = fm_xen_save_new(domid, NULL, error);
+    if (save == NULL || !fm_xen_save_set_policy(save, req->policy->name, error))
+        return NULL;
+    for (guint i = 0; i < fm_param_set_length(req->params); i++) {
+        const char *name, *value;
+
+        fm_param_set_nth(req->params, i, &name, &value);
+        if (!fm_xen_save_set_param(save, name, value, error))
+            return NULL;
+    }
+    fm_xen_save_set_bandwidth(save, (guint64)req->bandwidth);
+    return g_steal_pointer(&save);
+}
+
+/* Runs the save into @fd with the signal watch in place. */
+static gboolean
+fm_xen_cmd_run(FmXenSave *save, int fd, GError **error)
+{
+    FmXenSignalWatch watch;
+    gboolean ok;
+
+    fm_xen_signal_watch_start(&watch, save);
+    ok = fm_xen_save_run(save, fd, error);
+    fm_xen_signal_watch_stop(&watch);
+    return ok;
+}
+
+/* Prints the summary of a finished save as the local commands do. */
+static void
+fm_xen_cmd_report(FmXenSave *save, const char *where, const FmLiveRequest *req,
+                  gint64 t0, FmReportFormat format)
+{
+    g_autoptr(FmReport) report = fm_report_new();
+    FmReportRow row = { 0 };
+
+    fm_xen_save_get_stats(save, &row.stats);
+    row.scenario = (char *)where;
+    row.policy = (char *)req->policy->name;
+    row.bandwidth = req->bandwidth > 0 ? req->bandwidth : row.stats.memory_bps;
+    row.completed = TRUE;
+    row.wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
+    fm_report_add(report, &row);
+    fm_report_print(report, format, stdout);
+}
+
+/* Writes xl's header for the domain of @save on @fd (borrowed). */
+static gboolean
+fm_xen_cmd_write_header(FmXenSave *save, int fd, GError **error)
+{
+    g_autofree char *json = fm_xen_backend_get_config_json(fm_xen_save_get_backend(save),
+                                                           error);
+    g_autoptr(FmChannel) channel = NULL;
+    int copy;
+
+    if (json == NULL)
+        return FALSE;
+    copy = dup(fd);
+    if (copy < 0 || (channel = fm_channel_new_from_fd(copy, error)) == NULL) {
+        if (copy < 0)
+            g_set_error(error, FM_ERROR, FM_ERROR_IO, "%s", g_strerror(errno));
+        else
+            close(copy);
+        return FALSE;
+    }
+    return fm_xl_write_header(channel, json, error);
+}
+
+/* Resumes the guest here after a failure past the stream; logs if it cannot. */
+static void
+fm_xen_cmd_resume(FmXenSave *save)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (fm_backend_resume(fm_xen_save_get_backend(save), &error))
+        fprintf(stderr, _("fragmig: the guest was resumed here\n"));
+    else
+        fprintf(stderr, _("fragmig: %s\n"), error->message);
+}
+
+/* Starts `sh -c @rune` with its stdin and stdout as pipes to us, as xl does. */
+static gboolean
+fm_xen_cmd_spawn(const char *rune, GPid *pid, int *send_fd, int *recv_fd, GError **error)
+{
+    const char *argv[] = { "/bin/sh", "-c", rune, NULL };
+
+    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                  NULL, NULL, pid, send_fd, recv_fd, NULL, error)) {
+        g_prefix_error(error, _("cannot run '%s': "), rune);
+        return FALSE;
+    }
+    /* Fewer, larger writes into the pipe (best effort): every system call of a
+     * PV dom0 goes through the hypervisor. */
+    if (fcntl(*send_fd, F_SETPIPE_SZ, 1 << 20) < 0)
+        g_debug("F_SETPIPE_SZ: %s", g_strerror(errno));
+    return TRUE;
+}
+
+/* Waits for the transport command and says how it ended if it failed. */
+static void
+fm_xen_cmd_reap(GPid pid, const char *rune)
+{
+    int status = 0;
+
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        fprintf(stderr, _("fragmig: '%s' exited with status %d\n"), rune, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        fprintf(stderr, _("fragmig: '%s' was killed by signal %d\n"), rune, WTERMSIG(status));
+    g_spawn_close_pid(pid);
+}
+
+/* After the stream: xl's handshake up to the destination's report.  Returns
+ * TRUE once the destination runs the guest; FALSE with @error otherwise, with
+ * the guest resumed here where that is still safe (*@undefined FALSE), or in an
+ * unknown state at both ends (*@undefined TRUE: "go" was sent, no report came). */
+static gboolean
+fm_xen_cmd_handover(FmXenSave *save, FmChannel *to, FmChannel *from, gboolean *undefined,
+                    GError **error)
+{
+    FmBackend *backend = fm_xen_save_get_backend(save);
+    g_autofree char *name = fm_xen_backend_get_name(backend);
+    g_autofree char *away = name ? g_strdup_printf("%s--migratedaway", name) : NULL;
+    guint8 status = 0;
+
+    *undefined = FALSE;
+    if (!fm_xl_read_message(from, FM_XL_MSG_READY, error))
+        goto resume;
+    if (name != NULL && !fm_xen_backend_rename(backend, name, away, error))
+        goto resume;
+    /* The point of no return, as in xl: once "go" may have reached the
+     * destination, resuming here could run the guest twice. */
+    if (!fm_xl_write_message(to, FM_XL_MSG_GO, error) ||
+        !fm_xl_read_message(from, FM_XL_MSG_REPORT, error) ||
+        !fm_channel_read_exact(from, &status, 1, error)) {
+        *undefined = TRUE;
+        return FALSE;
+    }
+    if (status == 0)
+        return TRUE;
+    g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
+                _("the destination could not start the guest (status %u)"), status);
+    if (!fm_xl_read_message(from, FM_XL_MSG_GO, NULL)) {
+        *undefined = TRUE;
+        return FALSE;
+    }
+    if (name != NULL)
+        fm_xen_backend_rename(backend, away, name, NULL);
+
+ resume:
+    fm_xen_cmd_resume(save);
+    return FALSE;
+}
+
+/* Migrates @domain to @host's `xl migrate-receive`; returns an exit status. */
+int
+fm_cmd_migrate_xen(const FmLiveRequest *req, const char *domain, const char *ssh_command,
+                   const char *host, FmReportFormat format)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FmXenSave) save = NULL;
+    g_autoptr(FmChannel) to = NULL;
+    g_autoptr(FmChannel) from = NULL;
+    g_autofree char *rune = NULL;
+    gint64 t0 = g_get_monotonic_time();
+    GPid child = 0;
+    int send_fd = -1, recv_fd = -1;
+    gboolean undefined = FALSE;
+    gboolean ok;
+
+    save = fm_xen_cmd_new_save(domain, req, &error);
+    if (save == NULL)
+        return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
+    rune = ssh_command[0] != '\0' ?
+        g_strdup_printf("exec %s %s xl migrate-receive", ssh_command, host) :
+        g_strdup(host);
+    signal(SIGPIPE, SIG_IGN);
+    if (!fm_xen_cmd_spawn(rune, &child, &send_fd, &recv_fd, &error))
+        return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
+    from = fm_channel_new_from_fd(recv_fd, &error);
+    if (from != NULL)
+        fm_channel_set_timeout(from, req->timeout);
+
+    ok = from != NULL && fm_xl_read_message(from, FM_XL_MSG_BANNER, &error) &&
+        fm_xen_cmd_write_header(save, send_fd, &error);
+    if (ok && !fm_xen_cmd_run(save, send_fd, &error)) {
+        ok = FALSE;   /* the engine resumed the guest */
+    } else if (ok) {
+        to = fm_channel_new_from_fd(send_fd, &error);
+        send_fd = -1;
+        if (to == NULL) {
+            fm_xen_cmd_resume(save);
+            ok = FALSE;
+        } else {
+            ok = fm_xen_cmd_handover(save, to, from, &undefined, &error);
+        }
+    }
+    if (send_fd >= 0)
+        close(send_fd);
+    g_clear_pointer(&to, fm_channel_free);
+    g_clear_pointer(&from, fm_channel_free);
+    fm_xen_cmd_reap(child, rune);
+
+    if (undefined) {
+        return fm_cmd_fail(FM_EXIT_FAILURE,
+                           _("migration failed during the final handshake: %s. The domain may run at neither or both ends: check both hosts before resuming at most one copy"),
+                           error->message);
+    }
+    if (!ok)
+        return fm_cmd_fail(FM_EXIT_FAILURE,
+                           _("migration of domain %s failed, the guest keeps running here: %s"),
+                           domain, error->message);
+    if (!fm_xen_backend_destroy_domain(fm_xen_save_get_backend(save), &error))
+        fprintf(stderr, _("fragmig: the guest runs on %s, but its copy here: %s\n"), host,
+                error->message);
+    fm_xen_cmd_report(save, host, req, t0, format);
+    return FM_EXIT_OK;
+}
+
+/* Saves @domain into @path; returns an exit status. */
+static int
+fm_cmd_save_xen(const FmLiveRequest *req, const char *domain, gboolean checkpoint,
+                const char *path, FmReportFormat format)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FmXenSave) save = NULL;
+    gint64 t0 = g_get_monotonic_time();
+    FmBackend *backend;
+    gboolean ok;
+    int fd;
+
+    save = fm_xen_cmd_new_save(domain, req, &error);
+    if (save == NULL)
+        return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fm_cmd_fail(FM_EXIT_FAILURE, _("cannot create %s: %s"), path,
+                           g_strerror(errno));
+    ok = fm_xen_cmd_write_header(save, fd, &error) && fm_xen_cmd_run(save, fd, &error);
+    if (ok && fsync(fd) < 0) {
+        g_set_error(&error, FM_ERROR, FM_ERROR_IO, _("cannot write %s: %s"), path,
+                    g_strerror(errno));
+        fm_xen_cmd_resume(save);
+        ok = FALSE;
+    }
+    if (close(fd) < 0 && ok) {
+        g_set_error(&error, FM_ERROR, FM_ERROR_IO, _("cannot write %s: %s"), path,
+                    g_strerror(errno));
+        fm_xen_cmd_resume(save);
+        ok = FALSE;
+    }
+    if (!ok) {
+        unlink(path);
+        return fm_cmd_fail(FM_EXIT_FAILURE,
+                           _("save of domain %s failed, the guest keeps running: %s"),
+                           domain, error->message);
+    }
+    backend = fm_xen_save_get_backend(save);
+    if (checkpoint ? !fm_backend_resume(backend, &error)
+                   : !fm_xen_backend_destroy_domain(backend, &error))
+        fprintf(stderr, _("fragmig: %s was saved, but: %s\n"), path, error->message);
+    fm_xen_cmd_report(save, path, req, t0, format);
+    return FM_EXIT_OK;
+}
+
+#else /* !WITH_XEN */
+
+/* Without Xen's libraries the commands only say so. */
+int
+fm_cmd_migrate_xen(const FmLiveRequest *req G_GNUC_UNUSED,
+                   const char *domain G_GNUC_UNUSED, const char *ssh_command G_GNUC_UNUSED,
+                   const char *host G_GNUC_UNUSED, FmReportFormat format G_GNUC_UNUSED)
+{
+    return fm_cmd_fail(FM_EXIT_FAILURE, _("this fragmig was built without Xen support"));
+}
+
+static int
+fm_cmd_save_xen(const FmLiveRequest *req G_GNUC_UNUSED, const char *domain G_GNUC_UNUSED,
+                gboolean checkpoint G_GNUC_UNUSED, const char *path G_GNUC_UNUSED,
+                FmReportFormat format G_GNUC_UNUSED)
+{
+    return fm_cmd_fail(FM_EXIT_FAILURE, _("this fragmig was built without Xen support"));
+}
+
+#endif /* WITH_XEN */
+
+/* The save command; returns an exit status. */
+int
+fm_cmd_save(int argc, char **argv)
+{
+    g_autofree char *xen_arg = NULL;
+    g_autofree char *policy_arg = NULL;
+    g_autofree char *bandwidth_arg = NULL;
+    g_autofree char *downtime_arg = NULL;
+    g_autofree char *format_arg = NULL;
+    g_auto(GStrv) param_args = NULL;
+    gboolean checkpoint = FALSE;
+    g_autoptr(GOptionContext) ctx = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FmParamSet) params = fm_param_set_new();
+    FmReportFormat format = FM_REPORT_TABLE;
+    FmLiveRequest req = { 0 };
+    GOptionEntry entries[] = {
+        { "xen", 'x', 0, G_OPTION_ARG_STRING, &xen_arg,
+          N_("the Xen domain to save (name or id)"), "DOMAIN" },
+        { "checkpoint", 'c', 0, G_OPTION_ARG_NONE, &checkpoint,
+          N_("leave the domain running after the save (default: destroy it, as 'xl save')"),
+          NULL },
+        { "policy", 'p', 0, G_OPTION_ARG_STRING, &policy_arg,
+          N_("pre-copy policy: xen, xen-classic, qemu or fragment (default)"), "P" },
+        { "bandwidth", 'b', 0, G_OPTION_ARG_STRING, &bandwidth_arg,
+          N_("limit the writes, e.g. 1Gbit (default: unlimited)"), "B" },
+        { "max-downtime", 'd', 0, G_OPTION_ARG_STRING, &downtime_arg,
+          N_("downtime target, e.g. 300ms"), "T" },
+        { "param", 'P', 0, G_OPTION_ARG_STRING_ARRAY, &param_args,
+          N_("set an engine or policy parameter (see 'fragmig policies')"), "NAME=VALUE" },
+        { "format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,
+          N_("summary format: table, csv or json (default: table)"), "FORMAT" },
+        { NULL, 0, 0, 0, NULL, NULL, NULL }
+    };
+
+    ctx = g_option_context_new(_("FILE"));
+    g_option_context_set_summary(ctx, _("Save the Xen domain DOMAIN live into FILE, which a stock 'xl restore FILE' restores. On failure or Ctrl-C the guest keeps running."));
+    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+    if (!g_option_context_parse(ctx, &argc, &argv, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (argc != 2)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("expected one FILE (try 'fragmig save --help')"));
+    if (xen_arg == NULL || xen_arg[0] == '\0')
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--xen DOMAIN is required"));
+    if (format_arg && !fm_report_format_from_string(format_arg, &format, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_live_options(policy_arg, bandwidth_arg, downtime_arg, param_args,
+                                   &req, params, &error))
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    return fm_cmd_save_xen(&req, xen_arg, checkpoint, argv[1], format);
+}
