@@ -681,6 +681,9 @@ fm_job_stop_and_copy(FmJob *job, GError **error)
 
     job->stats.pages_downtime = sent;
     job->stats.downtime = (fm_backend_now(job->backend) - t_pause) / 1e9;
+    g_debug("job %s: stop-and-copy: %llu pages dirty, %llu sent, %.3f s paused",
+            fm_policy_name(job->policy), (unsigned long long)dirty_count,
+            (unsigned long long)sent, job->stats.downtime);
     return TRUE;
 }
 

@@ -93,7 +93,7 @@ add_libs() {
 }
 
 # ---- memcheck ---------------------------------------------------------------------------
-gcc -std=gnu11 -O2 -static -pthread -Wall -Wextra -Werror -o "$OUT/memcheck.new" "$HERE/memcheck.c" ||
+gcc -std=gnu11 -O2 -static -Wall -Wextra -Werror -o "$OUT/memcheck.new" "$HERE/memcheck.c" ||
     die "cannot build memcheck (gcc, libc6-dev)"
 mv "$OUT/memcheck.new" "$OUT/memcheck"
 

@@ -51,6 +51,9 @@ csv_field() {
 # fragmig_migrate NAME POLICY: `fragmig migrate --xen` of NAME to localhost, then the
 # checks.  Sets ROUNDS.  Fails when the guest is lost.
 fragmig_migrate() {
+    # Let Xen finish with the last migration's source domain (it scrubs a destroyed
+    # domain's memory in the background), as the baseline found it.
+    sleep 5
     before=$(fmxt_guest_pass "$1")
     fmxt_migrate "$1" 200 "$FMXT_RUN/fragmig-$2.log" \
         env G_MESSAGES_DEBUG=fragmig fragmig migrate --xen "$1" -s fakessh --policy "$2" \

@@ -68,6 +68,8 @@ typedef struct {
     GByteArray *cpuid_policy;    /* X86_CPUID_POLICY body */
     GByteArray *msr_policy;      /* X86_MSR_POLICY body */
     gboolean log_dirty_on;
+    gint64 read_us;              /* time spent mapping and copying pages */
+    guint64 pages_read;
 } FmXenBackend;
 
 static const FmBackendOps fm_xen_ops;
@@ -447,6 +449,7 @@ fm_xen_read_pages(FmBackend *backend, const guint64 *pages, gsize n, guint8 *buf
     FmXenBackend *self = fm_xen_cast(backend);
     xen_pfn_t pfns[FM_XEN_BATCH];
     int errs[FM_XEN_BATCH];
+    gint64 t0 = g_get_monotonic_time();
 
     for (gsize done = 0; done < n; done += FM_XEN_BATCH) {
         gsize k = MIN((gsize)FM_XEN_BATCH, n - done);
@@ -471,6 +474,8 @@ fm_xen_read_pages(FmBackend *backend, const guint64 *pages, gsize n, guint8 *buf
         memcpy(buf + done * FM_XEN_PAGE_SIZE, map, k * FM_XEN_PAGE_SIZE);
         xenforeignmemory_unmap(self->fmem, map, k);
     }
+    self->read_us += g_get_monotonic_time() - t0;
+    self->pages_read += n;
     return TRUE;
 }
 
@@ -480,8 +485,11 @@ fm_xen_pause(FmBackend *backend, GError **error)
 {
     FmXenBackend *self = fm_xen_cast(backend);
     xc_dominfo_t info;
+    gint64 t0 = g_get_monotonic_time();
     int rc = libxl_domain_suspend_only(self->ctx, self->domid, NULL);
 
+    g_debug("domain %u: suspend took %.3f s", self->domid,
+            (g_get_monotonic_time() - t0) / 1e6);
     if (rc != 0) {
         g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
                     _("domain %u did not suspend (libxl error %d)"), self->domid, rc);
@@ -617,6 +625,8 @@ fm_xen_free(FmBackend *backend)
 {
     FmXenBackend *self = fm_xen_cast(backend);
 
+    g_debug("domain %u: %llu pages read in %.3f s", self->domid,
+            (unsigned long long)self->pages_read, self->read_us / 1e6);
     if (self->dirty_hbuf_pages > 0)
         xc__hypercall_buffer_free_pages(self->xch, &self->dirty_hbuf,
                                         self->dirty_hbuf_pages);
