@@ -459,6 +459,13 @@ static const BadCase bad_files[] = {
       ":6: <workload region-start>: must be below 100% of memory, not '100%'" },
     { "bad-zipf.xml",
       ":6: <workload zipf>: the Zipf exponent must be greater than 0, not '0'" },
+    /* found by fuzzing (tests/data/fuzz/scenario/huge-relative-rate.xml): values
+     * each valid alone that the workload models cannot run */
+    { "bad-rate-relative-huge.xml",
+      ":7: <workload>: workload: rate 6.71387e+226 is not between 0 and 1e+12 page writes per second" },
+    { "bad-rate-huge.xml",
+      ":7: <phase>: workload: rate 1e+13 is not between 0 and 1e+12 page writes per second" },
+    { "bad-zipf-huge.xml", ":6: <workload>: workload: Zipf exponent 500 is not between 0 and 100" },
     { "bad-rate-negative.xml", ":6: <workload rate>: invalid rate '-25%': must not be negative" },
     { "bad-rate-syntax.xml",
       ":6: <workload rate>: invalid rate '25' (expected a share of the link's page rate such "

@@ -18,6 +18,8 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+/* fm_workload_spec_check(): the one validator of specs, so that what loads can run */
+#include "backend/workload/fm-workload-priv.h"
 #include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -867,6 +869,7 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
     g_autofree char *region_start = fm_xml_attr(node, "region-start");
     g_autofree char *region_size = fm_xml_attr(node, "region-size");
     g_autofree char *duration = fm_xml_attr(node, "duration");
+    g_autoptr(GError) local = NULL;
     int t;
 
     if (!type)
@@ -965,6 +968,10 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
 
         spec->region_size = MIN(def, 1.0 - spec->region_start);
     }
+    /* The models' own limits, which each value may pass alone and miss once
+     * resolved: a rate relative to a huge link, a huge Zipf exponent. */
+    if (!fm_workload_spec_check(spec, &local))
+        return fm_scenario_fail(error, r->path, node, NULL, "%s", local->message);
     return TRUE;
 }
 

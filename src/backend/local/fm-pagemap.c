@@ -441,7 +441,8 @@ fm_pagemap_open(pid_t pid, guint64 region_start, guint64 region_len, gsize page_
     pm->start = region_start;
     pm->n_pages = region_len / page_size;
     pm->page_size = page_size;
-    pm->vec = g_new(struct page_region, FM_PAGEMAP_VEC_LEN);
+    /* Zeroed once: valgrind does not know that PAGEMAP_SCAN fills it. */
+    pm->vec = g_new0(struct page_region, FM_PAGEMAP_VEC_LEN);
 
     path = g_strdup_printf("/proc/%d/pagemap", (int) pid);
     pm->fd = open(path, O_RDONLY | O_CLOEXEC);
