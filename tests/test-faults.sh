@@ -30,57 +30,15 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-    n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
-    for f in "$tmp"/*.out "$tmp"/*.err; do [ -s "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"; done
-}
-check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
+. "$(dirname "$0")/guest-lib.sh"
+GUEST_ARGS="--memory 16M --workload idle"
+RECV_TIMEOUT=$T
 
 if [ ! -x "$proxy_bin" ] || [ ! -f "$shim" ]; then
     echo "1..0 # SKIP $proxy_bin or $shim not built"
     exit 0
 fi
 
-writes() { "$FRAGMIG" inspect --pid "$1" 2>/dev/null | sed -n 's/^writes=//p'; }
-running() {
-    [ -r "/proc/$1/stat" ] || return 1
-    state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat")
-    [ "$state" != T ] && [ "$state" != t ] && [ "$state" != Z ]
-}
-# advancing PID: the work counter grows within 3 seconds (idle writes 4 pages/s)
-advancing() {
-    a=$(writes "$1")
-    [ -n "$a" ] || return 1
-    for _ in $(seq 30); do
-        sleep 0.1
-        b=$(writes "$1")
-        [ -n "$b" ] && [ "$b" -gt "$a" ] && return 0
-    done
-    return 1
-}
-start_guest() {
-    "$FRAGMIG" guest --quiet --memory 16M --workload idle >"$tmp/guest.out" 2>"$tmp/guest.err" &
-    guest=$!
-    pids="$pids $guest"
-    for _ in $(seq 50); do [ -n "$(writes "$guest")" ] && return 0; sleep 0.1; done
-    return 1
-}
-# start_receiver [ARGS...]: sets $receiver and $addr
-start_receiver() {
-    rm -f "$tmp/recv.out"
-    ${RECV_ENV:-} "$FRAGMIG" receive --listen tcp://127.0.0.1:0 --timeout $T "$@" \
-        >"$tmp/recv.out" 2>"$tmp/recv.err" &
-    receiver=$!
-    pids="$pids $receiver"
-    for _ in $(seq 50); do
-        addr=$(sed -n 's/^fragmig receive: listening on //p' "$tmp/recv.out" 2>/dev/null)
-        [ -n "$addr" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 # start_proxy ARGS...: a fault proxy to the receiver; sets $proxy and $paddr
 start_proxy() {
     rm -f "$tmp/proxy.out"
@@ -93,12 +51,6 @@ start_proxy() {
         sleep 0.1
     done
     return 1
-}
-# wait_exit PID SECONDS: waits for a background process; its status in $status
-wait_exit() {
-    for _ in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$1" 2>/dev/null
-    wait "$1"; status=$?
 }
 # migrate TARGET [ENV...]: runs the migration in the foreground; status in $mstatus
 migrate() {

@@ -27,34 +27,8 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+. "$(dirname "$0")/guest-lib.sh"
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-    n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
-    for f in "$tmp"/*.out "$tmp"/*.err; do [ -s "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"; done
-}
-check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
-
-writes() { "$FRAGMIG" inspect --pid "$1" 2>/dev/null | sed -n 's/^writes=//p'; }
-running() {
-    [ -r "/proc/$1/stat" ] || return 1
-    state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat")
-    [ "$state" != T ] && [ "$state" != t ] && [ "$state" != Z ]
-}
-gone() {
-    for _ in $(seq 50); do running "$1" || return 0; sleep 0.1; done
-    return 1
-}
-advancing() {
-    a=$(writes "$1")
-    [ -n "$a" ] || return 1
-    for _ in $(seq 50); do
-        sleep 0.1
-        b=$(writes "$1")
-        [ -n "$b" ] && [ "$b" -gt "$a" ] && return 0
-    done
-    return 1
-}
 now() { date +%s.%N; }
 
 # ---- TLS credentials, if asked for ----
@@ -159,16 +133,16 @@ size=$(echo "$memory" | sed 's/M$//')
 check "the receiver's digests are of ${size} MiB guests, all different" \
     '[ "$(grep -c "guest verified ($size.00 MiB, digest" "$tmp/recv.out")" -eq $guests_n ] && [ "$(sed -n "s/.*digest \([0-9a-f]*\),.*/\1/p" "$tmp/recv.out" | sort -u | grep -c .)" -eq $guests_n ]'
 allgone=1
-for g in $guests; do gone "$g" || allgone=0; done
+for g in $guests; do gone "$g" 50 || allgone=0; done
 check "every source copy ended" '[ $allgone -eq 1 ]'
 allrun=1
-for p in $rpids; do advancing "$p" || allrun=0; done
+for p in $rpids; do advancing "$p" 50 || allrun=0; done
 check "every guest runs on in the receiver" '[ $allrun -eq 1 ]'
 kill "$receiver"
 wait "$receiver"
 rst=$?
 allgone=1
-for p in $rpids; do gone "$p" || allgone=0; done
+for p in $rpids; do gone "$p" 50 || allgone=0; done
 check "stopping the receiver ends all its guests" '[ $rst -eq 0 ] && [ $allgone -eq 1 ]'
 
 # the figures

@@ -23,72 +23,7 @@ stop() {
     for p in "$@"; do wait "$p" 2>/dev/null; done
 }
 trap cleanup EXIT
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-    n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
-    for f in "$tmp"/*.out "$tmp"/*.err; do [ -s "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"; done
-}
-check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
-
-# writes PID: the guest's work counter, from its memory
-writes() { "$FRAGMIG" inspect --pid "$1" 2>/dev/null | sed -n 's/^writes=//p'; }
-
-# running PID: the process exists and is not stopped
-running() {
-    [ -r "/proc/$1/stat" ] || return 1
-    state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat")
-    [ "$state" != T ] && [ "$state" != t ] && [ "$state" != Z ]
-}
-
-# gone PID: within 2 seconds, the process is dead (or a zombie)
-gone() {
-    for _ in $(seq 20); do running "$1" || return 0; sleep 0.1; done
-    return 1
-}
-
-# advancing PID: the work counter grows within 3 seconds (idle writes 4 pages/s)
-advancing() {
-    a=$(writes "$1")
-    [ -n "$a" ] || return 1
-    for _ in $(seq 30); do
-        sleep 0.1
-        b=$(writes "$1")
-        [ -n "$b" ] && [ "$b" -gt "$a" ] && return 0
-    done
-    return 1
-}
-
-# start_guest ARGS...: starts a guest, sets $guest once it can be inspected
-start_guest() {
-    "$FRAGMIG" guest --quiet "$@" >"$tmp/guest.out" 2>"$tmp/guest.err" &
-    guest=$!
-    pids="$pids $guest"
-    for _ in $(seq 50); do writes "$guest" >/dev/null && [ -n "$(writes "$guest")" ] && return 0; sleep 0.1; done
-    return 1
-}
-
-# start_receiver [ARGS...]: starts a receiver on a free port, sets $receiver and $addr
-start_receiver() {
-    # the old file must go first: the shell truncates it only when the child starts,
-    # and until then it would still hold the previous receiver's address
-    rm -f "$tmp/recv.out"
-    "$FRAGMIG" receive --listen tcp://127.0.0.1:0 --timeout 20 "$@" >"$tmp/recv.out" 2>"$tmp/recv.err" &
-    receiver=$!
-    pids="$pids $receiver"
-    for _ in $(seq 50); do
-        addr=$(sed -n 's/^fragmig receive: listening on //p' "$tmp/recv.out")
-        [ -n "$addr" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# wait_exit PID SECONDS: waits for a background process; its status in $status
-wait_exit() {
-    for _ in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    wait "$1"; status=$?
-}
+. "$(dirname "$0")/guest-lib.sh"
 
 # wait_round1: waits (20 s at most) until the migration in the background reported
 # its first round, so that what follows strikes it mid-migration, not before it began

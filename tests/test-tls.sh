@@ -23,70 +23,13 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+. "$(dirname "$0")/guest-lib.sh"
+GUEST_ARGS="--memory 16M --workload web --rate 10%"
 
 # stop PID...: ends the given background processes and reaps them
 stop() {
     kill "$@" 2>/dev/null
     for p in "$@"; do wait "$p" 2>/dev/null; done
-}
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-    n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
-    for f in "$tmp"/*.out "$tmp"/*.err; do [ -s "$f" ] && sed "s|^|# $(basename "$f"): |" "$f"; done
-}
-check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
-
-# writes PID: the guest's work counter, from its memory
-writes() { "$FRAGMIG" inspect --pid "$1" 2>/dev/null | sed -n 's/^writes=//p'; }
-
-# running PID: the process exists and is not stopped
-running() {
-    [ -r "/proc/$1/stat" ] || return 1
-    state=$(sed 's/^.*) \(.\).*$/\1/' "/proc/$1/stat")
-    [ "$state" != T ] && [ "$state" != t ] && [ "$state" != Z ]
-}
-
-# advancing PID: the work counter grows within 3 seconds
-advancing() {
-    a=$(writes "$1")
-    [ -n "$a" ] || return 1
-    for _ in $(seq 30); do
-        sleep 0.1
-        b=$(writes "$1")
-        [ -n "$b" ] && [ "$b" -gt "$a" ] && return 0
-    done
-    return 1
-}
-
-# start_guest: starts a 16 MiB guest, sets $guest once it can be inspected
-start_guest() {
-    "$FRAGMIG" guest --quiet --memory 16M --workload web --rate 10% >"$tmp/guest.out" 2>"$tmp/guest.err" &
-    guest=$!
-    pids="$pids $guest"
-    for _ in $(seq 50); do [ -n "$(writes "$guest")" ] && return 0; sleep 0.1; done
-    return 1
-}
-
-# start_receiver ARGS...: starts a receiver on a free port, sets $receiver and $addr
-start_receiver() {
-    rm -f "$tmp/recv.out"
-    "$FRAGMIG" receive --listen tcp://127.0.0.1:0 --timeout 20 "$@" >"$tmp/recv.out" 2>"$tmp/recv.err" &
-    receiver=$!
-    pids="$pids $receiver"
-    for _ in $(seq 50); do
-        addr=$(sed -n 's/^fragmig receive: listening on //p' "$tmp/recv.out")
-        [ -n "$addr" ] && return 0
-        kill -0 "$receiver" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
-# wait_exit PID SECONDS: waits for a background process; its status in $status
-wait_exit() {
-    for _ in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    wait "$1"; status=$?
 }
 
 # migrate ARGS...: migrates $guest to $addr with ARGS; status in $st
