@@ -1,5 +1,5 @@
 /*
- * fm-cmd-advise.c: `fragmig advise --pid PID | --xen DOMID [--observe 10s]
+ * fm-cmd-advise.c: `fragmig advise --pid PID | --xen DOMAIN [--observe 10s]
  * [--interval 50ms] [--bandwidth B] [--max-downtime MS] [--verify-rate R]
  * [--pause-cost T] [--param NAME=VALUE]... [--format table|json] [--save-trace FILE]`, or `fragmig advise --trace FILE ...`:
  * observes the guest's dirty log for a short window without migrating, then
@@ -206,7 +206,7 @@ fm_cmd_advise(int argc, char **argv)
         { "pid", 0, 0, G_OPTION_ARG_INT, &pid,
           N_("observe the guest process PID (started by 'fragmig guest')"), "PID" },
         { "xen", 0, 0, G_OPTION_ARG_STRING, &xen_arg,
-          N_("observe the Xen domain DOMID"), "DOMID" },
+          N_("observe the Xen domain DOMAIN (name or id)"), "DOMAIN" },
         { "trace", 0, 0, G_OPTION_ARG_FILENAME, &trace_arg,
           N_("advise on a recorded trace file instead of observing a guest"), "FILE" },
         { "observe", 'o', 0, G_OPTION_ARG_STRING, &observe_arg,
@@ -241,7 +241,7 @@ fm_cmd_advise(int argc, char **argv)
         return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
     sources = (pid != 0) + (xen_arg != NULL) + (trace_arg != NULL);
     if (sources != 1)
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", _("give one of --pid PID, --xen DOMID or --trace FILE"));
+        return fm_cmd_fail(FM_EXIT_USAGE, "%s", _("give one of --pid PID, --xen DOMAIN or --trace FILE"));
     if (pid < 0)
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", _("--pid PID must be positive"));
     if (format_arg) {
@@ -295,13 +295,10 @@ fm_cmd_advise(int argc, char **argv)
             local = TRUE;
         } else {
 #ifdef WITH_XEN
-            char *end = NULL;
-            guint64 domid = g_ascii_strtoull(xen_arg, &end, 10);
+            guint32 domid = 0;
 
-            if (end == xen_arg || *end || domid == 0 || domid >= 0x7ff0)
-                return fm_cmd_fail(FM_EXIT_USAGE, _("--xen: '%s' is not a domain id (see 'xl domid NAME')"),
-                                   xen_arg);
-            backend = fm_xen_backend_new((guint32)domid, NULL, &error);
+            if (fm_xen_lookup_domain(xen_arg, &domid, &error))
+                backend = fm_xen_backend_new(domid, NULL, &error);
 #else
             return fm_cmd_fail(FM_EXIT_FAILURE, "%s", _("--xen: this fragmig was built without Xen support"));
 #endif
