@@ -45,7 +45,8 @@ timeout 60 "$virsh" migrate --help </dev/null >"$tmp/help" 2>&1
 check "migrate --help lists --fragmented" grep -q -- '--fragmented ' "$tmp/help"
 for opt in fragment-policy fragment-size fragment-batch-pages fragment-hot-streak \
            fragment-hot-ratio fragment-cool-rounds fragment-progress-min \
-           fragment-max-rounds fragment-max-data fragment-max-time; do
+           fragment-max-rounds fragment-max-data fragment-max-time \
+           fragment-abort-if-busy; do
     check "migrate --help lists --$opt" grep -q -- "--$opt " "$tmp/help"
 done
 check "virsh.1 documents --fragmented" grep -q 'fragmented' "$FM_LIBVIRT_OUT/virsh.1"
@@ -62,7 +63,7 @@ run_migrate --live --p2p --fragmented --fragment-policy xen-classic \
     --fragment-size 256 --fragment-batch-pages 512 --fragment-hot-streak 3 \
     --fragment-hot-ratio 0.25 --fragment-cool-rounds 4 --fragment-progress-min 0.05 \
     --fragment-max-rounds 12 --fragment-max-data 2.5 --fragment-max-time 60 \
-    --bandwidth 100 test xen+ssh://dst.invalid/system
+    --fragment-abort-if-busy --bandwidth 100 test xen+ssh://dst.invalid/system
 expect_call "every --fragment-* option becomes its typed parameter" \
     "flags 0x200003" \
     "param fragmented.policy string xen-classic" \
@@ -75,6 +76,7 @@ expect_call "every --fragment-* option becomes its typed parameter" \
     "param fragmented.max_rounds uint 12" \
     "param fragmented.max_data double 2.5" \
     "param fragmented.max_time double 60" \
+    "param fragmented.abort_if_busy boolean 1" \
     "param bandwidth ullong 100"
 
 # without --p2p: virsh connects to the destination and calls virDomainMigrate3
