@@ -34,8 +34,10 @@
 #include "stream/fm-xl-format.h"
 #include "transport/fm-channel.h"
 
-/* Cancels the running save on SIGINT/SIGTERM, from a thread of its own (taking
- * the save's lock is not allowed in a signal handler). */
+/* Cancels the save on SIGINT/SIGTERM, from a thread of its own (taking the
+ * save's lock is not allowed in a signal handler).  The signals are blocked from
+ * the start of a command, so that one that comes while the domain is looked up is
+ * not lost: it cancels the save as soon as it exists, before anything changed. */
 typedef struct {
     FmXenSave *save;
     sigset_t signals;
@@ -56,26 +58,67 @@ fm_xen_signal_thread(gpointer data)
     return NULL;
 }
 
-/* Blocks SIGINT, SIGTERM and SIGUSR1 in every thread and starts the watch. */
+/* Blocks SIGINT, SIGTERM and SIGUSR1 (in every thread started after). */
 static void
-fm_xen_signal_watch_start(FmXenSignalWatch *watch, FmXenSave *save)
+fm_xen_signal_watch_block(FmXenSignalWatch *watch)
 {
-    watch->save = save;
+    memset(watch, 0, sizeof(*watch));
     sigemptyset(&watch->signals);
     sigaddset(&watch->signals, SIGINT);
     sigaddset(&watch->signals, SIGTERM);
     sigaddset(&watch->signals, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &watch->signals, NULL);
+}
+
+/* Starts the watch for @save (borrowed until fm_xen_signal_watch_stop()). */
+static void
+fm_xen_signal_watch_start(FmXenSignalWatch *watch, FmXenSave *save)
+{
+    watch->save = save;
     watch->thread = g_thread_new("signals", fm_xen_signal_thread, watch);
 }
 
-/* Ends the watch (a pending SIGINT may have ended it already). */
+/* Ends the watch (a SIGINT may have ended it already) and unblocks the signals.
+ * The SIGUSR1 that ends the thread stays pending when a SIGINT ended it first: it
+ * is taken here, or unblocking it would kill the process. */
 static void
 fm_xen_signal_watch_stop(FmXenSignalWatch *watch)
 {
-    kill(getpid(), SIGUSR1);
-    g_thread_join(watch->thread);
+    if (watch->thread != NULL) {
+        sigset_t usr1;
+        struct timespec now = { 0, 0 };
+
+        kill(getpid(), SIGUSR1);
+        g_thread_join(watch->thread);
+        watch->thread = NULL;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        while (sigtimedwait(&usr1, NULL, &now) == SIGUSR1)
+            ;
+    }
+    pthread_sigmask(SIG_UNBLOCK, &watch->signals, NULL);
 }
+
+/* In the transport command's process, before exec: the signals it inherited
+ * blocked are its own again. */
+static void
+fm_xen_unblock_signals(gpointer data G_GNUC_UNUSED)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+}
+
+/* What a command on a Xen domain was asked to do. */
+typedef struct {
+    const FmLiveRequest *req;    /* policy, knobs, bandwidth, timeout */
+    const char *domain;          /* name or id */
+    const char *ssh_command;     /* migrate: the transport ("" : target is the command) */
+    const char *target;          /* migrate: the host; save: the file */
+    gboolean checkpoint;         /* save: resume the domain afterwards */
+    FmReportFormat format;
+} FmXenCmdArgs;
 
 /* Returns a save of @domain with the knobs of @req, or NULL with @error. */
 static FmXenSave *
@@ -98,19 +141,6 @@ fm_xen_cmd_new_save(const char *domain, const FmLiveRequest *req, GError **error
     }
     fm_xen_save_set_bandwidth(save, (guint64)req->bandwidth);
     return g_steal_pointer(&save);
-}
-
-/* Runs the save into @fd with the signal watch in place. */
-static gboolean
-fm_xen_cmd_run(FmXenSave *save, int fd, GError **error)
-{
-    FmXenSignalWatch watch;
-    gboolean ok;
-
-    fm_xen_signal_watch_start(&watch, save);
-    ok = fm_xen_save_run(save, fd, error);
-    fm_xen_signal_watch_stop(&watch);
-    return ok;
 }
 
 /* Prints the summary of a finished save as the local commands do. */
@@ -172,7 +202,8 @@ fm_xen_cmd_spawn(const char *rune, GPid *pid, int *send_fd, int *recv_fd, GError
     const char *argv[] = { "/bin/sh", "-c", rune, NULL };
 
     if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                  NULL, NULL, pid, send_fd, recv_fd, NULL, error)) {
+                                  fm_xen_unblock_signals, NULL, pid, send_fd, recv_fd,
+                                  NULL, error)) {
         g_prefix_error(error, _("cannot run '%s': "), rune);
         return FALSE;
     }
@@ -240,13 +271,15 @@ fm_xen_cmd_handover(FmXenSave *save, FmChannel *to, FmChannel *from, gboolean *u
     return FALSE;
 }
 
-/* Migrates @domain to @host's `xl migrate-receive`; returns an exit status. */
-int
-fm_cmd_migrate_xen(const FmLiveRequest *req, const char *domain, const char *ssh_command,
-                   const char *host, FmReportFormat format)
+/* Migrates the domain of @save to args->target's `xl migrate-receive`; returns an
+ * exit status. */
+static int
+fm_xen_cmd_migrate(FmXenSave *save, const FmXenCmdArgs *args)
 {
+    const FmLiveRequest *req = args->req;
+    const char *domain = args->domain, *ssh_command = args->ssh_command;
+    const char *host = args->target;
     g_autoptr(GError) error = NULL;
-    g_autoptr(FmXenSave) save = NULL;
     g_autoptr(FmChannel) to = NULL;
     g_autoptr(FmChannel) from = NULL;
     g_autofree char *rune = NULL;
@@ -256,9 +289,6 @@ fm_cmd_migrate_xen(const FmLiveRequest *req, const char *domain, const char *ssh
     gboolean undefined = FALSE;
     gboolean ok;
 
-    save = fm_xen_cmd_new_save(domain, req, &error);
-    if (save == NULL)
-        return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
     rune = ssh_command[0] != '\0' ?
         g_strdup_printf("exec %s %s xl migrate-receive", ssh_command, host) :
         g_strdup(host);
@@ -271,11 +301,12 @@ fm_cmd_migrate_xen(const FmLiveRequest *req, const char *domain, const char *ssh
 
     ok = from != NULL && fm_xl_read_message(from, FM_XL_MSG_BANNER, &error) &&
         fm_xen_cmd_write_header(save, send_fd, &error);
-    if (ok && !fm_xen_cmd_run(save, send_fd, &error)) {
+    if (ok && !fm_xen_save_run(save, send_fd, &error)) {
         ok = FALSE;   /* the engine resumed the guest */
     } else if (ok) {
         to = fm_channel_new_from_fd(send_fd, &error);
-        send_fd = -1;
+        if (to != NULL)
+            send_fd = -1;   /* the channel's now */
         if (to == NULL) {
             fm_xen_cmd_resume(save);
             ok = FALSE;
@@ -301,30 +332,28 @@ fm_cmd_migrate_xen(const FmLiveRequest *req, const char *domain, const char *ssh
     if (!fm_xen_backend_destroy_domain(fm_xen_save_get_backend(save), &error))
         fprintf(stderr, _("fragmig: the guest runs on %s, but its copy here: %s\n"), host,
                 error->message);
-    fm_xen_cmd_report(save, host, req, t0, format);
+    fm_xen_cmd_report(save, host, req, t0, args->format);
     return FM_EXIT_OK;
 }
 
-/* Saves @domain into @path; returns an exit status. */
+/* Saves the domain of @save into the file args->target; returns an exit status. */
 static int
-fm_cmd_save_xen(const FmLiveRequest *req, const char *domain, gboolean checkpoint,
-                const char *path, FmReportFormat format)
+fm_xen_cmd_save(FmXenSave *save, const FmXenCmdArgs *args)
 {
+    const FmLiveRequest *req = args->req;
+    const char *domain = args->domain, *path = args->target;
+    gboolean checkpoint = args->checkpoint;
     g_autoptr(GError) error = NULL;
-    g_autoptr(FmXenSave) save = NULL;
     gint64 t0 = g_get_monotonic_time();
     FmBackend *backend;
     gboolean ok;
     int fd;
 
-    save = fm_xen_cmd_new_save(domain, req, &error);
-    if (save == NULL)
-        return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return fm_cmd_fail(FM_EXIT_FAILURE, _("cannot create %s: %s"), path,
                            g_strerror(errno));
-    ok = fm_xen_cmd_write_header(save, fd, &error) && fm_xen_cmd_run(save, fd, &error);
+    ok = fm_xen_cmd_write_header(save, fd, &error) && fm_xen_save_run(save, fd, &error);
     if (ok && fsync(fd) < 0) {
         g_set_error(&error, FM_ERROR, FM_ERROR_IO, _("cannot write %s: %s"), path,
                     g_strerror(errno));
@@ -347,8 +376,51 @@ fm_cmd_save_xen(const FmLiveRequest *req, const char *domain, gboolean checkpoin
     if (checkpoint ? !fm_backend_resume(backend, &error)
                    : !fm_xen_backend_destroy_domain(backend, &error))
         fprintf(stderr, _("fragmig: %s was saved, but: %s\n"), path, error->message);
-    fm_xen_cmd_report(save, path, req, t0, format);
+    fm_xen_cmd_report(save, path, req, t0, args->format);
     return FM_EXIT_OK;
+}
+
+/* Runs @command on a save of args->domain, with SIGINT and SIGTERM cancelling it
+ * from the start; returns an exit status. */
+static int
+fm_xen_cmd_with_save(const FmXenCmdArgs *args,
+                     int (*command)(FmXenSave *save, const FmXenCmdArgs *args))
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FmXenSave) save = NULL;
+    FmXenSignalWatch watch;
+    int status;
+
+    fm_xen_signal_watch_block(&watch);
+    save = fm_xen_cmd_new_save(args->domain, args->req, &error);
+    if (save == NULL) {
+        fm_xen_signal_watch_stop(&watch);
+        return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
+    }
+    fm_xen_signal_watch_start(&watch, save);
+    status = command(save, args);
+    fm_xen_signal_watch_stop(&watch);
+    return status;
+}
+
+/* Migrates @domain to @host's `xl migrate-receive`; see fm-live.h. */
+int
+fm_cmd_migrate_xen(const FmLiveRequest *req, const char *domain, const char *ssh_command,
+                   const char *host, FmReportFormat format)
+{
+    FmXenCmdArgs args = { req, domain, ssh_command, host, FALSE, format };
+
+    return fm_xen_cmd_with_save(&args, fm_xen_cmd_migrate);
+}
+
+/* Saves @domain into @path; returns an exit status. */
+static int
+fm_cmd_save_xen(const FmLiveRequest *req, const char *domain, gboolean checkpoint,
+                const char *path, FmReportFormat format)
+{
+    FmXenCmdArgs args = { req, domain, NULL, path, checkpoint, format };
+
+    return fm_xen_cmd_with_save(&args, fm_xen_cmd_save);
 }
 
 #else /* !WITH_XEN */

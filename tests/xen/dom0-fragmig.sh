@@ -9,8 +9,9 @@
 #   each followed by the baseline's checks (the guest runs, its memcheck goes on, its
 #   memory is intact);
 #   3. a second, lightly loaded guest: `xl migrate` and `fragmig migrate --policy
-#   fragment` of it, then `fragmig save --xen` into a file that a stock `xl restore`
-#   restores, with the same checks;
+#   fragment` of it; two migrations that must fail (the link breaks, SIGINT) and
+#   leave it running; then `fragmig save --xen` into a file that a stock
+#   `xl restore` restores, with the same checks;
 #   4. the table of the methods: time, stream bytes, rounds, downtime (the guest's
 #   longest heartbeat gap), and the comparisons the Xen backend promises.
 #
@@ -72,6 +73,38 @@ fragmig_migrate() {
     fmxt_check_after "$1" "after fragmig --policy $2" "$before"
 }
 
+# fragmig_fails DESC NAME [--interrupt]: a `fragmig migrate --xen` of NAME that must
+# fail (the environment breaks the link, or SIGINT comes after 3 s): fragmig exits
+# with status 1 saying the guest keeps running, it does, its memcheck goes on, and the destination has
+# no domain left.  FMXT_CUT_MIB passes through to fakessh.
+fragmig_fails() {
+    before=$(fmxt_guest_pass "$2")
+    fragmig migrate --xen "$2" -s fakessh --bandwidth 100Mbit --timeout 30 localhost \
+        >"$FMXT_RUN/fails.log" 2>&1 &
+    fm=$!
+    if [ "${3:-}" = --interrupt ]; then
+        sleep 3
+        kill -INT "$fm"
+    fi
+    wait "$fm"
+    rc=$?
+    # the receiver cleans up its half-built domain once it sees the end
+    i=0
+    while fmxt_domain_exists "$2--incoming" && [ $i -lt 20 ]; do sleep 1; i=$((i + 1)); done
+    if [ $rc -eq 1 ] && grep -q "the guest keeps running here" "$FMXT_RUN/fails.log" &&
+        fmxt_domain_running "$2" && ! fmxt_domain_exists "$2--incoming" &&
+        fmxt_guest_wait_pass "$2" "$(fmxt_guest_pass "$2")" 30; then
+        tap_ok "$1: fragmig fails (status $rc), $2 runs on here, the destination kept nothing"
+    else
+        tap_not_ok "$1: status $rc, $2 running: $(fmxt_domain_running "$2" && echo yes || echo no)"
+        xl list 2>&1 | tap_diag
+    fi
+    grep 'fragmig: error' "$FMXT_RUN/fails.log" | tap_diag
+    _bad=$(fmxt_guest_bad "$2")
+    [ "$_bad" -eq 0 ] && tap_ok "$1: $2's memory intact (pass $before -> $(fmxt_guest_pass "$2"))" ||
+        tap_not_ok "$1: $2's memory intact (bad=$_bad)"
+}
+
 # ---- 1, 2: the dirtying guest, both policies ---------------------------------------------
 [ -n "${FMXT_XL_SECS:-}" ] &&
     row "xl-migrate" "$GUEST" "$FMXT_XL_SECS" "$FMXT_XL_BYTES" "5+1" "$FMXT_XL_DOWNTIME_MS"
@@ -101,6 +134,11 @@ if timeout 90 xl create /etc/xen/$LIGHT.cfg >"$FMXT_RUN/xl-create.log" 2>&1 &&
     fi
     if fmxt_domain_running $LIGHT && fragmig_migrate $LIGHT fragment; then
         row "fragmig-fragment" "$LIGHT" "$FMXT_MIG_SECS" "$FMXT_MIG_BYTES" "$ROUNDS" "$FMXT_DOWNTIME_MS"
+    fi
+    # Failures: the guest must run on here, the destination discard what it got.
+    if fmxt_domain_running $LIGHT; then
+        FMXT_CUT_MIB=20 fragmig_fails "the link breaks after 20 MiB" $LIGHT
+        fragmig_fails "SIGINT during pre-copy" $LIGHT --interrupt
     fi
     if fmxt_domain_running $LIGHT; then
         before=$(fmxt_guest_pass $LIGHT)
@@ -154,7 +192,7 @@ if [ -n "$xl_s" ] && [ -n "$fx_s" ] && [ -n "$ff_s" ]; then
     # within: A within 10 % of B
     within() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= 1.10 * b && a >= 0.90 * b) }'; }
     below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
-    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else printf "?" }'; }
     echo "fragmig-xen / xl: time $(ratio "$fx_s" "$xl_s"), bytes $(ratio "$fx_b" "$xl_b")"
     echo "fragmig-fragment / xl: time $(ratio "$ff_s" "$xl_s"), bytes $(ratio "$ff_b" "$xl_b"), downtime ${ff_d} ms vs ${xl_d} ms"
     if within "$fx_b" "$xl_b"; then

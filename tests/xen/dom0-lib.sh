@@ -264,6 +264,10 @@ fmxt_migrate() {
     wait "$_mon" 2>/dev/null
     # shellcheck disable=SC2034 # results for the caller
     FMXT_MIG_SECS=$(fmxt_since "$_t0")
+    # fakessh writes the byte count once its copy ended, which may be after the
+    # sender exited (xl does not wait for its transport process): wait for it
+    _i=0
+    while [ ! -s "$FMXT_RUN/stream-bytes" ] && [ $_i -lt 20 ]; do sleep 0.5; _i=$((_i + 1)); done
     # shellcheck disable=SC2034
     FMXT_MIG_BYTES=$(cat "$FMXT_RUN/stream-bytes" 2>/dev/null)
     return $_rc
