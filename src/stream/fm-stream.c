@@ -356,24 +356,6 @@ fm_stream_wire_text(const char *text)
     return valid;
 }
 
-/* Reads up to @len bytes from @channel, stopping early only at end of file;
- * stores the count in *@got.  Returns FALSE on a channel error. */
-static gboolean
-fm_read_upto(FmChannel *channel, guint8 *buf, gsize len, gsize *got, GError **error)
-{
-    *got = 0;
-    while (*got < len) {
-        gssize n = fm_channel_read(channel, buf + *got, len - *got, error);
-
-        if (n < 0)
-            return FALSE;
-        if (n == 0)
-            break;
-        *got += (gsize)n;
-    }
-    return TRUE;
-}
-
 /* ---- writer ---- */
 
 typedef enum {
@@ -674,7 +656,7 @@ static gboolean
 fm_stream_reader_read(FmStreamReader *reader, guint8 *buf, gsize len, gsize *got,
                       GError **error)
 {
-    gboolean ok = fm_read_upto(reader->channel, buf, len, got, error);
+    gboolean ok = fm_channel_read_upto(reader->channel, buf, len, got, error);
 
     reader->offset += *got;
     if (!ok)
@@ -991,7 +973,7 @@ fm_stream_read_reply(FmChannel *channel, guint8 *buf, gsize len, guint64 *offset
 {
     gsize got;
 
-    if (!fm_read_upto(channel, buf, len, &got, error)) {
+    if (!fm_channel_read_upto(channel, buf, len, &got, error)) {
         g_prefix_error(error, _("cannot read the destination's reply: "));
         return FALSE;
     }
@@ -1023,7 +1005,7 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
 
     g_return_val_if_fail(channel != NULL && status != NULL && message != NULL, FALSE);
 
-    if (!fm_read_upto(channel, head, sizeof(head), &got, error)) {
+    if (!fm_channel_read_upto(channel, head, sizeof(head), &got, error)) {
         g_prefix_error(error, _("cannot read the destination's reply: "));
         return FALSE;
     }
@@ -1066,7 +1048,7 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
 
     /* The destination closes (or shuts down) right after its reply.  A reset at
      * this point cannot change the verdict already read: only data is an error. */
-    if (fm_read_upto(channel, &byte, 1, &got, &ignored) && got != 0) {
+    if (fm_channel_read_upto(channel, &byte, 1, &got, &ignored) && got != 0) {
         fm_protocol_error(error, _("trailing data after the %s record, at offset %llu"),
                           "RESULT", (ull)offset);
         return FALSE;

@@ -942,22 +942,13 @@ static gboolean
 fm_xen_reader_read(FmXenStreamReader *reader, guint8 *buf, gsize len, gsize *got,
                    GError **error)
 {
-    *got = 0;
-    while (*got < len) {
-        gssize n = fm_channel_read(reader->channel, buf + *got, len - *got, error);
+    gboolean ok = fm_channel_read_upto(reader->channel, buf, len, got, error);
 
-        if (n < 0) {
-            reader->offset += *got;
-            g_prefix_error(error, _("cannot read the stream at offset %llu: "),
-                           (ull)reader->offset);
-            return FALSE;
-        }
-        if (n == 0)
-            break;
-        *got += (gsize)n;
-    }
     reader->offset += *got;
-    return TRUE;
+    if (!ok)
+        g_prefix_error(error, _("cannot read the stream at offset %llu: "),
+                       (ull)reader->offset);
+    return ok;
 }
 
 /* Reads exactly @len bytes; end of file first is a truncation error saying where

@@ -894,21 +894,34 @@ fm_channel_read(FmChannel *channel, void *buf, gsize len, GError **error)
 gboolean
 fm_channel_read_exact(FmChannel *channel, void *buf, gsize len, GError **error)
 {
-    guint8 *p = buf;
+    gsize got;
 
     g_return_val_if_fail(len == 0 || buf != NULL, FALSE);
 
-    while (len > 0) {
-        gssize r = fm_channel_read(channel, p, len, error);
+    if (!fm_channel_read_upto(channel, buf, len, &got, error))
+        return FALSE;
+    if (got < len) {
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("connection closed by peer"));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Reads up to @len bytes until end of file; see fm-channel.h. */
+gboolean
+fm_channel_read_upto(FmChannel *channel, void *buf, gsize len, gsize *got, GError **error)
+{
+    guint8 *p = buf;
+
+    *got = 0;
+    while (*got < len) {
+        gssize r = fm_channel_read(channel, p + *got, len - *got, error);
 
         if (r < 0)
             return FALSE;
-        if (r == 0) {
-            g_set_error(error, FM_ERROR, FM_ERROR_IO, _("connection closed by peer"));
-            return FALSE;
-        }
-        p += r;
-        len -= (gsize)r;
+        if (r == 0)
+            break;
+        *got += (gsize)r;
     }
     return TRUE;
 }

@@ -84,6 +84,11 @@ gboolean fm_channel_writev_all(FmChannel *channel, const FmIoVector *vectors,
 /* Reads up to @len (> 0) bytes into @buf, waiting for at least one.  Returns the
  * number read, 0 at end of file, or -1 with @error. */
 gssize fm_channel_read(FmChannel *channel, void *buf, gsize len, GError **error);
+/* Reads up to @len bytes, stopping early only at end of file, and stores the count
+ * in *@got (also on failure: what arrived before it).  Returns FALSE on a channel
+ * error. */
+gboolean fm_channel_read_upto(FmChannel *channel, void *buf, gsize len, gsize *got,
+                              GError **error);
 /* Reads exactly @len bytes; end of file before that is the error
  * "connection closed by peer". */
 gboolean fm_channel_read_exact(FmChannel *channel, void *buf, gsize len,
