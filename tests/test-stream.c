@@ -1264,6 +1264,7 @@ typedef enum {
 
 typedef struct {
     FmChannel *channel;        /* owned by the thread */
+    FmChannel *source;         /* the sink's end: freed after the sink */
     RxMode mode;
     guint8 *memory;
     GArray *rounds;
@@ -1363,6 +1364,7 @@ receiver_thread(gpointer opaque)
 static void
 receiver_clear(Receiver *rx)
 {
+    fm_channel_free(rx->source);
     g_free(rx->memory);
     g_array_unref(rx->rounds);
     g_free(rx->text);
@@ -1379,6 +1381,7 @@ start_receiver(gboolean tcp, RxMode mode, Receiver *rx, GThread **thread)
     memset(rx, 0, sizeof(*rx));
     make_pair(tcp, &a, &b);
     rx->channel = b;
+    rx->source = a;
     fm_channel_set_timeout(b, 5);
     rx->mode = mode;
     rx->rounds = g_array_new(FALSE, FALSE, sizeof(guint32));
@@ -1446,7 +1449,7 @@ check_sink_accept(gboolean tcp)
     g_assert_cmpstr(rx.text, ==, "memory_iteration=2\n");
     g_assert_cmpuint(fm_sink_bytes_sent(sink), ==, rx.offset);
     g_assert_cmpuint(fm_sink_bytes_sent(sink), ==,
-                     fm_channel_get_bytes_written(fm_native_sink_get_channel(sink)));
+                     fm_channel_get_bytes_written(rx.source));
     /* abort after a completed migration does nothing. */
     fm_sink_abort(sink, "too late");
     g_assert_cmpuint(fm_sink_bytes_sent(sink), ==, rx.offset);
@@ -1547,8 +1550,13 @@ test_sink_peer_gone(void)
     g_assert_cmpstr(err->message, ==,
                     "cannot write the stream at offset 0: connection closed by peer (broken pipe)");
     g_assert_cmpuint(fm_sink_bytes_sent(sink), ==, 0);
+    g_assert_cmpint(fm_sink_get_records(sink), ==, FM_SINK_RECORDS_NATIVE);
+    g_assert_cmpstr(fm_sink_get_name(sink), ==, "native");
     fm_sink_abort(sink, "gone");
     fm_sink_free(sink);
+    /* The sink borrowed the channel: it is still open, and the caller's to close. */
+    g_assert_cmpint(fcntl(fm_channel_get_fd(a), F_GETFD), !=, -1);
+    fm_channel_free(a);
 }
 
 static void

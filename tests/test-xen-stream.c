@@ -311,6 +311,9 @@ write_fake_guest(FmChannel *channel, FmXenGuestType type, gboolean with_xenstore
     guest_state_init(&s);
     stream_info_init(&info, &s, type);
     sink = fm_xen_sink_new(channel, &info);
+    /* The Xen backend accepts the sink by what its records are, not its name. */
+    g_assert_cmpint(fm_sink_get_records(sink), ==, FM_SINK_RECORDS_XEN_LIBXC);
+    g_assert_cmpstr(fm_sink_get_name(sink), ==, "xen");
 
     g_assert_true(fm_sink_begin(sink, n_pages, PAGE, &err));
     g_assert_no_error(err);

@@ -210,9 +210,9 @@ static gboolean
 fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
 {
     g_autoptr(FmBackend) backend = NULL;
+    g_autoptr(FmChannel) channel = NULL;      /* freed after the sink that borrows it */
     g_autoptr(FmSink) sink = NULL;
     g_autoptr(FmJob) job = NULL;
-    FmChannel *channel;
     FmPolicy *policy;
     FmLiveProgress progress = { 0 };
     FmLiveRecorder recorder = { 0 };
@@ -237,7 +237,6 @@ fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
     }
     fm_channel_set_timeout(channel, req->timeout);
     if (req->tls != NULL && !fm_live_start_tls(req, channel, error)) {
-        fm_channel_free(channel);
         fm_live_recorder_abandon(&recorder);
         return FALSE;
     }

@@ -17,7 +17,7 @@
 
 typedef struct {
     FmSink parent;
-    FmChannel *channel;        /* owned */
+    FmChannel *channel;        /* borrowed (fm-sink.h) */
     FmStreamWriter *writer;    /* on channel */
     guint32 round;             /* number of the next ROUND_END */
     gboolean done;             /* END or ABORT sent, or the destination answered */
@@ -235,19 +235,19 @@ fm_native_sink_abort(FmSink *sink, const char *reason)
     fm_native_sink_count(self);
 }
 
-/* Frees the sink and closes its channel. */
+/* Frees the sink, not its channel. */
 static void
 fm_native_sink_free(FmSink *sink)
 {
     FmNativeSink *self = fm_native_sink_cast(sink);
 
     fm_stream_writer_free(self->writer);
-    fm_channel_free(self->channel);
     g_free(self);
 }
 
 static const FmSinkOps fm_native_sink_ops = {
     .name = "native",
+    .records = FM_SINK_RECORDS_NATIVE,
     .begin = fm_native_sink_begin,
     .send_pages = fm_native_sink_send_pages,
     .send_record = fm_native_sink_send_record,
@@ -257,7 +257,7 @@ static const FmSinkOps fm_native_sink_ops = {
     .free = fm_native_sink_free,
 };
 
-/* Returns a new native sink owning @channel. */
+/* Returns a new native sink on the borrowed @channel. */
 FmSink *
 fm_native_sink_new(FmChannel *channel)
 {
@@ -270,14 +270,4 @@ fm_native_sink_new(FmChannel *channel)
     self->channel = channel;
     self->writer = fm_stream_writer_new(channel);
     return &self->parent;
-}
-
-/* Returns the sink's channel (borrowed). */
-FmChannel *
-fm_native_sink_get_channel(FmSink *sink)
-{
-    FmNativeSink *self = fm_native_sink_cast(sink);
-
-    g_return_val_if_fail(self != NULL, NULL);
-    return self->channel;
 }

@@ -69,7 +69,23 @@ fm_sink_bytes_sent(const FmSink *sink)
     return sink->bytes_sent;
 }
 
-/* Frees the sink; NULL ok. */
+/* Returns the record vocabulary of send_record. */
+FmSinkRecords
+fm_sink_get_records(const FmSink *sink)
+{
+    g_return_val_if_fail(sink != NULL, FM_SINK_RECORDS_NATIVE);
+    return sink->ops->records;
+}
+
+/* Returns the sink's name (static). */
+const char *
+fm_sink_get_name(const FmSink *sink)
+{
+    g_return_val_if_fail(sink != NULL, NULL);
+    return sink->ops->name;
+}
+
+/* Frees the sink, not its channel; NULL ok. */
 void
 fm_sink_free(FmSink *sink)
 {

@@ -11,6 +11,18 @@
  * The sink counts bytes_sent (wire bytes, framing included) so that the engine's
  * statistics do not depend on the codec.
  *
+ * Channel ownership, the same for every sink: a sink borrows the FmChannel it
+ * writes to.  The caller opens the channel, keeps it alive until after
+ * fm_sink_free(), and closes it.  The caller needs it anyway: the Xen stream is
+ * framed by the `xl migrate` protocol on the same channel, and a running
+ * migration's speed limit is the channel's.  A sink may shut the channel's
+ * sending side down (the native sink does, after END or ABORT), never close it.
+ *
+ * What send_record's @type means depends on the sink: each sink declares the
+ * record vocabulary it takes (FmSinkRecords), and a backend that writes its
+ * guest's state as records checks it (fm_sink_get_records()) instead of
+ * recognising sinks by name.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
@@ -20,6 +32,12 @@
 G_BEGIN_DECLS
 
 typedef struct _FmSink FmSink;
+
+/* The record types a sink's send_record takes. */
+typedef enum {
+    FM_SINK_RECORDS_NATIVE,    /* FmRecordType (stream/fm-stream-format.h) */
+    FM_SINK_RECORDS_XEN_LIBXC, /* FmXenLibxcRecordType (stream/fm-xen-stream.h) */
+} FmSinkRecords;
 
 /* Starts the stream for a guest of @page_count pages of @page_size bytes. */
 gboolean fm_sink_begin(FmSink *sink, guint64 page_count, gsize page_size, GError **error);
@@ -38,7 +56,11 @@ gboolean fm_sink_finish(FmSink *sink, GError **error);
 void fm_sink_abort(FmSink *sink, const char *reason);
 /* Returns the bytes put on the wire so far. */
 guint64 fm_sink_bytes_sent(const FmSink *sink);
-/* Frees the sink; NULL ok. */
+/* Returns the record vocabulary of fm_sink_send_record() on @sink. */
+FmSinkRecords fm_sink_get_records(const FmSink *sink);
+/* Returns the sink's name for messages ("native", "xen"). */
+const char *fm_sink_get_name(const FmSink *sink);
+/* Frees the sink (not its channel, which stays the caller's); NULL ok. */
 void fm_sink_free(FmSink *sink);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmSink, fm_sink_free)
@@ -47,6 +69,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmSink, fm_sink_free)
 
 typedef struct {
     const char *name;
+    FmSinkRecords records;     /* what send_record's type means; 0: native */
     gboolean (*begin)(FmSink *self, guint64 page_count, gsize page_size, GError **error);
     gboolean (*send_pages)(FmSink *self, const guint64 *pfns, gsize n,
                            const guint8 *data, GError **error);

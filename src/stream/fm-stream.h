@@ -14,7 +14,7 @@
  *    the offset;
  *  - after an error a writer or reader is unusable (its position in the stream is
  *    unknown); further calls fail;
- *  - both borrow their FmChannel; the native sink owns its channel.
+ *  - both borrow their FmChannel, and so does the native sink (fm-sink.h).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -151,16 +151,14 @@ int fm_stream_result_status_to_error_code(guint32 status);
 
 /* ---- the native sink ---- */
 
-/* Returns a new FmSink writing the native stream on @channel, which it takes over
- * (fm_sink_free() frees it).  Its flush writes a ROUND_END record (rounds numbered
+/* Returns a new FmSink writing the native stream on @channel (borrowed: it must
+ * outlive the sink; the caller closes it after fm_sink_free()).  Its flush writes a ROUND_END record (rounds numbered
  * from 0) and returns once the data is handed to the kernel: the socket buffer may
  * still hold some.  finish writes END, shuts the sending side down and waits for
  * the RESULT; a destination's refusal fails with its message and the error code
  * of its status.  Before each record the sink checks whether the destination has
  * already answered (it fails mid-stream) and, if so, fails with that answer. */
 FmSink *fm_native_sink_new(FmChannel *channel);
-/* Returns the channel of a native sink (borrowed), e.g. for its throughput. */
-FmChannel *fm_native_sink_get_channel(FmSink *sink);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmStreamWriter, fm_stream_writer_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmStreamReader, fm_stream_reader_free)

@@ -1667,6 +1667,7 @@ fm_xen_sink_free(FmSink *sink)
 
 static const FmSinkOps fm_xen_sink_ops = {
     .name = "xen",
+    .records = FM_SINK_RECORDS_XEN_LIBXC,
     .begin = fm_xen_sink_begin,
     .send_pages = fm_xen_sink_send_pages,
     .send_record = fm_xen_sink_send_record,

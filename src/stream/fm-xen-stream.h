@@ -312,8 +312,9 @@ typedef struct {
     gsize pfn_map_len;
 } FmXenStreamInfo;
 
-/* Returns a new FmSink writing the Xen stream on @channel (borrowed: it must
- * outlive the sink, and it stays the caller's for the `xl migrate` protocol).
+/* Returns a new FmSink writing the Xen stream on @channel (borrowed, as by every
+ * sink: it must outlive the sink, and it stays the caller's for the `xl migrate`
+ * protocol).  Its send_record takes libxc records (FM_SINK_RECORDS_XEN_LIBXC).
  *  - begin: the libxl header, LIBXC_CONTEXT, the libxc image and domain headers,
  *    X86_CPUID_POLICY and X86_MSR_POLICY (when given) and STATIC_DATA_END.  The
  *    page size must be FM_XEN_PAGE_SIZE; the page count bounds the pfns;

@@ -601,10 +601,11 @@ fm_xen_save_state(FmBackend *backend, FmSink *sink, GError **error)
 {
     FmXenBackend *self = fm_xen_cast(backend);
 
-    if (g_strcmp0(sink->ops->name, "xen") != 0) {
+    /* Any sink that takes libxc records will do. */
+    if (fm_sink_get_records(sink) != FM_SINK_RECORDS_XEN_LIBXC) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
                     _("the xen backend writes Xen streams only, not \"%s\" streams"),
-                    sink->ops->name);
+                    fm_sink_get_name(sink));
         return FALSE;
     }
     return fm_xen_send_tsc_info(self, sink, error) &&
