@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "backend/fm-backend.h"
+#include "engine/fm-backend.h"
 #include "backend/local/fm-local.h"
 #include "util/fm-bitmap.h"
 #include "util/fm-error.h"

@@ -27,8 +27,8 @@
 #include <sys/wait.h>
 
 #include "backend/local/fm-uffd.h"
-#include "backend/workload/fm-workload-priv.h"
-#include "stream/fm-sink.h"
+#include "workload/fm-workload-priv.h"
+#include "engine/fm-sink.h"
 #include "stream/fm-stream-format.h"
 #include "tests/fm-test-util.h"
 #include "util/fm-bitmap.h"

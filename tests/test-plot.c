@@ -15,9 +15,9 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 
-#include "tools/fm-plot.h"
-#include "tools/fm-run-record.h"
-#include "tools/fm-svg.h"
+#include "plot/fm-plot.h"
+#include "report/fm-run-record.h"
+#include "plot/fm-svg.h"
 #include "backend/sim/fm-sim.h"
 #include "conf/fm-scenario.h"
 #include "engine/fm-job.h"

@@ -1,6 +1,6 @@
 /*
  * test-trace.c: dirty-page traces (trace/fm-trace.h, docs/trace-format.md), their
- * replay (the trace workload) and their recording (trace/fm-trace-record.h, the
+ * replay (the trace workload) and their recording (backend/fm-trace-record.h, the
  * engine's harvest callback).
  *
  *  - format: a byte-exact encoding checked by hand, a round-trip property test over
@@ -34,13 +34,13 @@
 #include "backend/local/fm-guest.h"
 #include "backend/local/fm-local.h"
 #include "backend/sim/fm-sim.h"
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 #include "conf/fm-scenario.h"
 #include "engine/fm-job.h"
 #include "engine/fm-policy.h"
 #include "stream/fm-stream.h"
 #include "tests/fm-test-util.h"
-#include "trace/fm-trace-record.h"
+#include "backend/fm-trace-record.h"
 #include "util/fm-error.h"
 #include "util/fm-rand.h"
 

@@ -1,5 +1,5 @@
 /*
- * test-workload.c: unit tests of the workload models (src/backend/workload/).
+ * test-workload.c: unit tests of the workload models (src/workload/).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 #include "trace/fm-trace.h"
 #include "util/fm-error.h"
 

@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-#include "backend/fm-backend-priv.h"
+#include "engine/fm-backend-impl.h"
 #include "engine/fm-job.h"
 #include "engine/fm-policy.h"
 #include "tests/fm-test-util.h"

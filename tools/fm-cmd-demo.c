@@ -19,7 +19,7 @@
 
 #include "fm-cmd.h"
 #include "fm-live.h"
-#include "fm-plot.h"
+#include "plot/fm-plot.h"
 #include "backend/local/fm-local.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"

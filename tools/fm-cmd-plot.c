@@ -17,8 +17,8 @@
 #include <glib/gstdio.h>
 
 #include "fm-cmd.h"
-#include "fm-plot.h"
-#include "fm-run-record.h"
+#include "plot/fm-plot.h"
+#include "report/fm-run-record.h"
 #include "engine/fm-policy.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"

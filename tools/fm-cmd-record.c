@@ -25,7 +25,7 @@
 #include "fm-cmd.h"
 #include "backend/local/fm-local.h"
 #include "trace/fm-trace.h"
-#include "trace/fm-trace-record.h"
+#include "backend/fm-trace-record.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 #include "util/fm-units.h"

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "fm-cmd.h"
-#include "fm-run-record.h"
-#include "fm-report.h"
+#include "report/fm-run-record.h"
+#include "report/fm-report.h"
 #include "backend/sim/fm-sim.h"
 #include "conf/fm-scenario.h"
 #include "engine/fm-job.h"

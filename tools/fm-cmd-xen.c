@@ -24,7 +24,7 @@
 
 #include "fm-cmd.h"
 #include "fm-live.h"
-#include "fm-report.h"
+#include "report/fm-report.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 

@@ -326,3 +326,36 @@ fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
         g_propagate_error(error, g_steal_pointer(&local));
     return ok;
 }
+
+/* Parses the shared live-migration options; see fm-live.h. */
+gboolean
+fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth_arg,
+                          const char *downtime_arg, char **param_args,
+                          FmLiveRequest *req, FmParamSet *params, GError **error)
+{
+    g_autofree const FmParamSpec **tables = NULL;
+
+    req->policy = fm_policy_lookup(policy_arg ? policy_arg : "fragment");
+    if (req->policy == NULL) {
+        g_autofree char *known = fm_policy_names();
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("unknown policy '%s' (known: %s)"), policy_arg, known);
+        return FALSE;
+    }
+    if (bandwidth_arg && !g_str_equal(bandwidth_arg, "0") &&
+        !fm_units_parse_bandwidth(bandwidth_arg, &req->bandwidth, error)) {
+        g_prefix_error(error, "--bandwidth: ");
+        return FALSE;
+    }
+    for (guint i = 0; param_args && param_args[i]; i++) {
+        if (!fm_param_set_parse(params, param_args[i], error))
+            return FALSE;
+    }
+    if (downtime_arg)
+        fm_param_set_set(params, "max_downtime", downtime_arg);
+    tables = fm_live_param_tables(req->policy);
+    if (!fm_param_set_check(params, tables, error))
+        return FALSE;
+    req->params = params;
+    return TRUE;
+}

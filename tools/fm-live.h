@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <glib.h>
-#include "fm-report.h"
+#include "report/fm-report.h"
 #include "engine/fm-job.h"
 #include "engine/fm-params.h"
 #include "engine/fm-policy.h"

@@ -12,7 +12,7 @@
 
 #include "backend/sim/fm-sim.h"
 #include "conf/fm-scenario.h"
-#include "trace/fm-trace-record.h"
+#include "backend/fm-trace-record.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 #include "util/fm-units.h"

@@ -31,7 +31,7 @@
 
 #include <stdio.h>
 #include <glib.h>
-#include "backend/fm-backend.h"
+#include "engine/fm-backend.h"
 #include "engine/fm-job.h"
 #include "engine/fm-params.h"
 #include "engine/fm-policy.h"

@@ -19,7 +19,7 @@
 #include <libxml/xmlerror.h>
 
 /* fm_workload_spec_check(): the one validator of specs, so that what loads can run */
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload.h"
 #include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"

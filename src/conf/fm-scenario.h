@@ -23,7 +23,7 @@
 #pragma once
 
 #include <glib.h>
-#include "backend/workload/fm-workload.h"
+#include "workload/fm-workload.h"
 
 G_BEGIN_DECLS
 

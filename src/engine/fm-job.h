@@ -22,8 +22,8 @@
 #pragma once
 
 #include <glib.h>
-#include "backend/fm-backend.h"
-#include "stream/fm-sink.h"
+#include "engine/fm-backend.h"
+#include "engine/fm-sink.h"
 #include "engine/fm-policy.h"
 #include "engine/fm-params.h"
 

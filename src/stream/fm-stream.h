@@ -23,7 +23,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "stream/fm-sink.h"
+#include "engine/fm-sink.h"
 #include "stream/fm-stream-format.h"
 #include "transport/fm-channel.h"
 

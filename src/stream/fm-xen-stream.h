@@ -35,7 +35,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "stream/fm-sink.h"
+#include "engine/fm-sink.h"
 #include "transport/fm-channel.h"
 
 G_BEGIN_DECLS

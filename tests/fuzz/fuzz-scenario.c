@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 #include "conf/fm-scenario.h"
 #include "util/fm-error.h"
 

@@ -17,7 +17,6 @@
 
 #include "backend/local/fm-pagemap.h"
 #include "backend/local/fm-uffd.h"
-#include "backend/workload/fm-workload-priv.h"
 #include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -291,7 +290,6 @@ fm_guest_header_check_states(FmGuestHeader *header, const FmWorkloadSpec *spec,
     for (guint i = 0; i < header->n_threads; i++) {
         FmGuestThread *t = &header->threads[i];
         FmWorkloadState *st;
-        const FmWorkloadSpec *current;
         guint32 max_phase = spec->type == FM_WORKLOAD_PHASES ? spec->n_phases : 0;
 
         if (t->current > 1)
@@ -345,16 +343,7 @@ fm_guest_header_check_states(FmGuestHeader *header, const FmWorkloadSpec *spec,
                                            i, (unsigned long long) st->trace_page);
         }
 
-        /* The Zipf sampler is derived from the spec and the page count: rebuild it
-         * rather than trust doubles from the network (a NaN there would hang the
-         * sampler). */
-        current = fm_workload_current(spec, st);
-        if (current != NULL && current->type == FM_WORKLOAD_WEB) {
-            FmWorkloadRegion region;
-
-            fm_workload_region_init(&region, current, header->page_count);
-            fm_zipf_init(&st->zipf, region.count, current->zipf_s > 0 ? current->zipf_s : 1.0);
-        }
+        fm_workload_state_rederive(st, spec, header->page_count);
     }
     return TRUE;
 }

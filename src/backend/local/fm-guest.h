@@ -45,7 +45,7 @@
 
 #include <glib.h>
 
-#include "backend/workload/fm-workload.h"
+#include "workload/fm-workload.h"
 
 G_BEGIN_DECLS
 

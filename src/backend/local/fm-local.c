@@ -21,8 +21,8 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
-#include "backend/fm-backend-priv.h"
-#include "stream/fm-sink.h"
+#include "engine/fm-backend-impl.h"
+#include "engine/fm-sink.h"
 #include "stream/fm-stream-format.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"

@@ -35,7 +35,7 @@
 #include <glib.h>
 #include <sys/types.h>
 
-#include "backend/fm-backend.h"
+#include "engine/fm-backend.h"
 #include "backend/local/fm-guest.h"
 #include "backend/local/fm-pagemap.h"
 #include "util/fm-digest.h"

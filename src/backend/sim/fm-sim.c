@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "backend/sim/fm-sim.h"
-#include "backend/fm-backend-priv.h"
-#include "backend/workload/fm-workload-priv.h"
+#include "engine/fm-backend-impl.h"
+#include "workload/fm-workload.h"
 #include "stream/fm-stream-format.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"

@@ -24,8 +24,8 @@
 
 #include <glib.h>
 #include "conf/fm-scenario.h"
-#include "backend/fm-backend.h"
-#include "stream/fm-sink.h"
+#include "engine/fm-backend.h"
+#include "engine/fm-sink.h"
 
 G_BEGIN_DECLS
 

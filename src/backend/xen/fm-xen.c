@@ -20,8 +20,8 @@
 #include <libxl_utils.h>
 #include <xen/hvm/params.h>
 
-#include "backend/fm-backend-priv.h"
-#include "stream/fm-sink.h"
+#include "engine/fm-backend-impl.h"
+#include "engine/fm-sink.h"
 #include "util/fm-bytes.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"

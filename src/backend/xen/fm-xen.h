@@ -25,7 +25,7 @@
 #pragma once
 
 #include <glib.h>
-#include "backend/fm-backend.h"
+#include "engine/fm-backend.h"
 #include "stream/fm-xen-stream.h"
 
 G_BEGIN_DECLS

@@ -22,7 +22,7 @@
 
 #include <string.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 #include "trace/fm-trace.h"
 
 /* Returns the lane of @state and stores the lane count in *@lanes (>= 1). */

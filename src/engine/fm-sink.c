@@ -5,7 +5,7 @@
  */
 #include <config.h>
 
-#include "stream/fm-sink.h"
+#include "engine/fm-sink.h"
 
 /* Starts the stream. */
 gboolean

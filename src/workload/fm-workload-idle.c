@@ -6,7 +6,7 @@
  */
 #include <config.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 
 /* Uniform draws, as the db model makes them (fm-workload-db.c). */
 const FmWorkloadModel fm_workload_model_idle = {

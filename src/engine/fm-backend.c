@@ -5,7 +5,7 @@
  */
 #include <config.h>
 
-#include "backend/fm-backend-priv.h"
+#include "engine/fm-backend-impl.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 

@@ -22,7 +22,7 @@
 #pragma once
 
 #include <glib.h>
-#include "fm-run-record.h"
+#include "report/fm-run-record.h"
 
 G_BEGIN_DECLS
 

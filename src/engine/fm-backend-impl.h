@@ -1,5 +1,5 @@
 /*
- * fm-backend-priv.h: the backend vtable, for backend implementations only.
+ * fm-backend-impl.h: the backend vtable, for backend implementations only.
  *
  * An implementation embeds FmBackend as its first member and fills an FmBackendOps.
  * Every hook is required except those marked optional (NULL means "not supported").
@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include "backend/fm-backend.h"
+#include "engine/fm-backend.h"
 
 G_BEGIN_DECLS
 

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "fm-report.h"
+#include "report/fm-report.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 

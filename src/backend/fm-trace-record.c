@@ -5,7 +5,7 @@
  */
 #include <config.h>
 
-#include "trace/fm-trace-record.h"
+#include "backend/fm-trace-record.h"
 
 #include <math.h>
 

@@ -6,12 +6,12 @@
  */
 #include <config.h>
 
-#include "fm-plot.h"
+#include "plot/fm-plot.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "fm-svg.h"
+#include "plot/fm-svg.h"
 #include "engine/fm-policy.h"
 #include "util/fm-i18n.h"
 

@@ -2,7 +2,7 @@
  * fm-backend.h: what the engine knows of a guest (DESIGN.md section 2).
  *
  * A backend exposes a guest's memory and dirty log; the engine never touches guest
- * memory except through it.  Backends are vtables (FmBackendOps, in fm-backend-priv.h),
+ * memory except through it.  Backends are vtables (FmBackendOps, in fm-backend-impl.h),
  * like libxenguest's save_ops: sim/ (virtual time), local/ (a real process), xen/.
  * The functions below dispatch and check arguments; each returns FALSE with @error set
  * on failure.  Times are in nanoseconds on the backend's own clock (virtual for sim,

@@ -8,7 +8,7 @@
  */
 #include <config.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 
 /* Prepares the Zipf sampler over the region's ranks. */
 static void

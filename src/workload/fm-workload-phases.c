@@ -13,7 +13,7 @@
 
 #include <math.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 
 /* Returns the current phase, NULL past the last one. */
 const FmWorkloadSpec *

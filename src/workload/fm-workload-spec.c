@@ -7,7 +7,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <config.h>
-#include "backend/workload/fm-workload.h"
+#include "workload/fm-workload.h"
 
 #include <string.h>
 

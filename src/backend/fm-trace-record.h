@@ -8,7 +8,7 @@
 
 #include <glib.h>
 
-#include "backend/fm-backend.h"
+#include "engine/fm-backend.h"
 #include "trace/fm-trace.h"
 
 G_BEGIN_DECLS

@@ -22,7 +22,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 #include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -149,7 +149,7 @@ fm_workload_spec_check_one(const FmWorkloadSpec *spec, const char *what, GError 
     return TRUE;
 }
 
-/* Checks that @spec can be run; see fm-workload-priv.h. */
+/* Checks that @spec can be run; see fm-workload.h. */
 gboolean
 fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error)
 {
@@ -353,7 +353,7 @@ fm_workload_run_until(const FmWorkloadSpec *spec, FmWorkloadState *state,
     return made;
 }
 
-/* Returns the full-speed writes of [state->now, @until); see fm-workload-priv.h. */
+/* Returns the full-speed writes of [state->now, @until); see fm-workload.h. */
 double
 fm_workload_nominal_writes(const FmWorkloadSpec *spec, const FmWorkloadState *state,
                            double until)
@@ -381,4 +381,19 @@ fm_workload_nominal_writes(const FmWorkloadSpec *spec, const FmWorkloadState *st
         start = end;
     }
     return sum;
+}
+
+/* Rebuilds the derived parts of @state; see fm-workload.h. */
+void
+fm_workload_state_rederive(FmWorkloadState *state, const FmWorkloadSpec *spec,
+                           guint64 page_count)
+{
+    const FmWorkloadSpec *current = fm_workload_current(spec, state);
+
+    if (current != NULL && current->type == FM_WORKLOAD_WEB) {
+        FmWorkloadRegion region;
+
+        fm_workload_region_init(&region, current, page_count);
+        fm_zipf_init(&state->zipf, region.count, current->zipf_s > 0 ? current->zipf_s : 1.0);
+    }
 }

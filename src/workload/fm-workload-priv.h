@@ -1,6 +1,6 @@
 /*
- * fm-workload-priv.h: the workload model vtable, for the model files and the backends
- * that run workloads (sim, local).
+ * fm-workload-priv.h: the workload model vtable, for the model files only (the
+ * layers above use fm-workload.h).
  *
  * A model is two hooks: init (set up the model's part of the state: sampler, cursor)
  * and next (the pfn of the next write).  fm-workload.c owns the clock: it decides how
@@ -24,7 +24,7 @@
  */
 #pragma once
 
-#include "backend/workload/fm-workload.h"
+#include "workload/fm-workload.h"
 
 G_BEGIN_DECLS
 
@@ -87,16 +87,5 @@ const FmWorkloadSpec *fm_workload_phases_current(const FmWorkloadSpec *spec,
 /* Returns the workload time at which the current phase ends; INFINITY if it is
  * open-ended (duration 0) or the sequence is over. */
 double fm_workload_phases_end(const FmWorkloadSpec *spec, const FmWorkloadState *state);
-
-/* Returns TRUE if @spec can be run (type in range, finite rate >= 0, fractions in
- * range, phases non-empty and neither nested nor traces, a trace with at least one
- * interval); otherwise FALSE with @error set (FM_ERROR_CONFIG). */
-gboolean fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error);
-
-/* Returns the writes @spec would make at full speed between state->now and @until
- * (not rounded; the state is not changed): the guest's nominal work, against which
- * a throttled guest's slowdown is measured. */
-double fm_workload_nominal_writes(const FmWorkloadSpec *spec, const FmWorkloadState *state,
-                                  double until);
 
 G_END_DECLS

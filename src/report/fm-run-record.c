@@ -6,7 +6,7 @@
  */
 #include <config.h>
 
-#include "fm-run-record.h"
+#include "report/fm-run-record.h"
 
 #include <errno.h>
 #include <math.h>

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 
 /* Starts the model afresh: no sampler, the cursor at the lane's share of the region
  * (lane 0 of 1: the region's start). */

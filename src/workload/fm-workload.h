@@ -7,7 +7,7 @@
  * plain data with no pointers, so that a local guest can keep it inside its own migrated
  * memory and carry on where it stopped on the destination.
  *
- * Models (one file each under src/backend/workload/, one entry in the table in
+ * Models (one file each under src/workload/, one entry in the table in
  * fm-workload.c):
  *  idle   uniform writes over all memory at a low rate (timer ticks, daemons);
  *  web    Zipf(s)-distributed writes over a region, ranks scattered over its pages;
@@ -125,6 +125,24 @@ void fm_workload_spec_free(FmWorkloadSpec *spec);
 /* Frees what @spec owns (phases, trace reference), not @spec itself, and leaves
  * it without them. */
 void fm_workload_spec_clear(FmWorkloadSpec *spec);
+
+/* Returns TRUE if @spec can be run (type in range, finite rate >= 0, fractions in
+ * range, phases non-empty and neither nested nor traces, a trace with at least one
+ * interval); otherwise FALSE with @error set (FM_ERROR_CONFIG). */
+gboolean fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error);
+
+/* Returns the writes @spec would make at full speed between state->now and @until
+ * (not rounded; the state is not changed): the guest's nominal work, against which
+ * a throttled guest's slowdown is measured. */
+double fm_workload_nominal_writes(const FmWorkloadSpec *spec, const FmWorkloadState *state,
+                                  double until);
+
+/* Rebuilds what @state derives from @spec and @page_count rather than stores (the web
+ * model's Zipf sampler), for a state that was copied in from elsewhere (a migrated
+ * guest): doubles from the network are not trusted, a NaN there would hang the
+ * sampler. */
+void fm_workload_state_rederive(FmWorkloadState *state, const FmWorkloadSpec *spec,
+                                guint64 page_count);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmWorkloadSpec, fm_workload_spec_free)
 

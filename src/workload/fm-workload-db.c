@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "backend/workload/fm-workload-priv.h"
+#include "workload/fm-workload-priv.h"
 
 /* Starts a uniform model afresh: no sampler, cursor at the region's start.  Shared
  * with the idle model, which is the same draw at another rate over other pages. */

@@ -5,7 +5,7 @@
  */
 #include <config.h>
 
-#include "fm-svg.h"
+#include "plot/fm-svg.h"
 
 #include <math.h>
 #include <string.h>
