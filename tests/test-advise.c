@@ -119,11 +119,11 @@ test_recommend(void)
             g_assert_cmpfloat(st.time_elapsed, ==, row->stats.time_elapsed);
             g_assert_cmpfloat(st.downtime, ==, row->stats.downtime);
             g_assert_cmpuint(st.data_processed, ==, row->stats.data_processed);
-            g_assert_cmpstr(st.stop_reason, ==, row->stats.stop_reason);
+            g_assert_cmpint(st.stop_reason, ==, row->stats.stop_reason);
             g_assert_cmpint(row->meets_limit, ==, ok && st.downtime <= opts.max_downtime);
             g_assert_cmpint(row->converges, ==,
-                            g_str_equal(st.stop_reason, "downtime-target") ||
-                            g_str_equal(st.stop_reason, "dirty-below-threshold"));
+                            st.stop_reason == FM_STOP_DOWNTIME_TARGET ||
+                            st.stop_reason == FM_STOP_DIRTY_BELOW_THRESHOLD);
             if (!ok)
                 continue;
             /* the rule: least time within the limit (first listed wins a tie) */

@@ -101,7 +101,7 @@ run_ok(Run *run, const char *workload, const char *policy, const char *const *as
     g_assert_cmpuint(fm_job_get_rounds(run->job)->len, ==, st->memory_iteration);
     g_assert_cmpfloat(st->downtime, >, 0);
     g_assert_cmpfloat(st->downtime, <, st->time_elapsed);
-    g_assert_cmpstr(st->stop_reason, !=, "");
+    g_assert_cmpint(st->stop_reason, !=, FM_STOP_NONE);
     g_assert_true(fm_sim_guest_paused(run->sim));   /* it lives on at the destination */
     g_assert_false(fm_sim_log_dirty_enabled(run->sim));
 }
@@ -134,7 +134,7 @@ test_xen_sweep_stops_after_5(void)
 
     run_ok(&run, workloads[3], "xen", NULL);
     g_assert_cmpuint(fm_job_get_stats(run.job)->memory_iteration, ==, 5);
-    g_assert_cmpstr(fm_job_get_stats(run.job)->stop_reason, ==, "max-rounds");
+    g_assert_cmpint(fm_job_get_stats(run.job)->stop_reason, ==, FM_STOP_MAX_ROUNDS);
     run_clear(&run);
 }
 
@@ -146,7 +146,7 @@ test_xen_idle_stops_below_50(void)
 
     run_ok(&run, workloads[0], "xen", NULL);
     rounds = fm_job_get_rounds(run.job);
-    g_assert_cmpstr(fm_job_get_stats(run.job)->stop_reason, ==, "dirty-below-threshold");
+    g_assert_cmpint(fm_job_get_stats(run.job)->stop_reason, ==, FM_STOP_DIRTY_BELOW_THRESHOLD);
     g_assert_cmpuint(g_array_index(rounds, FmRoundRecord, rounds->len - 1).pending_after, <, 50);
     g_assert_cmpuint(fm_job_get_stats(run.job)->memory_iteration, <, 5);
     run_clear(&run);
@@ -176,10 +176,10 @@ test_qemu_auto_converge(void)
     run_ok(&plain, workloads[3], "qemu", knobs);
     run_ok(&conv, workloads[3], "qemu", ac);
     /* the sweep out-runs the link: plain QEMU never fits the downtime target */
-    g_assert_cmpstr(fm_job_get_stats(plain.job)->stop_reason, ==, "max-time");
+    g_assert_cmpint(fm_job_get_stats(plain.job)->stop_reason, ==, FM_STOP_MAX_TIME);
     g_assert_cmpfloat(fm_job_get_stats(plain.job)->guest_slowdown, ==, 0);
     /* throttled, the guest really slows down and the migration converges */
-    g_assert_cmpstr(fm_job_get_stats(conv.job)->stop_reason, ==, "downtime-target");
+    g_assert_cmpint(fm_job_get_stats(conv.job)->stop_reason, ==, FM_STOP_DOWNTIME_TARGET);
     g_assert_cmpfloat(fm_job_get_stats(conv.job)->guest_slowdown, >, 0.1);
     {
         const GArray *rounds = fm_job_get_rounds(conv.job);
@@ -232,7 +232,7 @@ test_deterministic(void)
         g_assert_cmpuint(sa->data_processed, ==, sb->data_processed);
         g_assert_cmpuint(sa->pages_resent, ==, sb->pages_resent);
         g_assert_cmpuint(sa->memory_iteration, ==, sb->memory_iteration);
-        g_assert_cmpstr(sa->stop_reason, ==, sb->stop_reason);
+        g_assert_cmpint(sa->stop_reason, ==, sb->stop_reason);
         ra = fm_job_get_rounds(a.job);
         rb = fm_job_get_rounds(b.job);
         g_assert_cmpuint(ra->len, ==, rb->len);
@@ -267,9 +267,9 @@ assert_rolled_back(Run *run, FmJobState state)
 }
 
 static void
-cancel_after_round_1(FmJob *job, const FmRoundRecord *round, gpointer data G_GNUC_UNUSED)
+cancel_after_round_1(FmJob *job, const FmJobEvent *event, gpointer data G_GNUC_UNUSED)
 {
-    if (round->round == 1)
+    if (event->round.record->round == 1)
         fm_job_cancel(job);
 }
 
@@ -280,11 +280,11 @@ test_cancel(void)
     Run run;
 
     run_prepare(&run, workloads[3], "qemu", ac);
-    fm_job_set_progress_func(run.job, cancel_after_round_1, NULL);
+    fm_job_subscribe(run.job, FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND), cancel_after_round_1, NULL);
     run.ok = fm_job_run(run.job, &run.error);
     g_assert_error(run.error, FM_ERROR, FM_ERROR_CANCELLED);
     g_assert_cmpstr(run.error->message, ==, "migration cancelled");
-    g_assert_cmpstr(fm_job_get_stats(run.job)->stop_reason, ==, "cancelled");
+    g_assert_cmpint(fm_job_get_stats(run.job)->stop_reason, ==, FM_STOP_CANCELLED);
     assert_rolled_back(&run, FM_JOB_CANCELLED);
     run_clear(&run);
 }
@@ -371,11 +371,11 @@ typedef struct {
 } Handshake;
 
 static void
-handshake_at_round_1(FmJob *job G_GNUC_UNUSED, const FmRoundRecord *round, gpointer data)
+handshake_at_round_1(FmJob *job G_GNUC_UNUSED, const FmJobEvent *event, gpointer data)
 {
     Handshake *hs = data;
 
-    if (round->round != 1)
+    if (event->round.record->round != 1)
         return;
     g_mutex_lock(&hs->lock);
     hs->reached = TRUE;
@@ -411,9 +411,10 @@ test_set_max_downtime_threaded(void)
     run_prepare(&hs.run, workloads[3], "qemu", knobs);
     fm_job_copy_stats(hs.run.job, &before);
     g_assert_cmpuint(before.memory_processed, ==, 0);
-    g_assert_cmpstr(before.stop_reason, ==, "");
+    g_assert_cmpint(before.stop_reason, ==, FM_STOP_NONE);
     g_assert_cmpfloat(fm_job_get_max_downtime(hs.run.job), ==, 0.05);
-    fm_job_set_progress_func(hs.run.job, handshake_at_round_1, &hs);
+    fm_job_subscribe(hs.run.job, FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND), handshake_at_round_1,
+                     &hs);
     thread = g_thread_new("job", handshake_job_thread, &hs);
 
     g_mutex_lock(&hs.lock);
@@ -442,13 +443,13 @@ test_set_max_downtime_threaded(void)
     /* the decision after the next round used the new target */
     rounds = fm_job_get_rounds(hs.run.job);
     g_assert_cmpuint(rounds->len, ==, 3);
-    g_assert_cmpstr(fm_job_get_stats(hs.run.job)->stop_reason, ==, "downtime-target");
+    g_assert_cmpint(fm_job_get_stats(hs.run.job)->stop_reason, ==, FM_STOP_DOWNTIME_TARGET);
     fm_job_copy_stats(hs.run.job, &snap);
     assert_snapshot_consistent(&snap);
     g_assert_cmpfloat(snap.downtime, ==, fm_job_get_stats(hs.run.job)->downtime);
     g_assert_cmpuint(snap.data_processed, ==, fm_job_get_stats(hs.run.job)->data_processed);
     g_assert_cmpfloat(snap.time_remaining, ==, 0);
-    g_assert_cmpstr(snap.stop_reason, ==, "downtime-target");
+    g_assert_cmpint(snap.stop_reason, ==, FM_STOP_DOWNTIME_TARGET);
     run_clear(&hs.run);
     g_mutex_clear(&hs.lock);
     g_cond_clear(&hs.cond);
@@ -548,8 +549,8 @@ test_predict_model(void)
 }
 
 static void
-count_harvests(FmJob *job G_GNUC_UNUSED, const FmBitmap *dirty G_GNUC_UNUSED,
-               gint64 time_ns G_GNUC_UNUSED, gpointer data)
+count_harvests(FmJob *job G_GNUC_UNUSED, const FmJobEvent *event G_GNUC_UNUSED,
+               gpointer data)
 {
     (*(guint *)data)++;
 }
@@ -569,14 +570,15 @@ test_abort_if_busy_sweep(void)
         const FmJobStats *st;
 
         run_prepare(&run, workloads[3], policies[p], knobs);
-        fm_job_set_harvest_func(run.job, count_harvests, &harvests);
+        fm_job_subscribe(run.job, FM_JOB_EVENT_MASK(FM_JOB_EVENT_HARVEST), count_harvests,
+                         &harvests);
         run.ok = fm_job_run(run.job, &run.error);
         g_assert_error(run.error, FM_ERROR, FM_ERROR_LIMIT);
         g_assert_true(g_str_has_prefix(run.error->message,
                                        "the guest is too busy for the downtime limit: predicted downtime "));
         g_assert_true(g_str_has_suffix(run.error->message, " ms, limit 50 ms (abort_if_busy)"));
         st = fm_job_get_stats(run.job);
-        g_assert_cmpstr(st->stop_reason, ==, "busy");
+        g_assert_cmpint(st->stop_reason, ==, FM_STOP_BUSY);
         /* never paused: no stop-and-copy harvest, nothing sent during a downtime */
         g_assert_cmpuint(harvests, ==, fm_job_get_rounds(run.job)->len);
         g_assert_cmpuint(st->pages_downtime, ==, 0);
@@ -611,13 +613,13 @@ test_abort_if_busy_not_busy(void)
                               fm_job_get_stats(b.job)->time_elapsed);
             g_assert_cmpuint(fm_job_get_stats(a.job)->data_processed, ==,
                              fm_job_get_stats(b.job)->data_processed);
-            g_assert_cmpstr(fm_job_get_stats(b.job)->stop_reason, !=, "busy");
+            g_assert_cmpint(fm_job_get_stats(b.job)->stop_reason, !=, FM_STOP_BUSY);
             run_clear(&a);
             run_clear(&b);
         }
     }
     run_ok(&conv, workloads[3], "qemu", ac);
-    g_assert_cmpstr(fm_job_get_stats(conv.job)->stop_reason, ==, "downtime-target");
+    g_assert_cmpint(fm_job_get_stats(conv.job)->stop_reason, ==, FM_STOP_DOWNTIME_TARGET);
     run_clear(&conv);
 }
 
@@ -630,12 +632,12 @@ typedef struct {
 } Predicted;
 
 static void
-note_round_0(FmJob *job, const FmRoundRecord *round, gpointer data)
+note_round_0(FmJob *job, const FmJobEvent *event, gpointer data)
 {
     Predicted *pred = data;
     FmJobStats st;
 
-    if (round->round != 0)
+    if (event->round.record->round != 0)
         return;
     fm_job_copy_stats(job, &st);
     pred->elapsed = st.time_elapsed;
@@ -667,7 +669,7 @@ test_time_remaining_error(void)
         double actual, error;
 
         run_prepare(&run, workloads[cases[i].workload], cases[i].policy, knobs);
-        fm_job_set_progress_func(run.job, note_round_0, &pred);
+        fm_job_subscribe(run.job, FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND), note_round_0, &pred);
         run.ok = fm_job_run(run.job, &run.error);
         g_assert_no_error(run.error);
         if (fm_job_get_rounds(run.job)->len < 2) {
@@ -699,6 +701,116 @@ test_names(void)
     g_assert_null(fm_decision_to_string(FM_DECISION_LAST));
 }
 
+/* The stop reasons keep the names reports, advise's JSON and libvirt's
+ * fragmented.stop_reason have always shown; every name reads back as its value. */
+static void
+test_stop_reason_names(void)
+{
+    static const char *const names[] = {
+        "", "downtime-target", "dirty-below-threshold", "only-hot-left", "no-progress",
+        "max-rounds", "max-data", "max-time", "busy", "cancelled", "error",
+    };
+    g_autofree char *joined = fm_stop_reason_names();
+
+    g_assert_cmpuint(G_N_ELEMENTS(names), ==, FM_STOP_REASON_LAST);
+    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_assert_cmpstr(fm_stop_reason_to_string(i), ==, names[i]);
+        g_assert_cmpint(fm_stop_reason_from_string(names[i]), ==, i);
+    }
+    g_assert_null(fm_stop_reason_to_string(FM_STOP_REASON_LAST));
+    g_assert_null(fm_stop_reason_to_string(-1));
+    g_assert_cmpint(fm_stop_reason_from_string("max_rounds"), ==, -1);
+    g_assert_cmpint(fm_stop_reason_from_string(NULL), ==, -1);
+    g_assert_true(g_str_has_prefix(joined, "downtime-target, dirty-below-threshold, "));
+    g_assert_true(g_str_has_suffix(joined, ", cancelled, error"));
+    g_assert_true(fm_stop_reason_converged(FM_STOP_DOWNTIME_TARGET));
+    g_assert_false(fm_stop_reason_converged(FM_STOP_MAX_ROUNDS));
+    g_assert_cmpint(fm_job_state_from_string("stop-and-copy"), ==, FM_JOB_STOP_AND_COPY);
+}
+
+typedef struct {
+    GString *log;        /* one letter per event: S(tate) R(ound) H(arvest) B(atch) */
+    guint64 batch_pages;
+    FmJobState last_to;
+    guint late_id;       /* a subscription made from a subscriber */
+    guint late_calls;
+} EventLog;
+
+/* FmJobEventFunc: a subscriber added in the middle of a run, removed at once. */
+static void
+late_subscriber(FmJob *job, const FmJobEvent *event G_GNUC_UNUSED, gpointer data)
+{
+    EventLog *log = data;
+
+    log->late_calls++;
+    fm_job_unsubscribe(job, log->late_id);
+}
+
+/* FmJobEventFunc: logs every event, checking what each carries. */
+static void
+log_event(FmJob *job, const FmJobEvent *event, gpointer data)
+{
+    static const char letters[] = "SRHB";
+    EventLog *log = data;
+    FmJobStats snap;
+
+    G_STATIC_ASSERT(sizeof(letters) - 1 == FM_JOB_EVENT_LAST);
+    g_string_append_c(log->log, letters[event->type]);
+    /* the statistics were published before the event */
+    fm_job_copy_stats(job, &snap);
+    g_assert_cmpuint(snap.pages_sent, ==, fm_job_get_stats(job)->pages_sent);
+    switch (event->type) {
+    case FM_JOB_EVENT_STATE:
+        g_assert_cmpint(event->state.from, ==, log->last_to);
+        g_assert_cmpint(fm_job_get_state(job), ==, event->state.to);
+        g_assert_nonnull(event->state.reason);
+        log->last_to = event->state.to;
+        break;
+    case FM_JOB_EVENT_ROUND:
+        g_assert_cmpuint(event->round.record->round + 1, ==, fm_job_get_rounds(job)->len);
+        g_assert_true((event->round.decision == FM_DECISION_CONTINUE) ==
+                      (event->round.reason == FM_STOP_NONE));
+        if (event->round.record->round == 1)
+            log->late_id = fm_job_subscribe(job, FM_JOB_EVENTS_ALL, late_subscriber, log);
+        break;
+    case FM_JOB_EVENT_HARVEST:
+        g_assert_nonnull(event->harvest.dirty);
+        break;
+    case FM_JOB_EVENT_BATCH:
+        g_assert_cmpuint(event->batch.pages, >, 0);
+        log->batch_pages += event->batch.pages;
+        break;
+    case FM_JOB_EVENT_LAST:
+        g_assert_not_reached();
+    }
+}
+
+/* The events of a run come in the documented order, and their batches add up to
+ * the pages sent. */
+static void
+test_events(void)
+{
+    const char *const knobs[] = { "batch_pages=4096", NULL };
+    EventLog log = { g_string_new(NULL), 0, FM_JOB_SETUP, 0, 0 };
+    g_autoptr(GRegex) order = g_regex_new("^S(B+HR)+SHB+S$", 0, 0, NULL);
+    guint id;
+    Run run;
+
+    run_prepare(&run, workloads[2], "xen", knobs);
+    id = fm_job_subscribe(run.job, FM_JOB_EVENTS_ALL, log_event, &log);
+    g_assert_cmpuint(id, >, 0);
+    run.ok = fm_job_run(run.job, &run.error);
+    g_assert_no_error(run.error);
+    g_test_message("events: %s", log.log->str);
+    g_assert_true(g_regex_match(order, log.log->str, 0, NULL));
+    g_assert_cmpint(log.last_to, ==, FM_JOB_COMPLETED);
+    g_assert_cmpuint(log.batch_pages, ==, fm_job_get_stats(run.job)->pages_sent);
+    g_assert_cmpuint(log.late_calls, ==, 1);
+    fm_job_unsubscribe(run.job, id);
+    run_clear(&run);
+    g_string_free(log.log, TRUE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -715,6 +827,8 @@ main(int argc, char **argv)
     g_test_add_func("/engine/destination-refuses", test_destination_refuses);
     g_test_add_func("/engine/bad-engine-param", test_bad_engine_param);
     g_test_add_func("/engine/names", test_names);
+    g_test_add_func("/engine/stop-reason-names", test_stop_reason_names);
+    g_test_add_func("/engine/events", test_events);
     g_test_add_func("/engine/set-max-downtime-threaded", test_set_max_downtime_threaded);
     g_test_add_func("/engine/stats-within-round", test_stats_within_round);
     g_test_add_func("/engine/predict-model", test_predict_model);

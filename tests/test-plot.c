@@ -289,7 +289,7 @@ make_record(const char *scenario, const char *policy)
     st.downtime = 2;
     st.pages_downtime = 500;
     st.data_processed = 8192000 + 400;
-    st.stop_reason = "only-hot-left";
+    st.stop_reason = FM_STOP_ONLY_HOT_LEFT;
     fm_run_record_finish(rec, &st, TRUE);
     return rec;
 }
@@ -719,9 +719,11 @@ test_record_from_job(void)
     g_assert_no_error(error);
     job = fm_job_new(fm_sim_get_backend(sim), fm_sim_get_sink(sim), policy, params, &error);
     g_assert_no_error(error);
-    fm_job_set_progress_func(job, fm_run_record_on_progress, rec);
+    fm_job_subscribe(job, FM_RUN_RECORD_EVENTS, fm_run_record_on_event, rec);
     g_assert_true(fm_job_run(job, &error));
-    fm_run_record_finish(rec, fm_job_get_stats(job), TRUE);
+    /* the end of the run came through the events too */
+    g_assert_true(rec->finished && rec->completed);
+    g_assert_cmpfloat(rec->total_time, ==, fm_job_get_stats(job)->time_elapsed);
 
     rounds = fm_job_get_rounds(job);
     g_assert_cmpuint(rec->rounds->len, ==, rounds->len);

@@ -49,13 +49,15 @@ assert_decision(FmPolicy *policy, const FmRoundStats *st, FmFragTracker *tracker
 {
     g_autoptr(GArray) frags = g_array_new(FALSE, FALSE, sizeof(guint32));
     FmPlan plan = { frags, FALSE, 0 };
-    const char *reason = NULL;
+    FmStopReason reason;
     FmDecision d;
 
     fm_policy_plan_round(policy, st, tracker, &plan);
     d = fm_policy_should_stop(policy, st, tracker, &reason);
     g_assert_cmpstr(fm_decision_to_string(d), ==, fm_decision_to_string(expect));
-    g_assert_cmpstr(reason, ==, expect_reason);
+    /* the reasons are checked by their names, as they appear in reports */
+    g_assert_cmpstr(reason == FM_STOP_NONE ? NULL : fm_stop_reason_to_string(reason), ==,
+                    expect_reason);
 }
 
 static void
@@ -372,7 +374,7 @@ test_deterministic(void)
 
         for (guint r = 1; r < 40; r++) {
             FmRoundStats st = make_stats(r, 100 + (r * 7919) % 3000);
-            const char *ra, *rb;
+            FmStopReason ra, rb;
             for (guint i = 0; i < 64; i++) {
                 guint pend = (i * r * 31) % (FRAG + 1);
                 set_frag(ta, i, pend, (i + r) % 4, (i % 7) * 10.0);
@@ -384,7 +386,7 @@ test_deterministic(void)
                             pb.fragments->data, pb.fragments->len * 4);
             g_assert_cmpint(fm_policy_should_stop(a, &st, ta, &ra), ==,
                             fm_policy_should_stop(b, &st, tb, &rb));
-            g_assert_cmpstr(ra, ==, rb);
+            g_assert_cmpint(ra, ==, rb);
         }
     }
 }

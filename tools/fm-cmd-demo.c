@@ -347,12 +347,12 @@ fm_cmd_demo(int argc, char **argv)
         req.progress = stdout;
         run = fm_run_record_new(label, policies[i]);
         g_ptr_array_add(runs, run);
-        req.on_round = fm_run_record_on_progress;
-        req.on_round_data = run;
+        req.on_event = fm_run_record_on_event;
+        req.on_event_mask = FM_RUN_RECORD_EVENTS;
+        req.on_event_data = run;
         if (!fm_demo_run(self, memory, wl_args, bandwidth_arg, &req, &row, &error))
             return fm_cmd_fail(FM_EXIT_FAILURE, _("demo with policy %s failed: %s"),
                                policies[i], error->message);
-        fm_run_record_finish(run, &row.stats, row.completed);
         row.scenario = label;
         fm_report_add(report, &row);
     }

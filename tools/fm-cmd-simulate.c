@@ -99,7 +99,7 @@ fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
         return FALSE;
     if (record_dir) {
         record = fm_run_record_new(scenario->name, ops->name);
-        fm_job_set_progress_func(job, fm_run_record_on_progress, record);
+        fm_job_subscribe(job, FM_RUN_RECORD_EVENTS, fm_run_record_on_event, record);
     }
 
     row.completed = fm_job_run(job, &run_error);
@@ -116,7 +116,6 @@ fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
     row.wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
     fm_report_add(report, &row);
     if (record) {
-        fm_run_record_finish(record, fm_job_get_stats(job), row.completed);
         if (!fm_run_record_write(record, record_dir, error))
             return FALSE;
     }

@@ -37,10 +37,9 @@ fm_live_on_signal(int signo G_GNUC_UNUSED)
 }
 
 typedef struct {
-    FILE *out;            /* NULL: no progress lines, only the caller's on_round */
+    FILE *out;            /* progress lines go there */
     gboolean tty;
     FmJob *job;
-    const FmLiveRequest *req;
     GMutex lock;          /* serialises output between the ticker and the job thread */
     gint stop;            /* atomic: the ticker ends */
     GThread *ticker;
@@ -85,21 +84,17 @@ fm_live_ticker(gpointer data)
     return NULL;
 }
 
-/* FmJobProgressFunc: one line per round (over the ticker's line on a terminal). */
+/* FmJobEventFunc on rounds: one line per round (over the ticker's line on a terminal). */
 static void
-fm_live_on_round(FmJob *job, const FmRoundRecord *round, gpointer data)
+fm_live_on_round(FmJob *job G_GNUC_UNUSED, const FmJobEvent *event, gpointer data)
 {
     FmLiveProgress *p = data;
 
-    if (p->out) {
-        g_mutex_lock(&p->lock);
-        fm_live_print_status(p, p->tty ? "\r\033[K" : "", round);
-        fputc('\n', p->out);
-        fflush(p->out);
-        g_mutex_unlock(&p->lock);
-    }
-    if (p->req->on_round)
-        p->req->on_round(job, round, p->req->on_round_data);
+    g_mutex_lock(&p->lock);
+    fm_live_print_status(p, p->tty ? "\r\033[K" : "", event->round.record);
+    fputc('\n', p->out);
+    fflush(p->out);
+    g_mutex_unlock(&p->lock);
 }
 
 /* `--record FILE`: the trace of a migration's harvests. */
@@ -135,13 +130,13 @@ fm_live_recorder_open(FmLiveRecorder *rec, const char *path, FmBackend *backend,
     return TRUE;
 }
 
-/* FmJobHarvestFunc: one trace interval per harvest. */
+/* FmJobEventFunc on harvests: one trace interval per harvest. */
 static void
-fm_live_on_harvest(FmJob *job G_GNUC_UNUSED, const FmBitmap *dirty, gint64 time_ns,
-                   gpointer data)
+fm_live_on_harvest(FmJob *job G_GNUC_UNUSED, const FmJobEvent *event, gpointer data)
 {
     FmLiveRecorder *rec = data;
-    guint64 t = time_ns > 0 ? (guint64)time_ns : 0;
+    const FmBitmap *dirty = event->harvest.dirty;
+    guint64 t = event->harvest.time_ns > 0 ? (guint64)event->harvest.time_ns : 0;
 
     if (rec->error)
         return;
@@ -253,14 +248,16 @@ fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
         return FALSE;
     }
     if (recorder.writer)
-        fm_job_set_harvest_func(job, fm_live_on_harvest, &recorder);
+        fm_job_subscribe(job, FM_JOB_EVENT_MASK(FM_JOB_EVENT_HARVEST), fm_live_on_harvest,
+                         &recorder);
 
     g_mutex_init(&progress.lock);
     progress.job = job;
-    progress.req = req;
-    if (req->progress || req->on_round)
-        fm_job_set_progress_func(job, fm_live_on_round, &progress);
+    if (req->on_event)
+        fm_job_subscribe(job, req->on_event_mask, req->on_event, req->on_event_data);
     if (req->progress) {
+        fm_job_subscribe(job, FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND), fm_live_on_round,
+                         &progress);
         progress.out = req->progress;
         progress.tty = isatty(fileno(req->progress));
         if (progress.tty)

@@ -28,8 +28,10 @@ typedef struct {
     double timeout;              /* seconds without progress before giving up */
     gboolean keep_source;        /* leave the source's (paused) copy instead of killing it */
     FILE *progress;              /* where progress goes; NULL = none */
-    FmJobProgressFunc on_round;  /* also called after every round (run records); may be NULL */
-    gpointer on_round_data;
+    FmJobEventFunc on_event;     /* also subscribed to the job's events in on_event_mask
+                                  * (run records); may be NULL */
+    guint on_event_mask;
+    gpointer on_event_data;
     const char *record;          /* write the dirty pages of each harvest to this trace
                                   * file (docs/trace-format.md); NULL = none */
     FmTlsCreds *tls;             /* client credentials: the connection is TLS (src/transport/

@@ -128,14 +128,6 @@ fm_advise_tables(void)
     return (const FmParamSpec **)g_ptr_array_free(tables, FALSE);
 }
 
-/* Returns TRUE if @reason says the dirty set became small enough. */
-static gboolean
-fm_advise_converged(const char *reason)
-{
-    return g_strcmp0(reason, "downtime-target") == 0 ||
-           g_strcmp0(reason, "dirty-below-threshold") == 0;
-}
-
 /* Runs candidate @i on @scenario into @row.  FALSE with @error on setup errors. */
 static gboolean
 fm_advise_run_one(guint i, const FmScenario *scenario, const FmAdviseOptions *options,
@@ -172,7 +164,7 @@ fm_advise_run_one(guint i, const FmScenario *scenario, const FmAdviseOptions *op
     if (run_error)
         g_debug("advise: %s %s: %s", row->policy->name, variant, run_error->message);
     row->stats = *fm_job_get_stats(job);
-    row->converges = row->completed && fm_advise_converged(row->stats.stop_reason);
+    row->converges = row->completed && fm_stop_reason_converged(row->stats.stop_reason);
     return TRUE;
 }
 
@@ -325,7 +317,7 @@ fm_advice_row_json(const FmAdviceRow *row, FILE *out)
             "\"completed\": %s, \"stop_reason\": \"%s\"",
             row->stats.memory_iteration, row->converges ? "true" : "false",
             row->meets_limit ? "true" : "false", row->completed ? "true" : "false",
-            row->stats.stop_reason);
+            fm_stop_reason_to_string(row->stats.stop_reason));
 }
 
 /* Writes @advice as JSON. */
@@ -398,7 +390,8 @@ fm_advice_print_table(const FmAdvice *advice, FILE *out)
                 row->stats.time_elapsed, row->stats.downtime * 1000,
                 row->stats.data_processed / 1048576.0, row->stats.memory_iteration,
                 row->converges ? _("yes") : _("no"), row->meets_limit ? _("met") : _("over"),
-                row->stats.stop_reason, (gint)i == advice->recommended ? "  <=" : "");
+                fm_stop_reason_to_string(row->stats.stop_reason),
+                (gint)i == advice->recommended ? "  <=" : "");
     }
     fputc('\n', out);
     if (rec == NULL) {

@@ -64,7 +64,7 @@ typedef struct {
     const FmPolicyOps *policy;
     char *variant;             /* its own parameters, "hot_ratio=0.3 hot_streak=1", or
                                 * "" for the policy's defaults (owned) */
-    FmJobStats stats;          /* of the simulated run (stop_reason static) */
+    FmJobStats stats;          /* of the simulated run */
     gboolean completed;        /* the simulated migration completed and verified */
     gboolean converges;        /* pre-copy ended because the dirty set became small
                                 * (downtime-target, dirty-below-threshold), not at a

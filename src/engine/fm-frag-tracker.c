@@ -16,21 +16,8 @@ struct _FmFragTracker {
     FmFragment *frags;
 };
 
-static const char *const fm_frag_state_names[] = {
-    [FM_FRAG_COLD] = "cold",
-    [FM_FRAG_ACTIVE] = "active",
-    [FM_FRAG_HOT] = "hot",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(fm_frag_state_names) == FM_FRAG_STATE_LAST);
-
-/* Returns the static name of @state, or NULL if out of range. */
-const char *
-fm_frag_state_to_string(FmFragState state)
-{
-    if ((guint)state >= FM_FRAG_STATE_LAST)
-        return NULL;
-    return fm_frag_state_names[state];
-}
+FM_ENUM_IMPL(fm_frag_state, FmFragState, FM_FRAG_STATE_LAST,
+             "cold", "active", "hot");
 
 /* Returns a new tracker (caller frees); every page starts pending. */
 FmFragTracker *

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <glib.h>
+#include "util/fm-enum.h"
 #include "util/fm-bitmap.h"
 
 G_BEGIN_DECLS
@@ -76,7 +77,7 @@ guint64 fm_frag_tracker_pending_hot(const FmFragTracker *tracker);
 guint64 fm_frag_tracker_pending_other(const FmFragTracker *tracker);
 
 /* Returns the name of @state ("hot"). */
-const char *fm_frag_state_to_string(FmFragState state);
+FM_ENUM_DECL(fm_frag_state, FmFragState);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmFragTracker, fm_frag_tracker_free)
 

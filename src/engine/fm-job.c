@@ -59,7 +59,7 @@ struct _FmJob {
     double max_time;
     double ewma_alpha;
     gboolean abort_if_busy;
-    gboolean may_throttle;         /* the policy's auto_converge knob is on */
+    gboolean may_throttle;         /* fm_policy_may_throttle(): see fm_job_predict() */
     guint busy_predictions;        /* predictions in a row of a downtime over the target */
     double predicted_end;          /* seconds since the start at which the last
                                     * prediction ends the job; < 0: none yet */
@@ -96,30 +96,22 @@ struct _FmJob {
     gboolean ended;                /* completed or rolled back: nothing remains */
     guint throttle;
 
-    FmJobProgressFunc progress;
-    gpointer progress_data;
-    FmJobHarvestFunc harvest;
-    gpointer harvest_data;
+    GArray *subscribers;           /* FmJobSubscriber, in subscription order */
+    guint next_subscriber_id;
 };
 
-static const char *const fm_job_state_names[] = {
-    [FM_JOB_SETUP] = "setup",
-    [FM_JOB_PRECOPY] = "precopy",
-    [FM_JOB_STOP_AND_COPY] = "stop-and-copy",
-    [FM_JOB_COMPLETED] = "completed",
-    [FM_JOB_CANCELLED] = "cancelled",
-    [FM_JOB_FAILED] = "failed",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(fm_job_state_names) == FM_JOB_STATE_LAST);
+typedef struct {
+    guint id;
+    guint mask;
+    FmJobEventFunc func;
+    gpointer data;
+} FmJobSubscriber;
 
-/* Returns the static name of @state, or NULL if out of range. */
-const char *
-fm_job_state_to_string(FmJobState state)
-{
-    if ((guint)state >= FM_JOB_STATE_LAST)
-        return NULL;
-    return fm_job_state_names[state];
-}
+FM_ENUM_IMPL(fm_job_event_type, FmJobEventType, FM_JOB_EVENT_LAST,
+             "state", "round", "harvest", "batch");
+
+FM_ENUM_IMPL(fm_job_state, FmJobState, FM_JOB_STATE_LAST,
+             "setup", "precopy", "stop-and-copy", "completed", "cancelled", "failed");
 
 /* Returns the engine's own knob table (static). */
 const FmParamSpec *
@@ -144,10 +136,30 @@ fm_job_publish_stats(FmJob *job)
     g_mutex_unlock(&job->lock);
 }
 
-/* The one place the state changes: checks the transition and logs it with @reason. */
+/* The one place events go out: publishes the statistics (so that a monitor's copy
+ * is as of this event), then calls the subscribers of @event's type.  A subscriber
+ * may subscribe or unsubscribe meanwhile: the list is read by index, afresh. */
+static void
+fm_job_emit(FmJob *job, const FmJobEvent *event)
+{
+    guint bit = FM_JOB_EVENT_MASK(event->type);
+
+    fm_job_publish_stats(job);
+    for (guint i = 0; i < job->subscribers->len; i++) {
+        FmJobSubscriber sub = g_array_index(job->subscribers, FmJobSubscriber, i);
+
+        if (sub.mask & bit)
+            sub.func(job, event, sub.data);
+    }
+}
+
+/* The one place the state changes: checks the transition, logs it with @reason and
+ * emits its event. */
 static void
 fm_job_set_state(FmJob *job, FmJobState state, const char *reason)
 {
+    FmJobEvent event = { .type = FM_JOB_EVENT_STATE };
+
     FmJobState old = g_atomic_int_get(&job->state);
     static const guint allowed[FM_JOB_STATE_LAST] = {
         [FM_JOB_SETUP] = 1u << FM_JOB_PRECOPY | 1u << FM_JOB_FAILED | 1u << FM_JOB_CANCELLED,
@@ -158,11 +170,14 @@ fm_job_set_state(FmJob *job, FmJobState state, const char *reason)
     };
 
     g_return_if_fail((allowed[old] & (1u << state)) != 0);
-    fm_job_publish_stats(job);
     g_atomic_int_set(&job->state, state);
     g_debug("job %s: %s -> %s (%s) at %.3f s", fm_policy_name(job->policy),
             fm_job_state_to_string(old), fm_job_state_to_string(state),
             reason ? reason : "-", fm_job_elapsed(job));
+    event.state.from = old;
+    event.state.to = state;
+    event.state.reason = reason ? reason : "";
+    fm_job_emit(job, &event);
 }
 
 /* Returns a new job (caller frees); takes @policy.  NULL with @error on bad knobs. */
@@ -181,8 +196,9 @@ fm_job_new(FmBackend *backend, FmSink *sink, FmPolicy *policy, const FmParamSet 
     job->policy = g_steal_pointer(&owned_policy);
     job->rounds = g_array_new(FALSE, TRUE, sizeof(FmRoundRecord));
     job->state = FM_JOB_SETUP;
-    job->stats.stop_reason = "";
+    job->stats.stop_reason = FM_STOP_NONE;
     job->published = job->stats;
+    job->subscribers = g_array_new(FALSE, FALSE, sizeof(FmJobSubscriber));
     g_mutex_init(&job->lock);
 
     if (!fm_param_set_check_own(params, fm_job_params, error))
@@ -194,14 +210,8 @@ fm_job_new(FmBackend *backend, FmSink *sink, FmPolicy *policy, const FmParamSet 
     job->ewma_alpha = fm_param_set_get_named(params, fm_job_params, "ewma_alpha");
     job->abort_if_busy = fm_param_set_get_named(params, fm_job_params, "abort_if_busy") != 0;
     job->predicted_end = -1;
-    {
-        /* A policy that throttles changes the rates the model predicts from: see
-         * fm_job_predict().  auto_converge is the name of that knob (DESIGN.md 3). */
-        const FmParamSpec *ac = fm_param_spec_lookup(fm_policy_ops(job->policy)->params,
-                                                     "auto_converge");
-
-        job->may_throttle = ac != NULL && fm_param_set_get(params, ac) != 0;
-    }
+    /* a policy that throttles changes the rates the model predicts from */
+    job->may_throttle = fm_policy_may_throttle(job->policy);
     return g_steal_pointer(&job);
 }
 
@@ -213,6 +223,7 @@ fm_job_free(FmJob *job)
         return;
     fm_policy_free(job->policy);
     g_array_unref(job->rounds);
+    g_array_unref(job->subscribers);
     fm_bitmap_free(job->pending);
     fm_bitmap_free(job->dirty);
     fm_bitmap_free(job->sent);
@@ -224,20 +235,27 @@ fm_job_free(FmJob *job)
     g_free(job);
 }
 
-/* Sets the progress callback. */
-void
-fm_job_set_progress_func(FmJob *job, FmJobProgressFunc func, gpointer data)
+/* Subscribes @func to the events of @mask; returns its id. */
+guint
+fm_job_subscribe(FmJob *job, guint mask, FmJobEventFunc func, gpointer data)
 {
-    job->progress = func;
-    job->progress_data = data;
+    FmJobSubscriber sub = { ++job->next_subscriber_id, mask, func, data };
+
+    g_return_val_if_fail(func != NULL, 0);
+    g_array_append_val(job->subscribers, sub);
+    return sub.id;
 }
 
-/* Sets the harvest callback. */
+/* Removes subscription @id (unknown ids are ignored). */
 void
-fm_job_set_harvest_func(FmJob *job, FmJobHarvestFunc func, gpointer data)
+fm_job_unsubscribe(FmJob *job, guint id)
 {
-    job->harvest = func;
-    job->harvest_data = data;
+    for (guint i = 0; i < job->subscribers->len; i++) {
+        if (g_array_index(job->subscribers, FmJobSubscriber, i).id == id) {
+            g_array_remove_index(job->subscribers, i);
+            return;
+        }
+    }
 }
 
 /* Asks the job to stop; async-signal-safe. */
@@ -326,7 +344,8 @@ fm_job_check_cancel(FmJob *job, GError **error)
 }
 
 /* Refreshes the statistics that derive from the pending set and the sink (cheap:
- * called after every batch, so that progress displays are live). */
+ * called after every batch, so that progress displays are live); the next event
+ * publishes them. */
 static void
 fm_job_update_stats(FmJob *job)
 {
@@ -348,7 +367,6 @@ fm_job_update_stats(FmJob *job)
         st->time_remaining = st->memory_bps > 0 ? st->memory_remaining / st->memory_bps : 0;
     else
         st->time_remaining = MAX(job->predicted_end - st->time_elapsed, 0);
-    fm_job_publish_stats(job);
 }
 
 /* Sends the batch collected in job->pfns: peeks and drops re-dirtied pages when
@@ -359,6 +377,8 @@ fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *s
                   GError **error)
 {
     gsize n = job->batch_len;
+    guint64 batch_skipped = 0;
+    FmJobEvent event = { .type = FM_JOB_EVENT_BATCH };
 
     job->batch_len = 0;
     if (n == 0)
@@ -378,8 +398,9 @@ fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *s
                 continue; /* stays pending: the next round sends its newer content */
             job->pfns[kept++] = job->pfns[i];
         }
-        *skipped += n - kept;
-        job->stats.pages_skipped += n - kept;
+        batch_skipped = n - kept;
+        *skipped += batch_skipped;
+        job->stats.pages_skipped += batch_skipped;
         n = kept;
         if (n == 0)
             return TRUE;
@@ -406,6 +427,9 @@ fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *s
             job->stats.memory_bps = bytes / seconds;
     }
     fm_job_update_stats(job);
+    event.batch.pages = n;
+    event.batch.skipped = batch_skipped;
+    fm_job_emit(job, &event);
     return TRUE;
 }
 
@@ -440,15 +464,17 @@ fm_job_send_fragments(FmJob *job, const GArray *frags, gboolean skip_redirtied,
 static gboolean
 fm_job_harvest(FmJob *job, guint64 *dirty_count, GError **error)
 {
+    FmJobEvent event = { .type = FM_JOB_EVENT_HARVEST };
+
     fm_bitmap_clear_all(job->dirty);
     if (!fm_backend_harvest(job->backend, job->dirty, 0, job->page_count, TRUE, error))
         return FALSE;
-    if (job->harvest)
-        job->harvest(job, job->dirty, fm_backend_now(job->backend) - job->t_log_dirty,
-                     job->harvest_data);
+    event.harvest.dirty = job->dirty;
+    event.harvest.time_ns = fm_backend_now(job->backend) - job->t_log_dirty;
     fm_bitmap_or(job->pending, job->dirty);
     job->pending_count = fm_bitmap_count(job->pending);
     *dirty_count = fm_bitmap_count(job->dirty);
+    fm_job_emit(job, &event);
     return TRUE;
 }
 
@@ -564,7 +590,7 @@ fm_job_predict(FmJob *job, const FmRoundStats *rs, FmDecision decision,
             downtime * 1000, fm_predict_stop_to_string(pred.stop), pred.rounds);
     if (!job->abort_if_busy || !busy)
         return TRUE;
-    job->stats.stop_reason = "busy";
+    job->stats.stop_reason = FM_STOP_BUSY;
     g_set_error(error, FM_ERROR, FM_ERROR_LIMIT,
                 _("the guest is too busy for the downtime limit: predicted downtime %.0f ms, limit %.0f ms (abort_if_busy)"),
                 downtime * 1000, rs->max_downtime * 1000);
@@ -592,8 +618,9 @@ fm_job_precopy(FmJob *job, GError **error)
     for (;;) {
         guint64 dirty_count;
         FmDecision decision;
-        const char *reason;
+        FmStopReason reason;
         gboolean too_busy;
+        FmJobEvent event = { .type = FM_JOB_EVENT_ROUND };
 
         if (!fm_job_check_cancel(job, error) || !fm_job_harvest(job, &dirty_count, error))
             goto cleanup;
@@ -625,8 +652,10 @@ fm_job_precopy(FmJob *job, GError **error)
         rec.fragments_hot = fm_frag_tracker_hot_count(job->tracker);
         g_array_append_val(job->rounds, rec);
         fm_job_update_stats(job);
-        if (job->progress)
-            job->progress(job, &rec, job->progress_data);
+        event.round.record = &rec;
+        event.round.decision = decision;
+        event.round.reason = reason;
+        fm_job_emit(job, &event);
 
         if (too_busy)
             goto cleanup;   /* before any pause: the guest runs on */
@@ -635,7 +664,7 @@ fm_job_precopy(FmJob *job, GError **error)
             job->stats.stop_reason = reason;
             g_set_error(error, FM_ERROR, FM_ERROR_LIMIT,
                         _("the %s policy aborted the migration: %s"),
-                        fm_policy_name(job->policy), reason);
+                        fm_policy_name(job->policy), fm_stop_reason_to_string(reason));
             goto cleanup;
         }
         if (decision == FM_DECISION_STOP_AND_COPY) {
@@ -729,7 +758,8 @@ fm_job_run(FmJob *job, GError **error)
     fm_job_set_state(job, FM_JOB_PRECOPY, "log-dirty enabled");
     if (!fm_job_precopy(job, &local))
         goto error;
-    fm_job_set_state(job, FM_JOB_STOP_AND_COPY, job->stats.stop_reason);
+    fm_job_set_state(job, FM_JOB_STOP_AND_COPY,
+                     fm_stop_reason_to_string(job->stats.stop_reason));
     if (!fm_job_stop_and_copy(job, &local))
         goto error;
 
@@ -750,11 +780,11 @@ fm_job_run(FmJob *job, GError **error)
     job->ended = TRUE;
     fm_job_update_stats(job);
     if (g_error_matches(local, FM_ERROR, FM_ERROR_CANCELLED)) {
-        job->stats.stop_reason = "cancelled";
+        job->stats.stop_reason = FM_STOP_CANCELLED;
         fm_job_set_state(job, FM_JOB_CANCELLED, local->message);
     } else {
-        if (!job->stats.stop_reason[0])
-            job->stats.stop_reason = "error";
+        if (job->stats.stop_reason == FM_STOP_NONE)
+            job->stats.stop_reason = FM_STOP_ERROR;
         fm_job_set_state(job, FM_JOB_FAILED, local->message);
     }
     g_propagate_error(error, g_steal_pointer(&local));

@@ -11,10 +11,15 @@
  * fm_job_cancel() may be called from any thread or a signal-safe context (it only sets
  * an atomic flag that the engine checks between batches).
  *
- * Threads: fm_job_run() and the callbacks run in the job's thread, which alone writes
- * the statistics.  It publishes a copy of them under a mutex after every batch sent
- * and every state change; fm_job_copy_stats() reads that copy, so that a monitor
- * (libvirt's domjobinfo) gets a consistent snapshot from any thread.
+ * Events: the job tells what happens through one table of typed events (FmJobEvent:
+ * state change, round decision, harvest, batch sent), to the functions subscribed
+ * with fm_job_subscribe(): the progress display, run records and traces, the
+ * migration driver's controls (src/migrate/) all listen there.
+ *
+ * Threads: fm_job_run() and the subscribers run in the job's thread, which alone
+ * writes the statistics.  Before each event it publishes a copy of them under a
+ * mutex; fm_job_copy_stats() reads that copy, so that a monitor (libvirt's
+ * domjobinfo, reports, advise) gets a consistent snapshot from any thread.
  * fm_job_set_max_downtime() may also be called from any thread while the job runs.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -22,6 +27,7 @@
 #pragma once
 
 #include <glib.h>
+#include "util/fm-enum.h"
 #include "engine/fm-backend.h"
 #include "engine/fm-sink.h"
 #include "engine/fm-policy.h"
@@ -38,6 +44,9 @@ typedef enum {
     FM_JOB_FAILED,
     FM_JOB_STATE_LAST
 } FmJobState;
+
+/* Names of states ("stop-and-copy"): libvirt's fragmented.state. */
+FM_ENUM_DECL(fm_job_state, FmJobState);
 
 /* Statistics; names follow libvirt's job statistics (VIR_DOMAIN_JOB_*) where one
  * exists.  Times in seconds, sizes in bytes, rates per second. */
@@ -63,7 +72,7 @@ typedef struct {
     guint64 pages_skipped;      /* pages skipped as re-dirtied (peek and skip) */
     guint64 pages_downtime;     /* pages sent while paused */
     guint fragments_hot;        /* HOT fragments at stop-and-copy */
-    const char *stop_reason;    /* static string: why pre-copy ended */
+    FmStopReason stop_reason;   /* why pre-copy ended (fm_stop_reason_to_string()) */
     double guest_slowdown;      /* fraction of guest work lost to throttling */
 } FmJobStats;
 
@@ -82,18 +91,59 @@ typedef struct {
 
 typedef struct _FmJob FmJob;
 
-/* Called after every pre-copy round (after its harvest and decision) in the job's thread. */
-typedef void (*FmJobProgressFunc)(FmJob *job, const FmRoundRecord *round, gpointer data);
+/* The events of a job, in the order a run emits them: STATE (-> precopy), then per
+ * pre-copy round BATCH..., HARVEST, ROUND; STATE (-> stop-and-copy), HARVEST,
+ * BATCH...; STATE (-> completed, failed or cancelled).  A failure may end this at
+ * any point with its STATE event. */
+typedef enum {
+    FM_JOB_EVENT_STATE,     /* the state changed */
+    FM_JOB_EVENT_ROUND,     /* a pre-copy round ended: its harvest and the decision */
+    FM_JOB_EVENT_HARVEST,   /* a clearing harvest of the whole dirty log */
+    FM_JOB_EVENT_BATCH,     /* a batch of pages went to the sink */
+    FM_JOB_EVENT_LAST
+} FmJobEventType;
 
-/* Called after every clearing harvest of the whole dirty log (one per pre-copy
- * round, and the last one, with the guest paused), in the job's thread: @dirty holds
- * the pages written since the previous one (borrowed, valid during the call only),
- * @time_ns is the backend clock after the harvest, in nanoseconds since log-dirty
- * was enabled: it never decreases, but two harvests may share it where the clock
- * did not move between them (the simulator's pause costs no time).  For dirty-page
- * traces (`fragmig migrate --record`). */
-typedef void (*FmJobHarvestFunc)(FmJob *job, const FmBitmap *dirty, gint64 time_ns,
-                                 gpointer data);
+FM_ENUM_DECL(fm_job_event_type, FmJobEventType);
+
+/* Masks for fm_job_subscribe(). */
+#define FM_JOB_EVENT_MASK(type) (1u << (type))
+#define FM_JOB_EVENTS_ALL ((1u << FM_JOB_EVENT_LAST) - 1)
+
+/* One event; the member named after the type is set.  Pointers are borrowed and
+ * valid during the call only. */
+typedef struct {
+    FmJobEventType type;
+    union {
+        struct {
+            FmJobState from;
+            FmJobState to;
+            const char *reason;       /* for logs: the error's message, the stop
+                                       * reason's name... (never NULL) */
+        } state;
+        struct {
+            const FmRoundRecord *record;
+            FmDecision decision;      /* what the policy decided after this round */
+            FmStopReason reason;      /* unless CONTINUE */
+        } round;
+        struct {
+            /* the pages written since the previous harvest; one per pre-copy round
+             * and the last one, with the guest paused */
+            const FmBitmap *dirty;
+            /* the backend clock after the harvest, in nanoseconds since log-dirty
+             * was enabled: it never decreases, but two harvests may share it where
+             * the clock did not move (the simulator's pause costs no time) */
+            gint64 time_ns;
+        } harvest;
+        struct {
+            guint64 pages;            /* pages sent in this batch */
+            guint64 skipped;          /* pages of it skipped as dirty again */
+        } batch;
+    };
+} FmJobEvent;
+
+/* Called in the job's thread for each event subscribed to.  It may call
+ * fm_job_cancel(), fm_job_get_stats() and the other getters, not fm_job_run(). */
+typedef void (*FmJobEventFunc)(FmJob *job, const FmJobEvent *event, gpointer data);
 
 /* Returns the knobs the engine itself reads (fragment_size, max_downtime, ...). */
 const FmParamSpec *fm_job_param_specs(void);
@@ -105,10 +155,12 @@ FmJob *fm_job_new(FmBackend *backend, FmSink *sink, FmPolicy *policy,
                   const FmParamSet *params, GError **error);
 void fm_job_free(FmJob *job);
 
-/* Sets the progress callback (may be NULL). */
-void fm_job_set_progress_func(FmJob *job, FmJobProgressFunc func, gpointer data);
-/* Sets the harvest callback (may be NULL); before fm_job_run(). */
-void fm_job_set_harvest_func(FmJob *job, FmJobHarvestFunc func, gpointer data);
+/* Subscribes @func with @data to the events in @mask (FM_JOB_EVENT_MASK()s); before
+ * fm_job_run() or from a subscriber.  Subscribers are called in the order they
+ * subscribed.  Returns an id (> 0) for fm_job_unsubscribe(). */
+guint fm_job_subscribe(FmJob *job, guint mask, FmJobEventFunc func, gpointer data);
+/* Removes subscription @id; before or after fm_job_run(), or from a subscriber. */
+void fm_job_unsubscribe(FmJob *job, guint id);
 
 /* Runs the migration to its end.  Returns TRUE when COMPLETED; otherwise FALSE with
  * @error set, the state FAILED or CANCELLED and the source guest running. */
@@ -128,8 +180,8 @@ FmJobState fm_job_get_state(const FmJob *job);
 /* Returns the statistics (borrowed; updated by the job's thread without a lock: read
  * them only from that thread, e.g. in a callback, or once fm_job_run() has returned). */
 const FmJobStats *fm_job_get_stats(const FmJob *job);
-/* Copies into @out a consistent snapshot of the statistics as of the last batch sent
- * or state change; any thread.  stop_reason stays a static string. */
+/* Copies into @out a consistent snapshot of the statistics as of the last event;
+ * any thread. */
 void fm_job_copy_stats(FmJob *job, FmJobStats *out);
 /* Returns the rounds so far: an array of FmRoundRecord (borrowed). */
 const GArray *fm_job_get_rounds(const FmJob *job);
@@ -140,8 +192,6 @@ FmPolicy *fm_job_get_policy(FmJob *job);
  * per-fragment dirty counts and states, e.g. for heat maps. */
 const FmFragTracker *fm_job_get_tracker(const FmJob *job);
 
-/* Returns the name of @state ("stop-and-copy"). */
-const char *fm_job_state_to_string(FmJobState state);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmJob, fm_job_free)
 

@@ -19,23 +19,8 @@ struct _FmParamSet {
     GPtrArray *values;
 };
 
-static const char *const fm_param_type_names[] = {
-    [FM_PARAM_UINT] = "uint",
-    [FM_PARAM_DOUBLE] = "double",
-    [FM_PARAM_BOOL] = "bool",
-    [FM_PARAM_DURATION] = "duration",
-    [FM_PARAM_RATIO] = "ratio",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(fm_param_type_names) == FM_PARAM_LAST);
-
-/* Returns the static name of @type, or NULL if out of range. */
-const char *
-fm_param_type_to_string(FmParamType type)
-{
-    if ((guint)type >= FM_PARAM_LAST)
-        return NULL;
-    return fm_param_type_names[type];
-}
+FM_ENUM_IMPL(fm_param_type, FmParamType, FM_PARAM_LAST,
+             "uint", "double", "bool", "duration", "ratio");
 
 /* Returns a new empty set. */
 FmParamSet *

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <glib.h>
+#include "util/fm-enum.h"
 
 G_BEGIN_DECLS
 
@@ -75,7 +76,7 @@ guint fm_param_set_length(const FmParamSet *set);
 void fm_param_set_nth(const FmParamSet *set, guint i, const char **name, const char **value);
 
 /* Returns the name of @type ("uint", "duration", ...). */
-const char *fm_param_type_to_string(FmParamType type);
+FM_ENUM_DECL(fm_param_type, FmParamType);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmParamSet, fm_param_set_free)
 

@@ -24,20 +24,19 @@ struct _FmPolicy {
     gpointer priv;
 };
 
-static const char *const fm_decision_names[] = {
-    [FM_DECISION_CONTINUE] = "continue",
-    [FM_DECISION_STOP_AND_COPY] = "stop-and-copy",
-    [FM_DECISION_ABORT] = "abort",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(fm_decision_names) == FM_DECISION_LAST);
+FM_ENUM_IMPL(fm_decision, FmDecision, FM_DECISION_LAST,
+             "continue", "stop-and-copy", "abort");
 
-/* Returns the static name of @decision, or NULL if out of range. */
-const char *
-fm_decision_to_string(FmDecision decision)
+FM_ENUM_IMPL(fm_stop_reason, FmStopReason, FM_STOP_REASON_LAST,
+             "", "downtime-target", "dirty-below-threshold", "only-hot-left",
+             "no-progress", "max-rounds", "max-data", "max-time", "busy", "cancelled",
+             "error");
+
+/* Returns TRUE for the reasons that mean the dirty set became small. */
+gboolean
+fm_stop_reason_converged(FmStopReason reason)
 {
-    if ((guint)decision >= FM_DECISION_LAST)
-        return NULL;
-    return fm_decision_names[decision];
+    return reason == FM_STOP_DOWNTIME_TARGET || reason == FM_STOP_DIRTY_BELOW_THRESHOLD;
 }
 
 /* Returns the static, NULL-terminated table of policies. */
@@ -129,17 +128,24 @@ fm_policy_plan_round(FmPolicy *policy, const FmRoundStats *stats,
     policy->ops->plan_round(policy, stats, tracker, plan);
 }
 
-/* Returns the policy's decision and, unless CONTINUE, its static reason. */
+/* Returns the policy's decision and, unless CONTINUE, its reason. */
 FmDecision
 fm_policy_should_stop(FmPolicy *policy, const FmRoundStats *stats,
-                      const FmFragTracker *tracker, const char **reason)
+                      const FmFragTracker *tracker, FmStopReason *reason)
 {
     FmDecision decision;
 
-    *reason = NULL;
+    *reason = FM_STOP_NONE;
     decision = policy->ops->should_stop(policy, stats, tracker, reason);
-    g_return_val_if_fail(decision == FM_DECISION_CONTINUE || *reason != NULL, decision);
+    g_return_val_if_fail(decision == FM_DECISION_CONTINUE || *reason != FM_STOP_NONE, decision);
     return decision;
+}
+
+/* Returns whether the policy may throttle the guest; see fm-policy.h. */
+gboolean
+fm_policy_may_throttle(FmPolicy *policy)
+{
+    return policy->ops->may_throttle != NULL && policy->ops->may_throttle(policy);
 }
 
 /* Plans every fragment with pending pages, in address order. */
@@ -157,18 +163,18 @@ fm_policy_plan_all(const FmFragTracker *tracker, FmPlan *plan)
 /* Checks the safety caps; TRUE with *@reason set when one is reached. */
 gboolean
 fm_policy_cap_reached(const FmRoundStats *stats, guint max_rounds, double max_data,
-                      const char **reason)
+                      FmStopReason *reason)
 {
     if (max_rounds && stats->round >= max_rounds) {
-        *reason = "max-rounds";
+        *reason = FM_STOP_MAX_ROUNDS;
         return TRUE;
     }
     if (max_data > 0 && stats->bytes_sent >= max_data * stats->page_count * stats->page_size) {
-        *reason = "max-data";
+        *reason = FM_STOP_MAX_DATA;
         return TRUE;
     }
     if (stats->max_time > 0 && stats->elapsed >= stats->max_time) {
-        *reason = "max-time";
+        *reason = FM_STOP_MAX_TIME;
         return TRUE;
     }
     return FALSE;

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <glib.h>
+#include "util/fm-enum.h"
 #include "engine/fm-params.h"
 #include "engine/fm-frag-tracker.h"
 
@@ -30,6 +31,28 @@ typedef enum {
     FM_DECISION_ABORT,
     FM_DECISION_LAST
 } FmDecision;
+
+/* Why pre-copy ended (FmJobStats.stop_reason).  The names are those of simulate's
+ * stop_reason column, advise's JSON and libvirt's fragmented.stop_reason. */
+typedef enum {
+    FM_STOP_NONE,                  /* "": pre-copy has not ended */
+    FM_STOP_DOWNTIME_TARGET,       /* what is pending fits the downtime target */
+    FM_STOP_DIRTY_BELOW_THRESHOLD, /* fewer pages pending than the Xen threshold */
+    FM_STOP_ONLY_HOT_LEFT,         /* only the HOT fragments' pages are pending */
+    FM_STOP_NO_PROGRESS,           /* the pending set stopped shrinking */
+    FM_STOP_MAX_ROUNDS,            /* the caps of fm_policy_cap_reached() */
+    FM_STOP_MAX_DATA,
+    FM_STOP_MAX_TIME,
+    FM_STOP_BUSY,                  /* the engine's abort_if_busy */
+    FM_STOP_CANCELLED,             /* fm_job_cancel() */
+    FM_STOP_ERROR,                 /* any other failure */
+    FM_STOP_REASON_LAST
+} FmStopReason;
+
+FM_ENUM_DECL(fm_stop_reason, FmStopReason);
+/* Returns TRUE if @reason says the dirty set became small enough (the migration
+ * converged), FALSE for a cap, a lack of progress or a failure. */
+gboolean fm_stop_reason_converged(FmStopReason reason);
 
 /* What the engine tells a policy after each harvest.  Counts are pages. */
 typedef struct {
@@ -72,10 +95,13 @@ typedef struct {
     /* Fills @plan (its array arrives empty) and may change fragment states. */
     void (*plan_round)(FmPolicy *self, const FmRoundStats *stats, FmFragTracker *tracker,
                        FmPlan *plan);
-    /* Returns the decision; for anything but CONTINUE sets *@reason to a static,
-     * untranslated, machine-readable reason ("max-rounds"). */
+    /* Returns the decision; for anything but CONTINUE sets *@reason (not NONE). */
     FmDecision (*should_stop)(FmPolicy *self, const FmRoundStats *stats,
-                              const FmFragTracker *tracker, const char **reason);
+                              const FmFragTracker *tracker, FmStopReason *reason);
+    /* Returns TRUE if this policy, as started, may throttle the guest (QEMU's
+     * auto-converge): the engine's prediction then does not call a guest too busy,
+     * since the throttle changes the rates it predicts from.  NULL: never. */
+    gboolean (*may_throttle)(FmPolicy *self);
 } FmPolicyOps;
 
 /* Returns the policy registered as @name, or NULL. */
@@ -97,10 +123,13 @@ gpointer fm_policy_priv(FmPolicy *policy);
 void fm_policy_plan_round(FmPolicy *policy, const FmRoundStats *stats,
                           FmFragTracker *tracker, FmPlan *plan);
 FmDecision fm_policy_should_stop(FmPolicy *policy, const FmRoundStats *stats,
-                                 const FmFragTracker *tracker, const char **reason);
+                                 const FmFragTracker *tracker, FmStopReason *reason);
 
-/* Returns the name of @decision ("stop-and-copy"). */
-const char *fm_decision_to_string(FmDecision decision);
+/* Returns TRUE if the policy may throttle the guest (FmPolicyOps.may_throttle). */
+gboolean fm_policy_may_throttle(FmPolicy *policy);
+
+/* Names of decisions ("stop-and-copy"). */
+FM_ENUM_DECL(fm_decision, FmDecision);
 
 /* ---- helpers shared by policies ---- */
 
@@ -109,7 +138,7 @@ void fm_policy_plan_all(const FmFragTracker *tracker, FmPlan *plan);
 /* Checks the safety caps: @max_rounds (0 = none), @max_data (multiple of memory,
  * 0 = none) and stats->max_time.  Returns TRUE and sets *@reason when one is reached. */
 gboolean fm_policy_cap_reached(const FmRoundStats *stats, guint max_rounds,
-                               double max_data, const char **reason);
+                               double max_data, FmStopReason *reason);
 /* Returns the seconds needed to send @pages at the measured bandwidth (or G_MAXDOUBLE
  * before any bandwidth is known). */
 double fm_policy_send_seconds(const FmRoundStats *stats, guint64 pages);

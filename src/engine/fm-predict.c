@@ -10,21 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const fm_predict_stop_names[] = {
-    [FM_PREDICT_DOWNTIME_TARGET] = "downtime-target",
-    [FM_PREDICT_NO_PROGRESS] = "no-progress",
-    [FM_PREDICT_TIME_CAP] = "time-cap",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(fm_predict_stop_names) == FM_PREDICT_STOP_LAST);
-
-/* Returns the static name of @stop, or NULL if out of range. */
-const char *
-fm_predict_stop_to_string(FmPredictStop stop)
-{
-    if ((guint)stop >= FM_PREDICT_STOP_LAST)
-        return NULL;
-    return fm_predict_stop_names[stop];
-}
+FM_ENUM_IMPL(fm_predict_stop, FmPredictStop, FM_PREDICT_STOP_LAST,
+             "downtime-target", "no-progress", "time-cap");
 
 /* Returns the pages written within @seconds under the tracker's rates times @scale. */
 static double

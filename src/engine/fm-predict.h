@@ -24,6 +24,7 @@
 #pragma once
 
 #include <glib.h>
+#include "util/fm-enum.h"
 #include "engine/fm-frag-tracker.h"
 
 G_BEGIN_DECLS
@@ -71,6 +72,6 @@ gboolean fm_predict_precopy(const FmPredictInput *in, const FmFragTracker *track
 double fm_predict_dirty_pages(const FmFragTracker *tracker, double seconds);
 
 /* Returns the name of @stop ("no-progress"), or NULL if out of range. */
-const char *fm_predict_stop_to_string(FmPredictStop stop);
+FM_ENUM_DECL(fm_predict_stop, FmPredictStop);
 
 G_END_DECLS

@@ -27,7 +27,7 @@ typedef struct {
 
 static const char *col_scenario(const FmReportRow *r) { return r->scenario; }
 static const char *col_policy(const FmReportRow *r) { return r->policy; }
-static const char *col_reason(const FmReportRow *r) { return r->stats.stop_reason; }
+static const char *col_reason(const FmReportRow *r) { return fm_stop_reason_to_string(r->stats.stop_reason); }
 static const char *col_verified(const FmReportRow *r)
 {
     return !r->completed ? "failed" : r->verified ? "yes" : "no";

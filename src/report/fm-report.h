@@ -25,7 +25,7 @@ typedef struct {
     char *scenario;
     char *policy;
     double bandwidth;       /* link bytes per second (for the physical limit) */
-    FmJobStats stats;       /* stop_reason is static */
+    FmJobStats stats;
     gboolean completed;
     gboolean verified;      /* destination content checked and equal */
     double wall_seconds;    /* real time the run took (simulations) */

@@ -118,11 +118,16 @@ fm_run_record_add_round(FmRunRecord *record, const FmRoundRecord *round, const F
     }
 }
 
-/* FmJobProgressFunc: records the round into @data, an FmRunRecord. */
+/* FmJobEventFunc: records rounds and the end of the run into @data, an FmRunRecord. */
 void
-fm_run_record_on_progress(FmJob *job, const FmRoundRecord *round, gpointer data)
+fm_run_record_on_event(FmJob *job, const FmJobEvent *event, gpointer data)
 {
-    fm_run_record_add_round(data, round, fm_job_get_stats(job), fm_job_get_tracker(job));
+    if (event->type == FM_JOB_EVENT_ROUND)
+        fm_run_record_add_round(data, event->round.record, fm_job_get_stats(job),
+                                fm_job_get_tracker(job));
+    else if (event->type == FM_JOB_EVENT_STATE && event->state.to >= FM_JOB_COMPLETED)
+        fm_run_record_finish(data, fm_job_get_stats(job),
+                             event->state.to == FM_JOB_COMPLETED);
 }
 
 /* Records the end of the run. */
@@ -140,7 +145,7 @@ fm_run_record_finish(FmRunRecord *record, const FmJobStats *stats, gboolean comp
     record->pages_downtime = stats->pages_downtime;
     record->data_sent = stats->data_processed;
     g_free(record->stop_reason);
-    record->stop_reason = g_strdup(stats->stop_reason);
+    record->stop_reason = g_strdup(fm_stop_reason_to_string(stats->stop_reason));
 }
 
 /* Returns the number of heat-map rows. */

@@ -3,7 +3,7 @@
  * (`fragmig simulate --record-dir DIR`, `fragmig plot FILES...`).
  *
  * A record is filled round by round from the job's progress callback
- * (fm_run_record_on_progress()), completed with the job's final statistics
+ * (fm_run_record_on_event()), completed with the job's final statistics
  * (fm_run_record_finish()) and written as two CSV files in a directory:
  *
  *   SCENARIO.POLICY.rounds.csv  one line per pre-copy round:
@@ -107,9 +107,12 @@ void fm_run_record_free(FmRunRecord *record);
  * The first call takes the page size, memory and fragment layout from them. */
 void fm_run_record_add_round(FmRunRecord *record, const FmRoundRecord *round,
                              const FmJobStats *stats, const FmFragTracker *tracker);
-/* FmJobProgressFunc recording into the FmRunRecord @data: pass it to
- * fm_job_set_progress_func(). */
-void fm_run_record_on_progress(FmJob *job, const FmRoundRecord *round, gpointer data);
+/* FmJobEventFunc recording into the FmRunRecord @data: the rounds, and the final
+ * statistics when the job ends (fm_run_record_finish()).  Subscribe it to
+ * FM_RUN_RECORD_EVENTS. */
+void fm_run_record_on_event(FmJob *job, const FmJobEvent *event, gpointer data);
+#define FM_RUN_RECORD_EVENTS \
+    (FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND) | FM_JOB_EVENT_MASK(FM_JOB_EVENT_STATE))
 /* Records the end of the run from the job's final statistics. */
 void fm_run_record_finish(FmRunRecord *record, const FmJobStats *stats, gboolean completed);
 /* Returns the number of heat-map rows. */

@@ -21,5 +21,5 @@ G_BEGIN_DECLS
 /* The stop rule of the Xen family (fm-policy-xen.c): STOP_AND_COPY when fewer than
  * @dirty_threshold pages are pending, or when fm_policy_cap_reached(); *@reason set. */
 FmDecision fm_policy_xen_decide(const FmRoundStats *stats, guint dirty_threshold,
-                                guint max_rounds, double max_data, const char **reason);
+                                guint max_rounds, double max_data, FmStopReason *reason);
 G_END_DECLS

@@ -134,7 +134,7 @@ fm_policy_fragment_plan_round(FmPolicy *self, const FmRoundStats *stats,
 /* Returns STOP_AND_COPY at the downtime target, without progress, or at a cap. */
 static FmDecision
 fm_policy_fragment_should_stop(FmPolicy *self, const FmRoundStats *stats,
-                               const FmFragTracker *tracker, const char **reason)
+                               const FmFragTracker *tracker, FmStopReason *reason)
 {
     FmPolicyFragment *priv = fm_policy_priv(self);
     guint64 other = fm_frag_tracker_pending_other(tracker);
@@ -145,11 +145,11 @@ fm_policy_fragment_should_stop(FmPolicy *self, const FmRoundStats *stats,
     priv->have_prev = TRUE;
 
     if (fm_policy_send_seconds(stats, stats->pending) <= stats->max_downtime)
-        *reason = "downtime-target";
+        *reason = FM_STOP_DOWNTIME_TARGET;
     else if (other == 0)
-        *reason = "only-hot-left";
+        *reason = FM_STOP_ONLY_HOT_LEFT;
     else if ((double)other > (1.0 - priv->progress_min) * prev)
-        *reason = "no-progress";
+        *reason = FM_STOP_NO_PROGRESS;
     else if (!fm_policy_cap_reached(stats, priv->max_rounds, priv->max_data, reason))
         decision = FM_DECISION_CONTINUE;
     return decision;

@@ -82,17 +82,26 @@ fm_policy_qemu_plan_round(FmPolicy *self, const FmRoundStats *stats,
 /* Returns STOP_AND_COPY once the pending pages fit in the downtime target. */
 static FmDecision
 fm_policy_qemu_should_stop(FmPolicy *self, const FmRoundStats *stats,
-                           const FmFragTracker *tracker G_GNUC_UNUSED, const char **reason)
+                           const FmFragTracker *tracker G_GNUC_UNUSED, FmStopReason *reason)
 {
     FmPolicyQemu *priv = fm_policy_priv(self);
 
     if (fm_policy_send_seconds(stats, stats->pending) <= stats->max_downtime) {
-        *reason = "downtime-target";
+        *reason = FM_STOP_DOWNTIME_TARGET;
         return FM_DECISION_STOP_AND_COPY;
     }
     if (fm_policy_cap_reached(stats, priv->max_rounds, 0, reason))
         return FM_DECISION_STOP_AND_COPY;
     return FM_DECISION_CONTINUE;
+}
+
+/* Returns TRUE with auto-converge on: the policy may throttle the guest. */
+static gboolean
+fm_policy_qemu_may_throttle(FmPolicy *self)
+{
+    FmPolicyQemu *priv = fm_policy_priv(self);
+
+    return priv->auto_converge;
 }
 
 const FmPolicyOps fm_policy_qemu_ops = {
@@ -103,4 +112,5 @@ const FmPolicyOps fm_policy_qemu_ops = {
     .start = fm_policy_qemu_start,
     .plan_round = fm_policy_qemu_plan_round,
     .should_stop = fm_policy_qemu_should_stop,
+    .may_throttle = fm_policy_qemu_may_throttle,
 };

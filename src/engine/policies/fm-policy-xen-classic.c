@@ -55,7 +55,7 @@ fm_policy_xen_classic_plan_round(FmPolicy *self G_GNUC_UNUSED,
 static FmDecision
 fm_policy_xen_classic_should_stop(FmPolicy *self, const FmRoundStats *stats,
                                   const FmFragTracker *tracker G_GNUC_UNUSED,
-                                  const char **reason)
+                                  FmStopReason *reason)
 {
     FmPolicyXenClassic *priv = fm_policy_priv(self);
 

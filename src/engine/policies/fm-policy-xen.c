@@ -47,10 +47,10 @@ fm_policy_xen_plan_round(FmPolicy *self G_GNUC_UNUSED, const FmRoundStats *stats
  * @dirty_threshold pages are pending, or a cap is reached. */
 FmDecision
 fm_policy_xen_decide(const FmRoundStats *stats, guint dirty_threshold, guint max_rounds,
-                     double max_data, const char **reason)
+                     double max_data, FmStopReason *reason)
 {
     if (stats->pending < dirty_threshold) {
-        *reason = "dirty-below-threshold";
+        *reason = FM_STOP_DIRTY_BELOW_THRESHOLD;
         return FM_DECISION_STOP_AND_COPY;
     }
     if (fm_policy_cap_reached(stats, max_rounds, max_data, reason))
@@ -61,7 +61,7 @@ fm_policy_xen_decide(const FmRoundStats *stats, guint dirty_threshold, guint max
 /* Returns STOP_AND_COPY below the threshold or at the round cap. */
 static FmDecision
 fm_policy_xen_should_stop(FmPolicy *self, const FmRoundStats *stats,
-                          const FmFragTracker *tracker G_GNUC_UNUSED, const char **reason)
+                          const FmFragTracker *tracker G_GNUC_UNUSED, FmStopReason *reason)
 {
     FmPolicyXen *priv = fm_policy_priv(self);
 
