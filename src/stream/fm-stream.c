@@ -8,9 +8,9 @@
 
 #include "stream/fm-stream.h"
 
-#include <stdarg.h>
 #include <string.h>
 
+#include "stream/fm-record.h"
 #include "util/fm-bytes.h"
 #include "util/fm-crc32c.h"
 #include "util/fm-error.h"
@@ -52,6 +52,14 @@ fm_record_type_name(guint32 type)
     return record_type_names[type];
 }
 
+/* The native stream's records, for the record layer (fm-record.h). */
+static const FmRecordFormat fm_stream_format = {
+    .family = NULL,
+    .type_name = fm_record_type_name,
+    .align = FM_STREAM_ALIGN,
+    .max_body = FM_STREAM_MAX_BODY,
+};
+
 /* Returns the CRC-32C of @len bytes (src/util/fm-crc32c.c). */
 guint32
 fm_stream_crc32c(const void *data, gsize len)
@@ -72,20 +80,6 @@ fm_stream_header_crc(const guint8 *header)
     return fm_stream_crc32c(copy, sizeof(copy));
 }
 
-/* Sets an FM_ERROR_PROTOCOL error. */
-static void G_GNUC_PRINTF(2, 3)
-fm_protocol_error(GError **error, const char *format, ...)
-{
-    va_list ap;
-    char *message;
-
-    va_start(ap, format);
-    message = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    g_set_error_literal(error, FM_ERROR, FM_ERROR_PROTOCOL, message);
-    g_free(message);
-}
-
 /* Returns TRUE for a power of two from 512 to 64 KiB. */
 static gboolean
 fm_page_size_is_valid(guint64 page_size)
@@ -99,7 +93,6 @@ fm_page_size_is_valid(guint64 page_size)
 static gboolean
 fm_stream_check_length(guint32 type, guint64 len, guint64 offset, GError **error)
 {
-    const char *name = fm_record_type_name(type);
     guint64 min = 0;
     guint64 max = FM_STREAM_MAX_BODY;
 
@@ -134,22 +127,8 @@ fm_stream_check_length(guint32 type, guint64 len, guint64 offset, GError **error
         g_return_val_if_reached(FALSE);
     }
 
-    if (min == max && len != min) {
-        fm_protocol_error(error, _("%s record at offset %llu has a body of %llu bytes (expected %llu)"),
-                          name, (ull)offset, (ull)len, (ull)min);
-        return FALSE;
-    }
-    if (len < min) {
-        fm_protocol_error(error, _("%s record at offset %llu has a body of %llu bytes (at least %llu)"),
-                          name, (ull)offset, (ull)len, (ull)min);
-        return FALSE;
-    }
-    if (len > max) {
-        fm_protocol_error(error, _("%s record at offset %llu has a body of %llu bytes (at most %llu)"),
-                          name, (ull)offset, (ull)len, (ull)max);
-        return FALSE;
-    }
-    return TRUE;
+    return fm_record_check_length(&fm_stream_format, type, len, min, max, 0, offset,
+                                  error);
 }
 
 /* Checks the first 8 bytes of a PAGE_DATA body (count, reserved) against the body
@@ -163,23 +142,23 @@ fm_stream_check_page_header(const guint8 *body, guint64 len, gsize page_size,
     guint32 max = fm_stream_max_pages_per_record(page_size);
 
     if (n == 0) {
-        fm_protocol_error(error, _("PAGE_DATA record at offset %llu has no pages"),
+        fm_record_protocol_error(error, _("PAGE_DATA record at offset %llu has no pages"),
                           (ull)offset);
         return FALSE;
     }
     if (n > max) {
-        fm_protocol_error(error, _("PAGE_DATA record at offset %llu has %u pages (at most %u)"),
+        fm_record_protocol_error(error, _("PAGE_DATA record at offset %llu has %u pages (at most %u)"),
                           (ull)offset, n, max);
         return FALSE;
     }
     /* n <= 4096 and page_size <= 64 KiB: no overflow. */
     if (len != 8 + (guint64)n * (8 + page_size)) {
-        fm_protocol_error(error, _("PAGE_DATA record at offset %llu: body length %llu does not match %u pages of %llu bytes"),
+        fm_record_protocol_error(error, _("PAGE_DATA record at offset %llu: body length %llu does not match %u pages of %llu bytes"),
                           (ull)offset, (ull)len, n, (ull)page_size);
         return FALSE;
     }
     if (reserved != 0) {
-        fm_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
+        fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
                           reserved, (ull)(offset + 8 + 4));
         return FALSE;
     }
@@ -206,7 +185,7 @@ fm_stream_parse_page_data(const guint8 *body, gsize len, guint64 page_count,
         guint64 pfn = fm_get_le64(body + 8 + 8 * (gsize)i);
 
         if (pfn >= page_count) {
-            fm_protocol_error(error, _("pfn %llu at offset %llu is out of range (the guest has %llu pages)"),
+            fm_record_protocol_error(error, _("pfn %llu at offset %llu is out of range (the guest has %llu pages)"),
                               (ull)pfn, (ull)(offset + 16 + 8 * (guint64)i),
                               (ull)page_count);
             return FALSE;
@@ -224,7 +203,7 @@ fm_stream_check_text(guint32 type, const guint8 *text, gsize len, guint64 offset
                      GError **error)
 {
     if (len > 0 && !g_utf8_validate_len((const char *)text, len, NULL)) {
-        fm_protocol_error(error, _("%s record at offset %llu: the text is not valid UTF-8"),
+        fm_record_protocol_error(error, _("%s record at offset %llu: the text is not valid UTF-8"),
                           fm_record_type_name(type), (ull)offset);
         return FALSE;
     }
@@ -246,13 +225,13 @@ fm_stream_check_stats(const guint8 *body, gsize len, guint64 offset, GError **er
 
         line++;
         if (nl == NULL) {
-            fm_protocol_error(error, _("STATS record at offset %llu: line %u does not end with a newline"),
+            fm_record_protocol_error(error, _("STATS record at offset %llu: line %u does not end with a newline"),
                               (ull)offset, line);
             return FALSE;
         }
         eq = memchr(body + pos, '=', nl - (body + pos));
         if (eq == NULL || eq == body + pos) {
-            fm_protocol_error(error, _("STATS record at offset %llu: line %u is not of the form name=value"),
+            fm_record_protocol_error(error, _("STATS record at offset %llu: line %u is not of the form name=value"),
                               (ull)offset, line);
             return FALSE;
         }
@@ -280,17 +259,17 @@ fm_stream_check_digest(const guint8 *body, gsize len, guint64 offset, GError **e
         expected = 16;
         break;
     default:
-        fm_protocol_error(error, _("DIGEST record at offset %llu: unknown digest algorithm %u"),
+        fm_record_protocol_error(error, _("DIGEST record at offset %llu: unknown digest algorithm %u"),
                           (ull)offset, algorithm);
         return FALSE;
     }
     if (8 + (guint64)dlen != len) {
-        fm_protocol_error(error, _("DIGEST record at offset %llu: digest length %u does not match the body length %llu"),
+        fm_record_protocol_error(error, _("DIGEST record at offset %llu: digest length %u does not match the body length %llu"),
                           (ull)offset, dlen, (ull)len);
         return FALSE;
     }
     if (dlen != expected) {
-        fm_protocol_error(error, _("DIGEST record at offset %llu: %s digests are %u bytes, not %u"),
+        fm_record_protocol_error(error, _("DIGEST record at offset %llu: %s digests are %u bytes, not %u"),
                           (ull)offset, name, expected, dlen);
         return FALSE;
     }
@@ -310,7 +289,7 @@ fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_c
                                          pages, error);
     case FM_RECORD_ROUND_END:
         if (fm_get_le32(body + 4) != 0) {
-            fm_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
+            fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
                               fm_get_le32(body + 4), (ull)(offset + 8 + 4));
             return FALSE;
         }
@@ -323,7 +302,7 @@ fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_c
         return fm_stream_check_text(type, body, len, offset, error);
     case FM_RECORD_RESULT:
         if (fm_get_le32(body + 4) != 0) {
-            fm_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
+            fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
                               fm_get_le32(body + 4), (ull)(offset + 8 + 4));
             return FALSE;
         }
@@ -362,12 +341,10 @@ typedef enum {
     FM_WRITER_NEW,             /* header not written yet */
     FM_WRITER_RECORDS,
     FM_WRITER_DONE,            /* END or ABORT written */
-    FM_WRITER_FAILED,          /* a write failed: position unknown */
 } FmWriterState;
 
 struct _FmStreamWriter {
-    FmChannel *channel;
-    guint64 base;              /* channel bytes written before the stream */
+    FmRecordWriter *records;   /* knows whether a write failed */
     FmWriterState state;
     guint64 page_count;
     gsize page_size;
@@ -383,8 +360,7 @@ fm_stream_writer_new(FmChannel *channel)
     g_return_val_if_fail(channel != NULL, NULL);
 
     writer = g_new0(FmStreamWriter, 1);
-    writer->channel = channel;
-    writer->base = fm_channel_get_bytes_written(channel);
+    writer->records = fm_record_writer_new(channel, &fm_stream_format);
     return writer;
 }
 
@@ -392,6 +368,9 @@ fm_stream_writer_new(FmChannel *channel)
 void
 fm_stream_writer_free(FmStreamWriter *writer)
 {
+    if (writer == NULL)
+        return;
+    fm_record_writer_free(writer->records);
     g_free(writer);
 }
 
@@ -400,20 +379,18 @@ guint64
 fm_stream_writer_get_offset(const FmStreamWriter *writer)
 {
     g_return_val_if_fail(writer != NULL, 0);
-    return fm_channel_get_bytes_written(writer->channel) - writer->base;
+    return fm_record_writer_get_offset(writer->records);
 }
 
 /* Fails with the error of a writer that cannot write any more. */
 static gboolean
 fm_stream_writer_check_usable(FmStreamWriter *writer, GError **error)
 {
+    if (!fm_record_writer_check_usable(writer->records, error))
+        return FALSE;
     switch (writer->state) {
     case FM_WRITER_RECORDS:
         return TRUE;
-    case FM_WRITER_FAILED:
-        g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
-                    _("cannot write to the stream after an earlier error"));
-        return FALSE;
     case FM_WRITER_DONE:
         g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
                     _("cannot write to the stream after its END or ABORT record"));
@@ -424,21 +401,6 @@ fm_stream_writer_check_usable(FmStreamWriter *writer, GError **error)
     g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
                 _("cannot write a record before the stream header"));
     return FALSE;
-}
-
-/* Writes @vectors; on failure marks the writer failed and says where. */
-static gboolean
-fm_stream_writer_put(FmStreamWriter *writer, const FmIoVector *vectors, gsize n,
-                     GError **error)
-{
-    guint64 offset = fm_stream_writer_get_offset(writer);
-
-    if (!fm_channel_writev_all(writer->channel, vectors, n, error)) {
-        writer->state = FM_WRITER_FAILED;
-        g_prefix_error(error, _("cannot write the stream at offset %llu: "), (ull)offset);
-        return FALSE;
-    }
-    return TRUE;
 }
 
 /* Writes the header; see fm-stream.h. */
@@ -452,6 +414,8 @@ fm_stream_writer_write_header(FmStreamWriter *writer, guint64 page_count,
 
     g_return_val_if_fail(writer != NULL, FALSE);
     g_return_val_if_fail(writer->state == FM_WRITER_NEW, FALSE);
+    if (!fm_record_writer_check_usable(writer->records, error))
+        return FALSE;
 
     if (!fm_page_size_is_valid(page_size)) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
@@ -470,7 +434,7 @@ fm_stream_writer_write_header(FmStreamWriter *writer, guint64 page_count,
     fm_put_le64(header + HDR_OFF_PAGE_COUNT, page_count);
     fm_put_le32(header + HDR_OFF_CRC, fm_stream_header_crc(header));
 
-    if (!fm_stream_writer_put(writer, &vec, 1, error))
+    if (!fm_record_writer_put(writer->records, &vec, 1, error))
         return FALSE;
     writer->page_count = page_count;
     writer->page_size = page_size;
@@ -502,7 +466,7 @@ fm_stream_writer_write_pages(FmStreamWriter *writer, const guint64 *pfns, gsize 
     max = fm_stream_max_pages_per_record(writer->page_size);
     for (gsize done = 0; done < n; ) {
         guint32 count = (guint32)MIN((gsize)max, n - done);
-        guint8 head[16];
+        guint8 head[8];
         FmIoVector vec[3];
 #if G_BYTE_ORDER == G_LITTLE_ENDIAN
         const guint64 *wire_pfns = pfns + done;
@@ -513,15 +477,15 @@ fm_stream_writer_write_pages(FmStreamWriter *writer, const guint64 *pfns, gsize 
             wire_pfns[i] = GUINT64_TO_LE(pfns[done + i]);
 #endif
 
-        fm_put_le32(head, FM_RECORD_PAGE_DATA);
-        fm_put_le32(head + 4, (guint32)(8 + (guint64)count * (8 + writer->page_size)));
-        fm_put_le32(head + 8, count);
-        fm_put_le32(head + 12, 0);
+        /* Body: count, reserved, the pfns, the pages. */
+        fm_put_le32(head, count);
+        fm_put_le32(head + 4, 0);
         vec[0] = (FmIoVector){ head, sizeof(head) };
         vec[1] = (FmIoVector){ wire_pfns, 8 * (gsize)count };
         vec[2] = (FmIoVector){ data + done * writer->page_size,
                                (gsize)count * writer->page_size };
-        if (!fm_stream_writer_put(writer, vec, G_N_ELEMENTS(vec), error))
+        if (!fm_record_writer_put_record(writer->records, FM_RECORD_PAGE_DATA, vec,
+                                         G_N_ELEMENTS(vec), error))
             return FALSE;
         done += count;
     }
@@ -533,11 +497,9 @@ gboolean
 fm_stream_writer_write_record(FmStreamWriter *writer, guint32 type, const void *body,
                               gsize len, GError **error)
 {
-    static const guint8 zeros[FM_STREAM_ALIGN];
     g_autoptr(GError) invalid = NULL;
     guint64 offset;
-    guint8 head[8];
-    FmIoVector vec[3];
+    FmIoVector vec = { body, len };
     FmPageData unused;
 
     g_return_val_if_fail(writer != NULL, FALSE);
@@ -566,12 +528,7 @@ fm_stream_writer_write_record(FmStreamWriter *writer, guint32 type, const void *
         return FALSE;
     }
 
-    fm_put_le32(head, type);
-    fm_put_le32(head + 4, (guint32)len);
-    vec[0] = (FmIoVector){ head, sizeof(head) };
-    vec[1] = (FmIoVector){ body, len };
-    vec[2] = (FmIoVector){ zeros, fm_stream_record_size(len) - 8 - len };
-    if (!fm_stream_writer_put(writer, vec, G_N_ELEMENTS(vec), error))
+    if (!fm_record_writer_put_record(writer->records, type, &vec, 1, error))
         return FALSE;
     if (type == FM_RECORD_DIGEST)
         writer->sent_digest = TRUE;
@@ -606,24 +563,13 @@ typedef enum {
     FM_READER_FAILED,
 } FmReaderState;
 
-/* Where a read stopped short, for the truncation message. */
-typedef enum {
-    FM_IN_HEADER,
-    FM_IN_RECORD_HEADER,
-    FM_IN_BODY,
-    FM_IN_PADDING,
-} FmStreamPlace;
-
 struct _FmStreamReader {
-    FmChannel *channel;
+    FmRecordReader *records;   /* offset and body of the current record */
     guint64 max_memory;
     FmReaderState state;
-    guint64 offset;            /* stream bytes consumed */
     guint64 page_count;
     gsize page_size;
     gboolean seen_digest;
-    guint8 *buf;               /* body of the current record */
-    gsize buf_size;
 };
 
 /* Returns a new reader on the borrowed @channel. */
@@ -635,7 +581,7 @@ fm_stream_reader_new(FmChannel *channel, guint64 max_memory)
     g_return_val_if_fail(channel != NULL, NULL);
 
     reader = g_new0(FmStreamReader, 1);
-    reader->channel = channel;
+    reader->records = fm_record_reader_new(channel, &fm_stream_format);
     reader->max_memory = max_memory;
     return reader;
 }
@@ -646,59 +592,8 @@ fm_stream_reader_free(FmStreamReader *reader)
 {
     if (reader == NULL)
         return;
-    g_free(reader->buf);
+    fm_record_reader_free(reader->records);
     g_free(reader);
-}
-
-/* Reads up to @len bytes, counting them in the offset; *@got < @len only at end of
- * file.  A channel error is prefixed with the offset. */
-static gboolean
-fm_stream_reader_read(FmStreamReader *reader, guint8 *buf, gsize len, gsize *got,
-                      GError **error)
-{
-    gboolean ok = fm_channel_read_upto(reader->channel, buf, len, got, error);
-
-    reader->offset += *got;
-    if (!ok)
-        g_prefix_error(error, _("cannot read the stream at offset %llu: "),
-                       (ull)reader->offset);
-    return ok;
-}
-
-/* Reads exactly @len bytes; end of file first is a truncation error that says
- * where (@place, in the @type record at @record_offset). */
-static gboolean
-fm_stream_reader_fill(FmStreamReader *reader, guint8 *buf, gsize len,
-                      FmStreamPlace place, guint32 type, guint64 record_offset,
-                      GError **error)
-{
-    g_autofree char *where = NULL;
-    gsize got;
-
-    if (!fm_stream_reader_read(reader, buf, len, &got, error))
-        return FALSE;
-    if (got == len)
-        return TRUE;
-
-    switch (place) {
-    case FM_IN_HEADER:
-        where = g_strdup(_("in the stream header"));
-        break;
-    case FM_IN_RECORD_HEADER:
-        where = g_strdup(_("in a record header"));
-        break;
-    case FM_IN_BODY:
-        where = g_strdup_printf(_("in the body of the %s record at offset %llu"),
-                                fm_record_type_name(type), (ull)record_offset);
-        break;
-    case FM_IN_PADDING:
-        where = g_strdup_printf(_("in the padding of the %s record at offset %llu"),
-                                fm_record_type_name(type), (ull)record_offset);
-        break;
-    }
-    fm_protocol_error(error, _("stream truncated at offset %llu (%s)"),
-                      (ull)reader->offset, where);
-    return FALSE;
 }
 
 /* Reads and checks the header; see fm-stream.h. */
@@ -717,7 +612,7 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
     g_return_val_if_fail(reader->state == FM_READER_NEW, FALSE);
     reader->state = FM_READER_FAILED;
 
-    if (!fm_stream_reader_read(reader, h, sizeof(h), &got, error))
+    if (!fm_record_reader_read(reader->records, h, sizeof(h), &got, error))
         return FALSE;
     /* Identify the stream before complaining that it is short: a short file of
      * something else is "not a fragmig stream". */
@@ -725,7 +620,7 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
         memcpy(&magic, h + HDR_OFF_MAGIC, sizeof(magic));
         magic = GUINT64_FROM_BE(magic);
         if (magic != FM_STREAM_MAGIC) {
-            fm_protocol_error(error, _("bad magic 0x%016llx at offset 0: not a fragmig stream"),
+            fm_record_protocol_error(error, _("bad magic 0x%016llx at offset 0: not a fragmig stream"),
                               (ull)magic);
             return FALSE;
         }
@@ -733,44 +628,41 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
     if (got >= HDR_OFF_VERSION + 4) {
         version = fm_get_le32(h + HDR_OFF_VERSION);
         if (version != FM_STREAM_VERSION) {
-            fm_protocol_error(error, _("unsupported stream version %u at offset 8 (this build reads version %u)"),
+            fm_record_protocol_error(error, _("unsupported stream version %u at offset 8 (this build reads version %u)"),
                               version, FM_STREAM_VERSION);
             return FALSE;
         }
     }
-    if (got < sizeof(h)) {
-        fm_protocol_error(error, _("stream truncated at offset %llu (%s)"), (ull)got,
-                          _("in the stream header"));
-        return FALSE;
-    }
+    if (got < sizeof(h))
+        return fm_record_reader_truncated(reader->records, _("in the stream header"), error);
     value = fm_get_le32(h + HDR_OFF_CRC);
     if (value != fm_stream_header_crc(h)) {
-        fm_protocol_error(error, _("header checksum mismatch at offset 32: stored 0x%08x, computed 0x%08x"),
+        fm_record_protocol_error(error, _("header checksum mismatch at offset 32: stored 0x%08x, computed 0x%08x"),
                           value, fm_stream_header_crc(h));
         return FALSE;
     }
     value = fm_get_le32(h + HDR_OFF_FLAGS);
     if (value != 0) {
-        fm_protocol_error(error, _("unknown stream flags 0x%08x at offset 12"), value);
+        fm_record_protocol_error(error, _("unknown stream flags 0x%08x at offset 12"), value);
         return FALSE;
     }
     if (fm_get_le32(h + HDR_OFF_RESERVED1) != 0 || fm_get_le32(h + HDR_OFF_RESERVED2) != 0) {
         guint off = fm_get_le32(h + HDR_OFF_RESERVED1) != 0 ? HDR_OFF_RESERVED1 :
             HDR_OFF_RESERVED2;
 
-        fm_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
+        fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
                           fm_get_le32(h + off), (ull)off);
         return FALSE;
     }
     page_size = fm_get_le32(h + HDR_OFF_PAGE_SIZE);
     if (!fm_page_size_is_valid(page_size)) {
-        fm_protocol_error(error, _("invalid page size %u at offset 16: it must be a power of two from 512 to 65536"),
+        fm_record_protocol_error(error, _("invalid page size %u at offset 16: it must be a power of two from 512 to 65536"),
                           page_size);
         return FALSE;
     }
     page_count = fm_get_le64(h + HDR_OFF_PAGE_COUNT);
     if (page_count == 0) {
-        fm_protocol_error(error, _("invalid page count 0 at offset 24"));
+        fm_record_protocol_error(error, _("invalid page count 0 at offset 24"));
         return FALSE;
     }
     if (page_count > reader->max_memory / page_size) {
@@ -815,7 +707,7 @@ guint64
 fm_stream_reader_get_offset(const FmStreamReader *reader)
 {
     g_return_val_if_fail(reader != NULL, 0);
-    return reader->offset;
+    return fm_record_reader_get_offset(reader->records);
 }
 
 /* Reads the body and padding of a record whose header (at @offset) said @type and
@@ -824,83 +716,52 @@ static gboolean
 fm_stream_reader_read_body(FmStreamReader *reader, guint32 type, guint32 len,
                            guint64 offset, GError **error)
 {
-    guint8 pad[FM_STREAM_ALIGN];
-    gsize pad_len = fm_stream_record_size(len) - 8 - len;
     gsize head = 0;
 
-    if (reader->buf_size < MAX(len, 8u)) {
-        g_free(reader->buf);
-        reader->buf_size = MAX(len, 8u);
-        reader->buf = g_malloc(reader->buf_size);
-    }
     /* The count decides the length of the rest: check it before reading on. */
     if (type == FM_RECORD_PAGE_DATA) {
         guint32 count;
 
         head = 8;
-        if (!fm_stream_reader_fill(reader, reader->buf, head, FM_IN_BODY, type, offset,
-                                   error) ||
-            !fm_stream_check_page_header(reader->buf, len, reader->page_size, offset,
-                                         &count, error))
+        if (!fm_record_reader_read_body(reader->records, 0, head, error) ||
+            !fm_stream_check_page_header(fm_record_reader_get_body(reader->records), len,
+                                         reader->page_size, offset, &count, error))
             return FALSE;
     }
-    if (!fm_stream_reader_fill(reader, reader->buf + head, len - head, FM_IN_BODY, type,
-                               offset, error) ||
-        !fm_stream_reader_fill(reader, pad, pad_len, FM_IN_PADDING, type, offset, error))
-        return FALSE;
-    for (gsize i = 0; i < pad_len; i++) {
-        if (pad[i] != 0) {
-            fm_protocol_error(error, _("nonzero padding in the %s record at offset %llu"),
-                              fm_record_type_name(type), (ull)offset);
-            return FALSE;
-        }
-    }
-    return TRUE;
+    return fm_record_reader_read_body(reader->records, head, len - head, error) &&
+        fm_record_reader_read_padding(reader->records, error);
 }
 
 /* Reads and checks the next record; see fm-stream.h. */
 gboolean
 fm_stream_reader_next(FmStreamReader *reader, FmStreamRecord *record, GError **error)
 {
-    guint8 head[8];
+    const guint8 *body;
     guint64 offset;
     guint32 type;
     guint32 len;
-    gsize got;
 
     g_return_val_if_fail(reader != NULL && record != NULL, FALSE);
     g_return_val_if_fail(reader->state == FM_READER_RECORDS, FALSE);
     reader->state = FM_READER_FAILED;
 
-    offset = reader->offset;
-    if (!fm_stream_reader_read(reader, head, sizeof(head), &got, error))
+    if (!fm_record_reader_next_header(reader->records, &type, &len, error))
         return FALSE;
-    if (got == 0) {
-        fm_protocol_error(error, _("stream ends at offset %llu without an END record"),
-                          (ull)offset);
-        return FALSE;
-    }
-    if (got < sizeof(head)) {
-        fm_protocol_error(error, _("stream truncated at offset %llu (%s)"),
-                          (ull)reader->offset, _("in a record header"));
-        return FALSE;
-    }
-    type = fm_get_le32(head);
-    len = fm_get_le32(head + 4);
+    offset = fm_record_reader_get_record_offset(reader->records);
 
     if (type >= FM_RECORD_TYPE_LAST) {
-        fm_protocol_error(error, _("unknown record type 0x%08x at offset %llu"), type,
-                          (ull)offset);
+        fm_record_protocol_error(error, _("unknown record type 0x%08x at offset %llu"), type,
+                                 (ull)offset);
         return FALSE;
     }
     if (type == FM_RECORD_RESULT) {
-        fm_protocol_error(error, _("unexpected RESULT record at offset %llu: only the destination sends one"),
-                          (ull)offset);
+        fm_record_protocol_error(error, _("unexpected RESULT record at offset %llu: only the destination sends one"),
+                                 (ull)offset);
         return FALSE;
     }
     if (type == FM_RECORD_DIGEST && reader->seen_digest) {
-        fm_protocol_error(error, _("second DIGEST record at offset %llu (a stream has at most one)"),
-                          (ull)offset);
+        fm_record_protocol_error(error, _("second DIGEST record at offset %llu (a stream has at most one)"),
+                                 (ull)offset);
         return FALSE;
     }
     if (!fm_stream_check_length(type, len, offset, error) ||
@@ -908,20 +769,14 @@ fm_stream_reader_next(FmStreamReader *reader, FmStreamRecord *record, GError **e
         return FALSE;
 
     memset(record, 0, sizeof(*record));
-    if (!fm_stream_check_body(type, reader->buf, len, reader->page_count,
-                              reader->page_size, offset, &record->pages, error))
+    body = fm_record_reader_get_body(reader->records);
+    if (!fm_stream_check_body(type, body, len, reader->page_count, reader->page_size,
+                              offset, &record->pages, error))
         return FALSE;
 
     if (type == FM_RECORD_END || type == FM_RECORD_ABORT) {
-        guint8 byte;
-
-        if (!fm_stream_reader_read(reader, &byte, 1, &got, error))
+        if (!fm_record_reader_check_eof(reader->records, error))
             return FALSE;
-        if (got != 0) {
-            fm_protocol_error(error, _("trailing data after the %s record, at offset %llu"),
-                              fm_record_type_name(type), (ull)(reader->offset - 1));
-            return FALSE;
-        }
         reader->state = FM_READER_DONE;
     } else {
         reader->state = FM_READER_RECORDS;
@@ -930,7 +785,7 @@ fm_stream_reader_next(FmStreamReader *reader, FmStreamRecord *record, GError **e
         reader->seen_digest = TRUE;
 
     record->type = type;
-    record->body = reader->buf;
+    record->body = body;
     record->len = len;
     record->offset = offset;
     return TRUE;
@@ -979,7 +834,7 @@ fm_stream_read_reply(FmChannel *channel, guint8 *buf, gsize len, guint64 *offset
     }
     *offset += got;
     if (got < len) {
-        fm_protocol_error(error, _("the destination's reply is truncated at offset %llu"),
+        fm_record_protocol_error(error, _("the destination's reply is truncated at offset %llu"),
                           (ull)*offset);
         return FALSE;
     }
@@ -1016,14 +871,14 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
     }
     offset = got;
     if (got < sizeof(head)) {
-        fm_protocol_error(error, _("the destination's reply is truncated at offset %llu"),
+        fm_record_protocol_error(error, _("the destination's reply is truncated at offset %llu"),
                           (ull)offset);
         return FALSE;
     }
     type = fm_get_le32(head);
     len = fm_get_le32(head + 4);
     if (type != FM_RECORD_RESULT) {
-        fm_protocol_error(error, _("unexpected record type 0x%08x in the destination's reply"),
+        fm_record_protocol_error(error, _("unexpected record type 0x%08x in the destination's reply"),
                           type);
         return FALSE;
     }
@@ -1037,7 +892,7 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
         return FALSE;
     for (gsize i = 0; i < pad_len; i++) {
         if (pad[i] != 0) {
-            fm_protocol_error(error, _("nonzero padding in the %s record at offset %llu"),
+            fm_record_protocol_error(error, _("nonzero padding in the %s record at offset %llu"),
                               "RESULT", 0ull);
             return FALSE;
         }
@@ -1049,7 +904,7 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
     /* The destination closes (or shuts down) right after its reply.  A reset at
      * this point cannot change the verdict already read: only data is an error. */
     if (fm_channel_read_upto(channel, &byte, 1, &got, &ignored) && got != 0) {
-        fm_protocol_error(error, _("trailing data after the %s record, at offset %llu"),
+        fm_record_protocol_error(error, _("trailing data after the %s record, at offset %llu"),
                           "RESULT", (ull)offset);
         return FALSE;
     }

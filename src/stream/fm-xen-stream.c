@@ -8,9 +8,9 @@
 
 #include "stream/fm-xen-stream.h"
 
-#include <stdarg.h>
 #include <string.h>
 
+#include "stream/fm-record.h"
 #include "util/fm-bytes.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -23,9 +23,6 @@ typedef unsigned long long ull;
 #define FM_XEN_LIBXL_OPT_KNOWN (FM_XEN_LIBXL_OPT_BIG_ENDIAN | FM_XEN_LIBXL_OPT_LEGACY)
 /* libxc image header options: bit 0 is the endianness, 1-15 are reserved. */
 #define FM_XEN_LIBXC_OPT_BIG_ENDIAN 0x0001u
-/* Bodies are read in steps of at least this much, the buffer growing as bytes
- * arrive: a header that claims 128 MiB costs memory only once they are there. */
-#define FM_XEN_READ_STEP (64u * 1024)
 
 G_STATIC_ASSERT(FM_XEN_PAGE_SIZE == 4096);
 G_STATIC_ASSERT(8 + FM_XEN_PAGE_DATA_MAX_BATCH * (8 + (guint64)FM_XEN_PAGE_SIZE) <=
@@ -107,43 +104,24 @@ fm_xen_page_type_has_data(guint32 type)
         type != FM_XEN_PAGE_XALLOC && type != FM_XEN_PAGE_XTAB;
 }
 
-/* Returns the name of a record of @layer and @type for messages: its protocol name,
- * or its number (in @buf) when it has none. */
-static const char *
-fm_xen_record_label(FmXenLayer layer, guint32 type, char buf[16])
-{
-    const char *name = layer == FM_XEN_LAYER_LIBXC ? fm_xen_libxc_record_name(type) :
-        fm_xen_libxl_record_name(type);
+/* The two layers' records, for the record layer (fm-record.h): messages name
+ * every record with its layer, "libxc PAGE_DATA". */
+static const FmRecordFormat fm_xen_libxl_format = {
+    .family = "libxl",
+    .type_name = fm_xen_libxl_record_name,
+    .align = FM_XEN_REC_ALIGN,
+    .max_body = FM_XEN_REC_LENGTH_MAX,
+};
 
-    if (name != NULL)
-        return name;
-    g_snprintf(buf, 16, "0x%08x", type);
-    return buf;
-}
+static const FmRecordFormat fm_xen_libxc_format = {
+    .family = "libxc",
+    .type_name = fm_xen_libxc_record_name,
+    .align = FM_XEN_REC_ALIGN,
+    .max_body = FM_XEN_REC_LENGTH_MAX,
+};
 
 /* Byte order: the headers are big-endian, everything else little-endian
  * (accessors in util/fm-bytes.h). */
-
-/* Returns the padding after a body of @len bytes. */
-static inline gsize
-fm_xen_padding(guint64 len)
-{
-    return (gsize)((FM_XEN_REC_ALIGN - len % FM_XEN_REC_ALIGN) % FM_XEN_REC_ALIGN);
-}
-
-/* Sets an FM_ERROR_PROTOCOL error. */
-static void G_GNUC_PRINTF(2, 3)
-fm_xen_protocol_error(GError **error, const char *format, ...)
-{
-    va_list ap;
-    char *message;
-
-    va_start(ap, format);
-    message = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    g_set_error_literal(error, FM_ERROR, FM_ERROR_PROTOCOL, message);
-    g_free(message);
-}
 
 /* ---- checks shared by the writer and the reader ---- */
 
@@ -156,36 +134,6 @@ typedef struct {
     gboolean hvm_context;
 } FmXenLibxcState;
 
-/* Checks a body length against [@min, @max] and a multiple of @unit (0: any). */
-static gboolean
-fm_xen_check_length(FmXenLayer layer, const char *name, guint64 len, guint64 min,
-                    guint64 max, guint64 unit, guint64 offset, GError **error)
-{
-    const char *prefix = layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl";
-
-    if (min == max && len != min) {
-        fm_xen_protocol_error(error, _("%s %s record at offset %llu has a body of %llu bytes (expected %llu)"),
-                              prefix, name, (ull)offset, (ull)len, (ull)min);
-        return FALSE;
-    }
-    if (len < min) {
-        fm_xen_protocol_error(error, _("%s %s record at offset %llu has a body of %llu bytes (at least %llu)"),
-                              prefix, name, (ull)offset, (ull)len, (ull)min);
-        return FALSE;
-    }
-    if (len > max) {
-        fm_xen_protocol_error(error, _("%s %s record at offset %llu has a body of %llu bytes (at most %llu)"),
-                              prefix, name, (ull)offset, (ull)len, (ull)max);
-        return FALSE;
-    }
-    if (unit != 0 && len % unit != 0) {
-        fm_xen_protocol_error(error, _("%s %s record at offset %llu has a body of %llu bytes (a multiple of %llu)"),
-                              prefix, name, (ull)offset, (ull)len, (ull)unit);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* Checks a libxc record header (@type, body length @len, at @offset) before its
  * body is read: the type is one an HVM stream may carry, the length fits it, and
  * the record may come now (@st). */
@@ -197,12 +145,9 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
     guint64 min = 0, max = FM_XEN_REC_LENGTH_MAX, unit = 0;
 
     if (type & FM_XEN_LIBXC_REC_OPTIONAL) {
-        char buf[16];
-
         /* Optional records may be ignored by a restorer: any content will do. */
-        return fm_xen_check_length(FM_XEN_LAYER_LIBXC,
-                                   fm_xen_record_label(FM_XEN_LAYER_LIBXC, type, buf),
-                                   len, 0, FM_XEN_REC_LENGTH_MAX, 0, offset, error);
+        return fm_record_check_length(&fm_xen_libxc_format, type, len, 0,
+                                      FM_XEN_REC_LENGTH_MAX, 0, offset, error);
     }
     switch ((FmXenLibxcRecordType)type) {
     case FM_XEN_LIBXC_REC_END:
@@ -235,28 +180,29 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
     case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
     case FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS:
     case FM_XEN_LIBXC_REC_SHARED_INFO:
-        fm_xen_protocol_error(error, _("libxc %s record at offset %llu is not valid in an x86 HVM stream"),
+        fm_record_protocol_error(error, _("libxc %s record at offset %llu is not valid in an x86 HVM stream"),
                               name, (ull)offset);
         return FALSE;
     case FM_XEN_LIBXC_REC_TOOLSTACK:
-        fm_xen_protocol_error(error, _("libxc TOOLSTACK record at offset %llu: the record is deprecated and Xen cannot restore it"),
+        fm_record_protocol_error(error, _("libxc TOOLSTACK record at offset %llu: the record is deprecated and Xen cannot restore it"),
                               (ull)offset);
         return FALSE;
     case FM_XEN_LIBXC_REC_CHECKPOINT:
-        fm_xen_protocol_error(error, _("libxc CHECKPOINT record at offset %llu in a stream that is not checkpointed"),
+        fm_record_protocol_error(error, _("libxc CHECKPOINT record at offset %llu in a stream that is not checkpointed"),
                               (ull)offset);
         return FALSE;
     case FM_XEN_LIBXC_REC_CHECKPOINT_DIRTY_PFN_LIST:
-        fm_xen_protocol_error(error, _("libxc CHECKPOINT_DIRTY_PFN_LIST record at offset %llu: only a COLO back channel carries one"),
+        fm_record_protocol_error(error, _("libxc CHECKPOINT_DIRTY_PFN_LIST record at offset %llu: only a COLO back channel carries one"),
                               (ull)offset);
         return FALSE;
     case FM_XEN_LIBXC_REC_TYPE_LAST:
     default:
-        fm_xen_protocol_error(error, _("unknown mandatory libxc record type 0x%08x at offset %llu"),
+        fm_record_protocol_error(error, _("unknown mandatory libxc record type 0x%08x at offset %llu"),
                               type, (ull)offset);
         return FALSE;
     }
-    if (!fm_xen_check_length(FM_XEN_LAYER_LIBXC, name, len, min, max, unit, offset, error))
+    if (!fm_record_check_length(&fm_xen_libxc_format, type, len, min, max, unit, offset,
+                                error))
         return FALSE;
 
     /* Order: static data, STATIC_DATA_END, then memory and registers. */
@@ -265,19 +211,19 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
     case FM_XEN_LIBXC_REC_X86_CPUID_POLICY:
     case FM_XEN_LIBXC_REC_X86_MSR_POLICY:
         if (st->version < 3) {
-            fm_xen_protocol_error(error, _("libxc %s record at offset %llu in a version %u stream (it needs version 3)"),
+            fm_record_protocol_error(error, _("libxc %s record at offset %llu in a version %u stream (it needs version 3)"),
                                   name, (ull)offset, st->version);
             return FALSE;
         }
         if (type != FM_XEN_LIBXC_REC_STATIC_DATA_END && st->static_data_end) {
-            fm_xen_protocol_error(error, _("libxc %s record at offset %llu after STATIC_DATA_END (static data comes first)"),
+            fm_record_protocol_error(error, _("libxc %s record at offset %llu after STATIC_DATA_END (static data comes first)"),
                                   name, (ull)offset);
             return FALSE;
         }
         if ((type == FM_XEN_LIBXC_REC_STATIC_DATA_END && st->static_data_end) ||
             (type == FM_XEN_LIBXC_REC_X86_CPUID_POLICY && st->cpuid_policy) ||
             (type == FM_XEN_LIBXC_REC_X86_MSR_POLICY && st->msr_policy)) {
-            fm_xen_protocol_error(error, _("second libxc %s record at offset %llu"), name,
+            fm_record_protocol_error(error, _("second libxc %s record at offset %llu"), name,
                                   (ull)offset);
             return FALSE;
         }
@@ -290,12 +236,12 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
         /* A version 2 stream has no STATIC_DATA_END: its first PAGE_DATA stands for
          * it (the specification's "v3 compat with v2"). */
         if (st->version >= 3 && !st->static_data_end) {
-            fm_xen_protocol_error(error, _("libxc %s record at offset %llu before STATIC_DATA_END"),
+            fm_record_protocol_error(error, _("libxc %s record at offset %llu before STATIC_DATA_END"),
                                   name, (ull)offset);
             return FALSE;
         }
         if (type == FM_XEN_LIBXC_REC_END && !st->hvm_context) {
-            fm_xen_protocol_error(error, _("libxc END record at offset %llu without an HVM_CONTEXT record (an x86 HVM guest cannot be restored without one)"),
+            fm_record_protocol_error(error, _("libxc END record at offset %llu without an HVM_CONTEXT record (an x86 HVM guest cannot be restored without one)"),
                                   (ull)offset);
             return FALSE;
         }
@@ -316,17 +262,17 @@ fm_xen_check_page_data_head(const guint8 *body, guint64 len, guint64 offset,
     guint32 reserved = fm_get_le32(body + 4);
 
     if (n == 0) {
-        fm_xen_protocol_error(error, _("libxc PAGE_DATA record at offset %llu has no pages"),
+        fm_record_protocol_error(error, _("libxc PAGE_DATA record at offset %llu has no pages"),
                               (ull)offset);
         return FALSE;
     }
     if (reserved != 0) {
-        fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+        fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
                               (ull)reserved, (ull)(offset + 8 + 4));
         return FALSE;
     }
     if (8 + 8 * (guint64)n > len) {
-        fm_xen_protocol_error(error, _("libxc PAGE_DATA record at offset %llu: %u pfns do not fit in a body of %llu bytes"),
+        fm_record_protocol_error(error, _("libxc PAGE_DATA record at offset %llu: %u pfns do not fit in a body of %llu bytes"),
                               (ull)offset, n, (ull)len);
         return FALSE;
     }
@@ -354,12 +300,12 @@ fm_xen_check_page_data(const guint8 *body, gsize len, guint64 offset, guint64 ma
         guint64 pfn = entry & FM_XEN_PFN_MASK;
 
         if (fm_xen_page_type_name(type) == NULL) {
-            fm_xen_protocol_error(error, _("reserved page type 0x%x in pfn entry 0x%016llx at offset %llu"),
+            fm_record_protocol_error(error, _("reserved page type 0x%x in pfn entry 0x%016llx at offset %llu"),
                                   type, (ull)entry, (ull)entry_offset);
             return FALSE;
         }
         if (entry & FM_XEN_PFN_RESERVED_MASK) {
-            fm_xen_protocol_error(error, _("reserved bits set in pfn entry 0x%016llx at offset %llu"),
+            fm_record_protocol_error(error, _("reserved bits set in pfn entry 0x%016llx at offset %llu"),
                                   (ull)entry, (ull)entry_offset);
             return FALSE;
         }
@@ -374,7 +320,7 @@ fm_xen_check_page_data(const guint8 *body, gsize len, guint64 offset, guint64 ma
     }
     expected = 8 + 8 * (guint64)count + (guint64)data_pages * FM_XEN_PAGE_SIZE;
     if (len != expected) {
-        fm_xen_protocol_error(error, _("libxc PAGE_DATA record at offset %llu: body length %llu does not match %u pfns and %u pages of data (expected %llu)"),
+        fm_record_protocol_error(error, _("libxc PAGE_DATA record at offset %llu: body length %llu does not match %u pfns and %u pages of data (expected %llu)"),
                               (ull)offset, (ull)len, count, data_pages, (ull)expected);
         return FALSE;
     }
@@ -396,7 +342,7 @@ fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len, guint64 off
         return fm_xen_check_page_data(body, len, offset, max_pfns, out, error);
     case FM_XEN_LIBXC_REC_X86_TSC_INFO:
         if (fm_get_le32(body + 20) != 0) {
-            fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+            fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
                                   (ull)fm_get_le32(body + 20), (ull)(offset + 8 + 20));
             return FALSE;
         }
@@ -406,12 +352,12 @@ fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len, guint64 off
         guint64 expected = 8 + (guint64)count * FM_XEN_HVM_PARAM_SIZE;
 
         if (fm_get_le32(body + 4) != 0) {
-            fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+            fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
                                   (ull)fm_get_le32(body + 4), (ull)(offset + 8 + 4));
             return FALSE;
         }
         if (len != expected) {
-            fm_xen_protocol_error(error, _("libxc HVM_PARAMS record at offset %llu: body length %llu does not match %u parameters (expected %llu)"),
+            fm_record_protocol_error(error, _("libxc HVM_PARAMS record at offset %llu: body length %llu does not match %u parameters (expected %llu)"),
                                   (ull)offset, (ull)len, count, (ull)expected);
             return FALSE;
         }
@@ -423,7 +369,7 @@ fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len, guint64 off
             guint32 flags = fm_get_le32(body + i * FM_XEN_MSR_ENTRY_SIZE + 4);
 
             if (flags != 0) {
-                fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
                                       (ull)flags,
                                       (ull)(offset + 8 + i * FM_XEN_MSR_ENTRY_SIZE + 4));
                 return FALSE;
@@ -465,6 +411,15 @@ fm_xen_is_key_char(guint8 c)
     return g_ascii_isalnum(c) || c == '-' || c == '/' || c == '_' || c == '@';
 }
 
+/* Checks that an emulator record of @type at @offset can carry @len bytes of
+ * emulator data after its sub-header. */
+static gboolean
+fm_xen_check_emulator_length(guint32 type, gsize len, guint64 offset, GError **error)
+{
+    return fm_record_check_length(&fm_xen_libxl_format, type, 8 + (guint64)len, 8,
+                                  FM_XEN_REC_LENGTH_MAX, 0, offset, error);
+}
+
 /* Checks the emulator part of an emulator record at @offset: the emulator @id
  * (UNKNOWN only in a @legacy stream) and, for xenstore data, the @len bytes of
  * packed "key\0value\0" pairs at @data. */
@@ -478,14 +433,14 @@ fm_xen_check_emulator(guint32 type, guint32 id, const guint8 *data, gsize len,
 
     if (id != FM_XEN_EMULATOR_QEMU_TRADITIONAL && id != FM_XEN_EMULATOR_QEMU_UPSTREAM &&
         !(id == FM_XEN_EMULATOR_UNKNOWN && legacy)) {
-        fm_xen_protocol_error(error, _("unknown emulator id %u in the libxl %s record at offset %llu"),
+        fm_record_protocol_error(error, _("unknown emulator id %u in the libxl %s record at offset %llu"),
                               id, name, (ull)offset);
         return FALSE;
     }
     if (type != FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA || len == 0)
         return TRUE;
     if (data[len - 1] != '\0') {
-        fm_xen_protocol_error(error, _("libxl %s record at offset %llu: the data does not end with a NUL byte"),
+        fm_record_protocol_error(error, _("libxl %s record at offset %llu: the data does not end with a NUL byte"),
                               name, (ull)offset);
         return FALSE;
     }
@@ -498,7 +453,7 @@ fm_xen_check_emulator(guint32 type, guint32 id, const guint8 *data, gsize len,
             for (gsize i = pos; valid && i < end; i++)
                 valid = fm_xen_is_key_char(data[i]);
             if (!valid) {
-                fm_xen_protocol_error(error, _("libxl %s record at offset %llu: key %u is empty or has a character other than A-Z, a-z, 0-9, -, /, _ and @"),
+                fm_record_protocol_error(error, _("libxl %s record at offset %llu: key %u is empty or has a character other than A-Z, a-z, 0-9, -, /, _ and @"),
                                       name, (ull)offset, strings / 2);
                 return FALSE;
             }
@@ -507,7 +462,7 @@ fm_xen_check_emulator(guint32 type, guint32 id, const guint8 *data, gsize len,
         pos = end + 1;
     }
     if (strings % 2 != 0) {
-        fm_xen_protocol_error(error, _("libxl %s record at offset %llu has %u strings (keys and values come in pairs)"),
+        fm_record_protocol_error(error, _("libxl %s record at offset %llu has %u strings (keys and values come in pairs)"),
                               name, (ull)offset, strings);
         return FALSE;
     }
@@ -522,12 +477,10 @@ typedef enum {
     FM_XEN_WRITER_LIBXC,       /* inside the libxc stream */
     FM_XEN_WRITER_LIBXL_TAIL,  /* libxc END written: emulator records, libxl END */
     FM_XEN_WRITER_DONE,        /* libxl END written */
-    FM_XEN_WRITER_FAILED,      /* a write failed: position unknown */
 } FmXenWriterState;
 
 struct _FmXenStreamWriter {
-    FmChannel *channel;
-    guint64 base;              /* channel bytes written before the stream */
+    FmRecordWriter *records;   /* knows whether a write failed */
     FmXenWriterState state;
     FmXenLibxcState xc;
     guint64 entries[FM_XEN_PAGE_DATA_MAX_BATCH];  /* pfn entries of one PAGE_DATA */
@@ -542,8 +495,8 @@ fm_xen_stream_writer_new(FmChannel *channel)
     g_return_val_if_fail(channel != NULL, NULL);
 
     writer = g_new0(FmXenStreamWriter, 1);
-    writer->channel = channel;
-    writer->base = fm_channel_get_bytes_written(channel);
+    /* Both layers frame records alike: one record writer serves both. */
+    writer->records = fm_record_writer_new(channel, &fm_xen_libxl_format);
     return writer;
 }
 
@@ -551,6 +504,9 @@ fm_xen_stream_writer_new(FmChannel *channel)
 void
 fm_xen_stream_writer_free(FmXenStreamWriter *writer)
 {
+    if (writer == NULL)
+        return;
+    fm_record_writer_free(writer->records);
     g_free(writer);
 }
 
@@ -559,7 +515,7 @@ guint64
 fm_xen_stream_writer_get_offset(const FmXenStreamWriter *writer)
 {
     g_return_val_if_fail(writer != NULL, 0);
-    return fm_channel_get_bytes_written(writer->channel) - writer->base;
+    return fm_record_writer_get_offset(writer->records);
 }
 
 /* Fails unless the writer is in @expected; @misplaced is the message for a call
@@ -568,32 +524,16 @@ static gboolean
 fm_xen_writer_check_state(FmXenStreamWriter *writer, FmXenWriterState expected,
                           const char *misplaced, GError **error)
 {
+    if (!fm_record_writer_check_usable(writer->records, error))
+        return FALSE;
     if (writer->state == expected)
         return TRUE;
-    if (writer->state == FM_XEN_WRITER_FAILED)
-        g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
-                    _("cannot write to the stream after an earlier error"));
-    else if (writer->state == FM_XEN_WRITER_DONE)
+    if (writer->state == FM_XEN_WRITER_DONE)
         g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
                     _("cannot write to the stream after its libxl END record"));
     else
         g_set_error_literal(error, FM_ERROR, FM_ERROR_FAILED, misplaced);
     return FALSE;
-}
-
-/* Writes @vectors; on failure marks the writer failed and says where. */
-static gboolean
-fm_xen_writer_put(FmXenStreamWriter *writer, const FmIoVector *vectors, gsize n,
-                  GError **error)
-{
-    guint64 offset = fm_xen_stream_writer_get_offset(writer);
-
-    if (!fm_channel_writev_all(writer->channel, vectors, n, error)) {
-        writer->state = FM_XEN_WRITER_FAILED;
-        g_prefix_error(error, _("cannot write the stream at offset %llu: "), (ull)offset);
-        return FALSE;
-    }
-    return TRUE;
 }
 
 /* Writes one record: @type, then @sub (@sub_len bytes, the emulator sub-header or
@@ -602,17 +542,10 @@ static gboolean
 fm_xen_writer_put_record(FmXenStreamWriter *writer, guint32 type, const guint8 *sub,
                          gsize sub_len, const void *body, gsize len, GError **error)
 {
-    static const guint8 zeros[FM_XEN_REC_ALIGN];
-    guint8 head[8];
-    FmIoVector vec[4];
+    FmIoVector vec[2] = { { sub, sub_len }, { body, len } };
 
-    fm_put_le32(head, type);
-    fm_put_le32(head + 4, (guint32)(sub_len + len));
-    vec[0] = (FmIoVector){ head, sizeof(head) };
-    vec[1] = (FmIoVector){ sub, sub_len };
-    vec[2] = (FmIoVector){ body, len };
-    vec[3] = (FmIoVector){ zeros, fm_xen_padding(sub_len + len) };
-    return fm_xen_writer_put(writer, vec, G_N_ELEMENTS(vec), error);
+    return fm_record_writer_put_record(writer->records, type, vec, G_N_ELEMENTS(vec),
+                                       error);
 }
 
 /* Turns the reader's verdict @invalid on a record into the writer's refusal. */
@@ -638,7 +571,7 @@ fm_xen_stream_writer_write_libxl_header(FmXenStreamWriter *writer, GError **erro
     fm_put_be64(header, FM_XEN_LIBXL_IDENT);
     fm_put_be32(header + 8, FM_XEN_LIBXL_VERSION);
     fm_put_be32(header + 12, 0);             /* little-endian, not legacy */
-    if (!fm_xen_writer_put(writer, &vec, 1, error))
+    if (!fm_record_writer_put(writer->records, &vec, 1, error))
         return FALSE;
     writer->state = FM_XEN_WRITER_LIBXL_HEAD;
     return TRUE;
@@ -685,7 +618,7 @@ fm_xen_stream_writer_begin_libxc(FmXenStreamWriter *writer, guint32 domain_type,
     fm_put_le16(domain + 4, FM_XEN_PAGE_SHIFT);
     fm_put_le32(domain + 8, xen_major);
     fm_put_le32(domain + 12, xen_minor);
-    if (!fm_xen_writer_put(writer, &vec, 1, error))
+    if (!fm_record_writer_put(writer->records, &vec, 1, error))
         return FALSE;
     memset(&writer->xc, 0, sizeof(writer->xc));
     writer->xc.version = FM_XEN_LIBXC_VERSION;
@@ -773,7 +706,7 @@ fm_xen_stream_writer_write_pages(FmXenStreamWriter *writer, const guint64 *pfns,
     for (gsize done = 0; done < n; ) {
         guint32 count = (guint32)MIN((gsize)FM_XEN_PAGE_DATA_MAX_BATCH, n - done);
         guint32 with_data = 0;
-        guint8 head[16];
+        guint8 head[8];
         FmIoVector vec[3];
 
         for (guint32 i = 0; i < count; i++) {
@@ -783,16 +716,15 @@ fm_xen_stream_writer_write_pages(FmXenStreamWriter *writer, const guint64 *pfns,
             if (fm_xen_page_type_has_data(type))
                 with_data++;
         }
-        fm_put_le32(head, FM_XEN_LIBXC_REC_PAGE_DATA);
-        fm_put_le32(head + 4, (guint32)(8 + 8 * (guint64)count +
-                                     (guint64)with_data * FM_XEN_PAGE_SIZE));
-        fm_put_le32(head + 8, count);
-        fm_put_le32(head + 12, 0);
+        /* Body: count, reserved, the pfn entries, the pages with data. */
+        fm_put_le32(head, count);
+        fm_put_le32(head + 4, 0);
         vec[0] = (FmIoVector){ head, sizeof(head) };
         vec[1] = (FmIoVector){ writer->entries, 8 * (gsize)count };
         vec[2] = (FmIoVector){ with_data > 0 ? data + data_done * FM_XEN_PAGE_SIZE : NULL,
                                (gsize)with_data * FM_XEN_PAGE_SIZE };
-        if (!fm_xen_writer_put(writer, vec, G_N_ELEMENTS(vec), error))
+        if (!fm_record_writer_put_record(writer->records, FM_XEN_LIBXC_REC_PAGE_DATA, vec,
+                                         G_N_ELEMENTS(vec), error))
             return FALSE;
         fm_xen_libxc_state_apply(&writer->xc, FM_XEN_LIBXC_REC_PAGE_DATA);
         done += count;
@@ -848,9 +780,7 @@ fm_xen_stream_writer_write_emulator_record(FmXenStreamWriter *writer, guint32 ty
         return FALSE;
     }
     offset = fm_xen_stream_writer_get_offset(writer);
-    if (!fm_xen_check_length(FM_XEN_LAYER_LIBXL, fm_xen_libxl_record_name(type),
-                             8 + (guint64)len, 8, FM_XEN_REC_LENGTH_MAX, 0, offset,
-                             &invalid) ||
+    if (!fm_xen_check_emulator_length(type, len, offset, &invalid) ||
         !fm_xen_check_emulator(type, emulator_id, body, len, FALSE, offset, &invalid)) {
         fm_xen_writer_refuse(error, invalid);
         return FALSE;
@@ -886,29 +816,16 @@ typedef enum {
     FM_XEN_READER_FAILED,
 } FmXenReaderState;
 
-/* Where a read stopped short, for the truncation message. */
-typedef enum {
-    FM_XEN_IN_LIBXL_HEADER,
-    FM_XEN_IN_IMAGE_HEADER,
-    FM_XEN_IN_DOMAIN_HEADER,
-    FM_XEN_IN_RECORD_HEADER,
-    FM_XEN_IN_BODY,
-    FM_XEN_IN_PADDING,
-} FmXenPlace;
-
 struct _FmXenStreamReader {
-    FmChannel *channel;
+    FmRecordReader *records;   /* in the format of the current layer */
     guint64 max_pfns;
     FmXenReaderState state;
-    guint64 offset;            /* stream bytes consumed */
     guint32 libxl_options;
     gboolean libxc_seen;       /* LIBXC_CONTEXT read */
     guint32 domain_type;
     guint32 xen_major;
     guint32 xen_minor;
     FmXenLibxcState xc;
-    guint8 *buf;               /* body of the current record */
-    gsize buf_size;
 };
 
 /* Returns a new reader on the borrowed @channel. */
@@ -920,7 +837,7 @@ fm_xen_stream_reader_new(FmChannel *channel, guint64 max_pfns)
     g_return_val_if_fail(channel != NULL, NULL);
 
     reader = g_new0(FmXenStreamReader, 1);
-    reader->channel = channel;
+    reader->records = fm_record_reader_new(channel, &fm_xen_libxl_format);
     reader->max_pfns = max_pfns;
     return reader;
 }
@@ -931,117 +848,8 @@ fm_xen_stream_reader_free(FmXenStreamReader *reader)
 {
     if (reader == NULL)
         return;
-    g_free(reader->buf);
+    fm_record_reader_free(reader->records);
     g_free(reader);
-}
-
-/* Reads up to @len bytes, stopping early only at end of file; counts them in the
- * offset and stores the count in *@got.  A channel error is prefixed with the
- * offset. */
-static gboolean
-fm_xen_reader_read(FmXenStreamReader *reader, guint8 *buf, gsize len, gsize *got,
-                   GError **error)
-{
-    gboolean ok = fm_channel_read_upto(reader->channel, buf, len, got, error);
-
-    reader->offset += *got;
-    if (!ok)
-        g_prefix_error(error, _("cannot read the stream at offset %llu: "),
-                       (ull)reader->offset);
-    return ok;
-}
-
-/* Reads exactly @len bytes; end of file first is a truncation error saying where
- * (@place, in the @layer @type record at @record_offset). */
-static gboolean
-fm_xen_reader_fill(FmXenStreamReader *reader, guint8 *buf, gsize len, FmXenPlace place,
-                   FmXenLayer layer, guint32 type, guint64 record_offset, GError **error)
-{
-    const char *prefix = layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl";
-    g_autofree char *where = NULL;
-    char label[16];
-    gsize got;
-
-    if (!fm_xen_reader_read(reader, buf, len, &got, error))
-        return FALSE;
-    if (got == len)
-        return TRUE;
-
-    switch (place) {
-    case FM_XEN_IN_LIBXL_HEADER:
-        where = g_strdup(_("in the libxl header"));
-        break;
-    case FM_XEN_IN_IMAGE_HEADER:
-        where = g_strdup(_("in the libxc image header"));
-        break;
-    case FM_XEN_IN_DOMAIN_HEADER:
-        where = g_strdup(_("in the libxc domain header"));
-        break;
-    case FM_XEN_IN_RECORD_HEADER:
-        where = g_strdup_printf(_("in a %s record header"), prefix);
-        break;
-    case FM_XEN_IN_BODY:
-        where = g_strdup_printf(_("in the body of the %s %s record at offset %llu"), prefix,
-                                fm_xen_record_label(layer, type, label), (ull)record_offset);
-        break;
-    case FM_XEN_IN_PADDING:
-        where = g_strdup_printf(_("in the padding of the %s %s record at offset %llu"), prefix,
-                                fm_xen_record_label(layer, type, label), (ull)record_offset);
-        break;
-    }
-    fm_xen_protocol_error(error, _("stream truncated at offset %llu (%s)"),
-                          (ull)reader->offset, where);
-    return FALSE;
-}
-
-/* Reads the @len byte body of a record into the buffer at @from, growing the
- * buffer only as the bytes arrive (a hostile length costs nothing until then). */
-static gboolean
-fm_xen_reader_fill_body(FmXenStreamReader *reader, gsize from, gsize len,
-                        FmXenLayer layer, guint32 type, guint64 record_offset,
-                        GError **error)
-{
-    gsize total = from + len;
-    gsize done = 0;
-
-    while (done < len) {
-        gsize step = MIN(len - done, MAX((gsize)FM_XEN_READ_STEP, from + done));
-        gsize need = from + done + step;
-
-        if (reader->buf_size < need) {
-            reader->buf_size = MIN(MAX(need, 2 * reader->buf_size), total);
-            reader->buf = g_realloc(reader->buf, reader->buf_size);
-        }
-        if (!fm_xen_reader_fill(reader, reader->buf + from + done, step, FM_XEN_IN_BODY,
-                                layer, type, record_offset, error))
-            return FALSE;
-        done += step;
-    }
-    return TRUE;
-}
-
-/* Reads and checks the padding after a @len byte body. */
-static gboolean
-fm_xen_reader_read_padding(FmXenStreamReader *reader, guint64 len, FmXenLayer layer,
-                           guint32 type, guint64 record_offset, GError **error)
-{
-    guint8 pad[FM_XEN_REC_ALIGN];
-    gsize pad_len = fm_xen_padding(len);
-    char label[16];
-
-    if (!fm_xen_reader_fill(reader, pad, pad_len, FM_XEN_IN_PADDING, layer, type,
-                            record_offset, error))
-        return FALSE;
-    for (gsize i = 0; i < pad_len; i++) {
-        if (pad[i] != 0) {
-            fm_xen_protocol_error(error, _("nonzero padding in the %s %s record at offset %llu"),
-                                  layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl",
-                                  fm_xen_record_label(layer, type, label),
-                                  (ull)record_offset);
-            return FALSE;
-        }
-    }
-    return TRUE;
 }
 
 /* Reads and checks the libxl header; see fm-xen-stream.h. */
@@ -1058,36 +866,33 @@ fm_xen_stream_reader_read_header(FmXenStreamReader *reader, GError **error)
     g_return_val_if_fail(reader->state == FM_XEN_READER_NEW, FALSE);
     reader->state = FM_XEN_READER_FAILED;
 
-    if (!fm_xen_reader_read(reader, h, sizeof(h), &got, error))
+    if (!fm_record_reader_read(reader->records, h, sizeof(h), &got, error))
         return FALSE;
     /* Identify the stream before complaining that it is short. */
     if (got >= 8) {
         ident = fm_get_be64(h);
         if (ident != FM_XEN_LIBXL_IDENT) {
-            fm_xen_protocol_error(error, _("bad ident 0x%016llx at offset 0: not a libxl migration stream"),
+            fm_record_protocol_error(error, _("bad ident 0x%016llx at offset 0: not a libxl migration stream"),
                                   (ull)ident);
             return FALSE;
         }
     }
-    if (got < sizeof(h)) {
-        fm_xen_protocol_error(error, _("stream truncated at offset %llu (%s)"), (ull)got,
-                              _("in the libxl header"));
-        return FALSE;
-    }
+    if (got < sizeof(h))
+        return fm_record_reader_truncated(reader->records, _("in the libxl header"), error);
     version = fm_get_be32(h + 8);
     if (version != FM_XEN_LIBXL_VERSION) {
-        fm_xen_protocol_error(error, _("unsupported libxl stream version %u at offset 8 (this build reads version %u)"),
+        fm_record_protocol_error(error, _("unsupported libxl stream version %u at offset 8 (this build reads version %u)"),
                               version, FM_XEN_LIBXL_VERSION);
         return FALSE;
     }
     options = fm_get_be32(h + 12);
     if (options & ~FM_XEN_LIBXL_OPT_KNOWN) {
-        fm_xen_protocol_error(error, _("reserved libxl stream options 0x%08x set at offset 12"),
+        fm_record_protocol_error(error, _("reserved libxl stream options 0x%08x set at offset 12"),
                               options & ~FM_XEN_LIBXL_OPT_KNOWN);
         return FALSE;
     }
     if (options & FM_XEN_LIBXL_OPT_BIG_ENDIAN) {
-        fm_xen_protocol_error(error, _("big-endian libxl stream (options 0x%08x at offset 12): only little-endian streams are supported"),
+        fm_record_protocol_error(error, _("big-endian libxl stream (options 0x%08x at offset 12): only little-endian streams are supported"),
                               options);
         return FALSE;
     }
@@ -1102,77 +907,77 @@ fm_xen_reader_read_libxc_headers(FmXenStreamReader *reader, GError **error)
 {
     guint8 ih[FM_XEN_LIBXC_IMAGE_HEADER_SIZE];
     guint8 dh[FM_XEN_LIBXC_DOMAIN_HEADER_SIZE];
-    guint64 at = reader->offset;
+    guint64 at = fm_record_reader_get_offset(reader->records);
     guint64 marker;
     guint32 value;
     guint16 options;
 
-    if (!fm_xen_reader_fill(reader, ih, sizeof(ih), FM_XEN_IN_IMAGE_HEADER,
-                            FM_XEN_LAYER_LIBXC, 0, at, error))
+    if (!fm_record_reader_fill(reader->records, ih, sizeof(ih),
+                               _("in the libxc image header"), error))
         return FALSE;
     marker = fm_get_be64(ih);
     if (marker != FM_XEN_LIBXC_MARKER) {
-        fm_xen_protocol_error(error, _("bad libxc image marker 0x%016llx at offset %llu"),
+        fm_record_protocol_error(error, _("bad libxc image marker 0x%016llx at offset %llu"),
                               (ull)marker, (ull)at);
         return FALSE;
     }
     value = fm_get_be32(ih + 8);
     if (value != FM_XEN_LIBXC_ID) {
-        fm_xen_protocol_error(error, _("bad libxc image id 0x%08x at offset %llu (expected 0x%08x, \"XENF\")"),
+        fm_record_protocol_error(error, _("bad libxc image id 0x%08x at offset %llu (expected 0x%08x, \"XENF\")"),
                               value, (ull)(at + 8), FM_XEN_LIBXC_ID);
         return FALSE;
     }
     value = fm_get_be32(ih + 12);
     if (value < 2 || value > FM_XEN_LIBXC_VERSION) {
-        fm_xen_protocol_error(error, _("unsupported libxc stream version %u at offset %llu (this build reads versions 2 and 3)"),
+        fm_record_protocol_error(error, _("unsupported libxc stream version %u at offset %llu (this build reads versions 2 and 3)"),
                               value, (ull)(at + 12));
         return FALSE;
     }
     reader->xc.version = value;
     options = fm_get_be16(ih + 16);
     if (options & ~FM_XEN_LIBXC_OPT_BIG_ENDIAN) {
-        fm_xen_protocol_error(error, _("reserved libxc image options 0x%04x set at offset %llu"),
+        fm_record_protocol_error(error, _("reserved libxc image options 0x%04x set at offset %llu"),
                               options & ~FM_XEN_LIBXC_OPT_BIG_ENDIAN, (ull)(at + 16));
         return FALSE;
     }
     if (options & FM_XEN_LIBXC_OPT_BIG_ENDIAN) {
-        fm_xen_protocol_error(error, _("big-endian libxc stream (options 0x%04x at offset %llu): only little-endian streams are supported"),
+        fm_record_protocol_error(error, _("big-endian libxc stream (options 0x%04x at offset %llu): only little-endian streams are supported"),
                               options, (ull)(at + 16));
         return FALSE;
     }
     if (fm_get_be16(ih + 18) != 0 || fm_get_be32(ih + 20) != 0) {
         guint off = fm_get_be16(ih + 18) != 0 ? 18 : 20;
 
-        fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+        fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
                               (ull)(off == 18 ? fm_get_be16(ih + 18) : fm_get_be32(ih + 20)),
                               (ull)(at + off));
         return FALSE;
     }
 
-    at = reader->offset;
-    if (!fm_xen_reader_fill(reader, dh, sizeof(dh), FM_XEN_IN_DOMAIN_HEADER,
-                            FM_XEN_LAYER_LIBXC, 0, at, error))
+    at = fm_record_reader_get_offset(reader->records);
+    if (!fm_record_reader_fill(reader->records, dh, sizeof(dh),
+                               _("in the libxc domain header"), error))
         return FALSE;
     value = fm_get_le32(dh);
     if (value == FM_XEN_DOMAIN_X86_PV) {
-        fm_xen_protocol_error(error, _("unsupported libxc domain type 1 (x86 PV) at offset %llu: only x86 HVM streams (HVM and PVH guests) are supported"),
+        fm_record_protocol_error(error, _("unsupported libxc domain type 1 (x86 PV) at offset %llu: only x86 HVM streams (HVM and PVH guests) are supported"),
                               (ull)at);
         return FALSE;
     }
     if (value != FM_XEN_DOMAIN_X86_HVM) {
-        fm_xen_protocol_error(error, _("unknown libxc domain type %u at offset %llu"), value,
+        fm_record_protocol_error(error, _("unknown libxc domain type %u at offset %llu"), value,
                               (ull)at);
         return FALSE;
     }
     reader->domain_type = value;
     value = fm_get_le16(dh + 4);
     if (value != FM_XEN_PAGE_SHIFT) {
-        fm_xen_protocol_error(error, _("invalid page shift %u at offset %llu (x86 pages are 4096 bytes: 12)"),
+        fm_record_protocol_error(error, _("invalid page shift %u at offset %llu (x86 pages are 4096 bytes: 12)"),
                               value, (ull)(at + 4));
         return FALSE;
     }
     if (fm_get_le16(dh + 6) != 0) {
-        fm_xen_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+        fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
                               (ull)fm_get_le16(dh + 6), (ull)(at + 6));
         return FALSE;
     }
@@ -1187,19 +992,20 @@ fm_xen_reader_libxl_record(FmXenStreamReader *reader, guint32 type, guint32 len,
                            guint64 offset, FmXenRecord *record, GError **error)
 {
     const char *name = fm_xen_libxl_record_name(type);
+    const guint8 *body;
     guint64 min = 0, max = 0;
 
     switch ((FmXenLibxlRecordType)type) {
     case FM_XEN_LIBXL_REC_END:
         if (!reader->libxc_seen) {
-            fm_xen_protocol_error(error, _("libxl END record at offset %llu before any libxc stream"),
+            fm_record_protocol_error(error, _("libxl END record at offset %llu before any libxc stream"),
                                   (ull)offset);
             return FALSE;
         }
         break;
     case FM_XEN_LIBXL_REC_LIBXC_CONTEXT:
         if (reader->libxc_seen) {
-            fm_xen_protocol_error(error, _("second libxl LIBXC_CONTEXT record at offset %llu (a stream carries one libxc stream)"),
+            fm_record_protocol_error(error, _("second libxl LIBXC_CONTEXT record at offset %llu (a stream carries one libxc stream)"),
                                   (ull)offset);
             return FALSE;
         }
@@ -1211,24 +1017,26 @@ fm_xen_reader_libxl_record(FmXenStreamReader *reader, guint32 type, guint32 len,
         break;
     case FM_XEN_LIBXL_REC_CHECKPOINT_END:
     case FM_XEN_LIBXL_REC_CHECKPOINT_STATE:
-        fm_xen_protocol_error(error, _("libxl %s record at offset %llu in a stream that is not checkpointed"),
+        fm_record_protocol_error(error, _("libxl %s record at offset %llu in a stream that is not checkpointed"),
                               name, (ull)offset);
         return FALSE;
     case FM_XEN_LIBXL_REC_TYPE_LAST:
     default:
-        fm_xen_protocol_error(error, _("unknown libxl record type 0x%08x at offset %llu"),
+        fm_record_protocol_error(error, _("unknown libxl record type 0x%08x at offset %llu"),
                               type, (ull)offset);
         return FALSE;
     }
-    if (!fm_xen_check_length(FM_XEN_LAYER_LIBXL, name, len, min, max, 0, offset, error) ||
-        !fm_xen_reader_fill_body(reader, 0, len, FM_XEN_LAYER_LIBXL, type, offset, error) ||
-        !fm_xen_reader_read_padding(reader, len, FM_XEN_LAYER_LIBXL, type, offset, error))
+    if (!fm_record_check_length(&fm_xen_libxl_format, type, len, min, max, 0, offset,
+                                error) ||
+        !fm_record_reader_read_body(reader->records, 0, len, error) ||
+        !fm_record_reader_read_padding(reader->records, error))
         return FALSE;
+    body = fm_record_reader_get_body(reader->records);
 
     if (min == 8) {
-        record->emulator_id = fm_get_le32(reader->buf);
-        record->emulator_index = fm_get_le32(reader->buf + 4);
-        if (!fm_xen_check_emulator(type, record->emulator_id, reader->buf + 8, len - 8,
+        record->emulator_id = fm_get_le32(body);
+        record->emulator_index = fm_get_le32(body + 4);
+        if (!fm_xen_check_emulator(type, record->emulator_id, body + 8, len - 8,
                                    (reader->libxl_options & FM_XEN_LIBXL_OPT_LEGACY) != 0,
                                    offset, error))
             return FALSE;
@@ -1238,6 +1046,7 @@ fm_xen_reader_libxl_record(FmXenStreamReader *reader, guint32 type, guint32 len,
             return FALSE;
         reader->libxc_seen = TRUE;
         reader->state = FM_XEN_READER_LIBXC;
+        fm_record_reader_set_format(reader->records, &fm_xen_libxc_format);
     } else if (type == FM_XEN_LIBXL_REC_END) {
         reader->state = FM_XEN_READER_DONE;
     } else {
@@ -1260,20 +1069,23 @@ fm_xen_reader_libxc_record(FmXenStreamReader *reader, guint32 type, guint32 len,
         guint32 count;
 
         head = 8;
-        if (!fm_xen_reader_fill_body(reader, 0, head, FM_XEN_LAYER_LIBXC, type, offset,
-                                     error) ||
-            !fm_xen_check_page_data_head(reader->buf, len, offset, &count, error))
+        if (!fm_record_reader_read_body(reader->records, 0, head, error) ||
+            !fm_xen_check_page_data_head(fm_record_reader_get_body(reader->records), len,
+                                         offset, &count, error))
             return FALSE;
     }
-    if (!fm_xen_reader_fill_body(reader, head, len - head, FM_XEN_LAYER_LIBXC, type,
-                                 offset, error) ||
-        !fm_xen_reader_read_padding(reader, len, FM_XEN_LAYER_LIBXC, type, offset, error) ||
-        !fm_xen_libxc_check_body(type, reader->buf, len, offset, reader->max_pfns, record,
-                                 error))
+    if (!fm_record_reader_read_body(reader->records, head, len - head, error) ||
+        !fm_record_reader_read_padding(reader->records, error) ||
+        !fm_xen_libxc_check_body(type, fm_record_reader_get_body(reader->records), len,
+                                 offset, reader->max_pfns, record, error))
         return FALSE;
     fm_xen_libxc_state_apply(&reader->xc, type);
-    reader->state = type == FM_XEN_LIBXC_REC_END ? FM_XEN_READER_LIBXL :
-        FM_XEN_READER_LIBXC;
+    if (type == FM_XEN_LIBXC_REC_END) {
+        reader->state = FM_XEN_READER_LIBXL;
+        fm_record_reader_set_format(reader->records, &fm_xen_libxl_format);
+    } else {
+        reader->state = FM_XEN_READER_LIBXC;
+    }
     return TRUE;
 }
 
@@ -1283,11 +1095,9 @@ fm_xen_stream_reader_next(FmXenStreamReader *reader, FmXenRecord *record,
                           GError **error)
 {
     FmXenLayer layer;
-    guint8 head[8];
     guint64 offset;
     guint32 type;
     guint32 len;
-    gsize got;
     gboolean ok;
 
     g_return_val_if_fail(reader != NULL && record != NULL, FALSE);
@@ -1296,25 +1106,9 @@ fm_xen_stream_reader_next(FmXenStreamReader *reader, FmXenRecord *record,
     layer = reader->state == FM_XEN_READER_LIBXC ? FM_XEN_LAYER_LIBXC : FM_XEN_LAYER_LIBXL;
     reader->state = FM_XEN_READER_FAILED;
 
-    offset = reader->offset;
-    if (!fm_xen_reader_read(reader, head, sizeof(head), &got, error))
+    if (!fm_record_reader_next_header(reader->records, &type, &len, error))
         return FALSE;
-    if (got == 0) {
-        fm_xen_protocol_error(error, _("stream ends at offset %llu without a %s END record"),
-                              (ull)offset, layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl");
-        return FALSE;
-    }
-    if (got < sizeof(head)) {
-        g_autofree char *where =
-            g_strdup_printf(_("in a %s record header"),
-                            layer == FM_XEN_LAYER_LIBXC ? "libxc" : "libxl");
-
-        fm_xen_protocol_error(error, _("stream truncated at offset %llu (%s)"),
-                              (ull)reader->offset, where);
-        return FALSE;
-    }
-    type = fm_get_le32(head);
-    len = fm_get_le32(head + 4);
+    offset = fm_record_reader_get_record_offset(reader->records);
 
     memset(record, 0, sizeof(*record));
     if (layer == FM_XEN_LAYER_LIBXC)
@@ -1327,7 +1121,7 @@ fm_xen_stream_reader_next(FmXenStreamReader *reader, FmXenRecord *record,
     }
     record->layer = layer;
     record->type = type;
-    record->body = reader->buf;
+    record->body = fm_record_reader_get_body(reader->records);
     record->len = len;
     record->offset = offset;
     return TRUE;
@@ -1345,20 +1139,10 @@ fm_xen_stream_reader_is_done(const FmXenStreamReader *reader)
 gboolean
 fm_xen_stream_reader_check_eof(FmXenStreamReader *reader, GError **error)
 {
-    guint8 byte;
-    gsize got;
-
     g_return_val_if_fail(reader != NULL, FALSE);
     g_return_val_if_fail(reader->state == FM_XEN_READER_DONE, FALSE);
 
-    if (!fm_xen_reader_read(reader, &byte, 1, &got, error))
-        return FALSE;
-    if (got != 0) {
-        fm_xen_protocol_error(error, _("trailing data after the libxl END record, at offset %llu"),
-                              (ull)(reader->offset - 1));
-        return FALSE;
-    }
-    return TRUE;
+    return fm_record_reader_check_eof(reader->records, error);
 }
 
 /* Returns the libxl header's options. */
@@ -1402,7 +1186,7 @@ guint64
 fm_xen_stream_reader_get_offset(const FmXenStreamReader *reader)
 {
     g_return_val_if_fail(reader != NULL, 0);
-    return reader->offset;
+    return fm_record_reader_get_offset(reader->records);
 }
 
 /* ---- the Xen sink ---- */
@@ -1739,14 +1523,10 @@ fm_xen_sink_set_emulator_state(FmSink *sink, const void *xenstore_data,
         return FALSE;
     }
     /* The offset is unknown yet: the checks below speak of offset 0. */
-    if (!fm_xen_check_length(FM_XEN_LAYER_LIBXL,
-                             fm_xen_libxl_record_name(FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA),
-                             8 + (guint64)xenstore_len, 8, FM_XEN_REC_LENGTH_MAX, 0, 0,
-                             &invalid) ||
-        !fm_xen_check_length(FM_XEN_LAYER_LIBXL,
-                             fm_xen_libxl_record_name(FM_XEN_LIBXL_REC_EMULATOR_CONTEXT),
-                             8 + (guint64)context_len, 8, FM_XEN_REC_LENGTH_MAX, 0, 0,
-                             &invalid) ||
+    if (!fm_xen_check_emulator_length(FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA,
+                                      xenstore_len, 0, &invalid) ||
+        !fm_xen_check_emulator_length(FM_XEN_LIBXL_REC_EMULATOR_CONTEXT, context_len, 0,
+                                      &invalid) ||
         !fm_xen_check_emulator(FM_XEN_LIBXL_REC_EMULATOR_XENSTORE_DATA,
                                FM_XEN_EMULATOR_QEMU_UPSTREAM, xenstore_data, xenstore_len,
                                FALSE, 0, &invalid)) {
