@@ -430,6 +430,96 @@ test_string_errors(void)
     g_assert_cmpstr(error2->message, ==, expected2);
 }
 
+/* Input that is not UTF-8, or not printable, in each place a message quotes. */
+typedef struct {
+    const char *name;      /* the name for errors (a path) */
+    const char *xml;
+    const char *message;   /* the exact message */
+} HostileCase;
+
+#define HOSTILE_HEAD "<scenario><guest memory='4GiB'/><link bandwidth='1Gbit'/>"
+#define HOSTILE_TYPES "(expected idle, web, db, sweep, phases, trace)"
+
+static const HostileCase hostile_cases[] = {
+    /* the path: bytes of a file name that are not UTF-8, or none at all */
+    { "\xff\xfe.xml", "<scenario><guest memory='lots'/><link bandwidth='1G'/><workload type='web'/></scenario>",
+      "\\xFF\\xFE.xml:1: <guest memory>: invalid size 'lots'" },
+    { "", "<scenario><guest memory='lots'/><link bandwidth='1G'/><workload type='web'/></scenario>",
+      "'':1: <guest memory>: invalid size 'lots'" },
+    { "bad\n.xml", "<scenario>", "bad\\n.xml:1: malformed XML: Premature end of data in tag scenario line 1" },
+    { "\xc3", "", "\\xC3: empty document, expected <scenario>" },
+    /* values: control characters written as character references */
+    { "h.xml", "<scenario><guest memory='&#10;4G&#9;'/><link bandwidth='1G'/><workload type='web'/></scenario>",
+      "h.xml:1: <guest memory>: invalid size '\\n4G\\t': unexpected whitespace" },
+    { "h.xml", HOSTILE_HEAD "<workload type='&#x85;[31m'/></scenario>",
+      "h.xml:1: <workload type>: unknown workload type '\\u{0085}[31m' " HOSTILE_TYPES },
+    { "h.xml", HOSTILE_HEAD "<workload type='\xe2\x80\xae' rate='1/s'/></scenario>",
+      "h.xml:1: <workload type>: unknown workload type '\\u{202E}' " HOSTILE_TYPES },
+    { "h.xml", HOSTILE_HEAD "<workload type='idle' zipf=\"&apos;\"/></scenario>",
+      "h.xml:1: <workload zipf>: invalid number '\\''" },
+    { "h.xml", HOSTILE_HEAD "<workload type='web'/><seed>&#127;</seed></scenario>",
+      "h.xml:1: <seed>: invalid seed '\\x7F' (expected an integer from 0 to 18446744073709551615)" },
+    /* a document in Latin-1: libxml2 hands out UTF-8, which stays as it is */
+    { "l.xml", "<?xml version='1.0' encoding='ISO-8859-1'?>" HOSTILE_HEAD
+      "<workload type='\xe9t\xe9'/></scenario>",
+      "l.xml:1: <workload type>: unknown workload type '\xc3\xa9t\xc3\xa9' " HOSTILE_TYPES },
+    /* element and attribute names */
+    { "n.xml", "<?xml version='1.0' encoding='ISO-8859-1'?>" HOSTILE_HEAD
+      "<workload type='web' sp\xe9\x65\x64='1'/></scenario>",
+      "n.xml:1: <workload sp\xc3\xa9\x65\x64>: attribute not allowed here" },
+    { "n.xml", "<scenario><\xc3\xa9/></scenario>",
+      "n.xml:1: <\xc3\xa9>: element not allowed inside <scenario>" },
+    { "n.xml", "<scenario xmlns=\"urn:a'b\"/>",
+      "n.xml:1: <scenario>: unexpected namespace 'urn:a\\'b' (scenario elements have none)" },
+    { "n.xml", "<scenario xmlns='urn:\xc3\xa9&#x85;'/>",
+      "n.xml:1: malformed XML: xmlns: 'urn:\xc3\xa9\\u{0085}' is not a valid URI" },
+    /* libxml2's messages copy input too */
+    { "n.xml", "<scenario xmlns='urn:&#9;x'/>",
+      "n.xml:1: malformed XML: xmlns: 'urn:\\tx' is not a valid URI" },
+    /* bytes that are not UTF-8 in a document that says nothing of its encoding:
+     * libxml2's message, on one line */
+    { "u.xml", "<scenario name='\xff\xfe'/>",
+      "u.xml:1: malformed XML: Input is not proper UTF-8, indicate encoding ! "
+      "Bytes: 0xFF 0xFE 0x27 0x2F" },
+    /* the trace's path comes from the scenario's */
+    { "\xff/t.xml", HOSTILE_HEAD "<workload type='trace' file='n&#10;.trace'/></scenario>",
+      "\\xFF/t.xml:1: <workload file>: cannot open \\xFF/n\\n.trace: No such file or directory" },
+};
+
+static void
+test_hostile_errors(void)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(hostile_cases); i++) {
+        const HostileCase *c = &hostile_cases[i];
+        g_autoptr(GError) error = NULL;
+
+        g_test_message("case %" G_GSIZE_FORMAT, i);
+        g_assert_null(fm_scenario_load_string(c->xml, c->name, &error));
+        g_assert_error(error, FM_ERROR, FM_ERROR_CONFIG);
+        g_assert_true(g_utf8_validate(error->message, -1, NULL));
+        g_assert_cmpstr(error->message, ==, c->message);
+    }
+}
+
+/* A huge value is cut in the message, which stays valid UTF-8 and names it. */
+static void
+test_hostile_long(void)
+{
+    g_autoptr(GString) xml = g_string_new(HOSTILE_HEAD "<workload type='idle' zipf='");
+    g_autoptr(GError) error = NULL;
+
+    for (int i = 0; i < 5000; i++)
+        g_string_append(xml, "\xc3\xa9");
+    g_string_append(xml, "'/></scenario>");
+    g_assert_null(fm_scenario_load_string(xml->str, "long.xml", &error));
+    g_assert_error(error, FM_ERROR, FM_ERROR_CONFIG);
+    g_assert_true(g_utf8_validate(error->message, -1, NULL));
+    g_assert_true(g_str_has_prefix(error->message,
+                                   "long.xml:1: <workload zipf>: invalid number '\xc3\xa9\xc3\xa9"));
+    g_assert_true(g_str_has_suffix(error->message, "...'"));
+    g_assert_cmpuint(strlen(error->message), <, 300);
+}
+
 /* ---- bad files ---- */
 
 typedef struct {
@@ -698,6 +788,8 @@ main(int argc, char **argv)
     g_test_add_func("/scenario/region-defaults", test_region_defaults);
     g_test_add_func("/scenario/phases-max", test_phases_max);
     g_test_add_func("/scenario/errors/string", test_string_errors);
+    g_test_add_func("/scenario/errors/hostile", test_hostile_errors);
+    g_test_add_func("/scenario/errors/hostile-long", test_hostile_long);
     g_test_add_func("/scenario/errors/bad-files", test_bad_files);
     g_test_add_func("/scenario/errors/bad-files-complete", test_bad_files_complete);
     g_test_add_func("/scenario/errors/missing-file", test_missing_file);

@@ -80,7 +80,13 @@ static const BadCase bad_sizes[] = {
     { "1 2", "invalid size '1 2': unknown unit '2'" SIZE_UNITS },
     { " 1G", "invalid size ' 1G': unexpected whitespace" },
     { "1G ", "invalid size '1G ': unexpected whitespace" },
-    { "1\tG", "invalid size '1\tG': unknown unit '\tG'" SIZE_UNITS },
+    /* control characters are escaped: a message stays on one line */
+    { "1\tG", "invalid size '1\\tG': unknown unit '\\tG'" SIZE_UNITS },
+    /* input that is not UTF-8 is escaped byte by byte: the message is UTF-8 */
+    { "1\xff", "invalid size '1\\xFF': unknown unit '\\xFF'" SIZE_UNITS },
+    { "\xc3", "invalid size '\\xC3'" },
+    { "1 G\xe2\x82", "invalid size '1 G\\xE2\\x82': unknown unit 'G\\xE2\\x82'" SIZE_UNITS },
+    { "1'G", "invalid size '1\\'G': unknown unit '\\'G'" SIZE_UNITS },
     { "1e400", "invalid size '1e400': out of range" },
     { "18446744073709551616", "invalid size '18446744073709551616': out of range" },
     { "16384P", "invalid size '16384P': out of range" },

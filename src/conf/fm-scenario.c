@@ -23,6 +23,7 @@
 #include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 #include "util/fm-units.h"
 
 /*
@@ -99,6 +100,18 @@ fm_xml_error_clear(gpointer data)
     g_free(e->message);
 }
 
+/* Returns libxml2's message @text as it may be put in ours (newly allocated): on
+ * one line, and valid UTF-8 even where libxml2 copied bytes of the input. */
+static char *
+fm_xml_error_message(const char *text)
+{
+    g_autofree char *line = g_strstrip(g_strdelimit(g_strdup(text ? text : ""), "\n", ' '));
+
+    if (*line == '\0')
+        return g_strdup(_("libxml2 gave no details"));
+    return fm_utf8_safe(line, -1);
+}
+
 /* libxml2 structured error handler: records errors (not warnings) in @data, an
  * FmXmlErrors. */
 static void
@@ -112,7 +125,7 @@ fm_xml_errors_collect(void *data, xmlErrorPtr err)
 
     e.line = err->line > 0 ? err->line : 0;
     e.node = err->node;
-    e.message = g_strchomp(g_strdup(err->message ? err->message : ""));
+    e.message = fm_xml_error_message(err->message);
     g_array_append_val(errors->errors, e);
 }
 
@@ -176,15 +189,18 @@ fm_scenario_failv(GError **error, const char *path, long line, const char *eleme
                   const char *attr, const char *fmt, va_list ap)
 {
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    g_autofree char *where = fm_utf8_safe(path, -1);
+    g_autofree char *elem = fm_utf8_safe(element, -1);
+    g_autofree char *field = attr ? fm_utf8_safe(attr, -1) : NULL;
 
     /* The punctuation is not translated: it is the same "file:line:" that editors
      * and compilers use, so that messages can be clicked on. */
-    if (attr)
+    if (field)
         g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s:%ld: <%s %s>: %s",
-                    path, line, element, attr, msg);
+                    where, line, elem, field, msg);
     else
         g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s:%ld: <%s>: %s",
-                    path, line, element, msg);
+                    where, line, elem, msg);
     return FALSE;
 }
 
@@ -208,12 +224,14 @@ static gboolean G_GNUC_PRINTF(3, 4)
 fm_scenario_fail_file(GError **error, const char *path, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
+    g_autofree char *where = NULL;
     va_list ap;
 
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s: %s", path, msg);
+    where = fm_utf8_safe(path, -1);
+    g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s: %s", where, msg);
     return FALSE;
 }
 
@@ -300,10 +318,11 @@ fm_scenario_parse(const char *buf, gsize len, const char *path, GError **error)
 
     if (errors.errors->len > 0) {
         const FmXmlError *e = &g_array_index(errors.errors, FmXmlError, 0);
+        g_autofree char *where = fm_utf8_safe(path, -1);
 
         /* Namespace errors are reported with a document; still not acceptable. */
         g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, _("%s:%d: malformed XML: %s"),
-                    path, e->line, e->message);
+                    where, e->line, e->message);
         g_clear_pointer(&doc, xmlFreeDoc);
     } else if (!doc) {
         fm_scenario_fail_file(error, path, "%s", _("malformed XML"));
@@ -474,9 +493,10 @@ fm_scenario_explain_element(const xmlNode *node, const xmlNode *parent,
     const FmElementRule *rule;
 
     if (node->ns && node->ns->href) {
+        g_autofree char *href = fm_quote((const char *) node->ns->href, -1);
+
         fm_scenario_fail(error, path, node, NULL,
-                         _("unexpected namespace '%s' (scenario elements have none)"),
-                         (const char *) node->ns->href);
+                         _("unexpected namespace %s (scenario elements have none)"), href);
         return TRUE;
     }
 
@@ -487,8 +507,10 @@ fm_scenario_explain_element(const xmlNode *node, const xmlNode *parent,
         return TRUE;
     }
     if (!rule) {
+        g_autofree char *pname = fm_utf8_safe((const char *) parent->name, -1);
+
         fm_scenario_fail(error, path, node, NULL, _("element not allowed inside <%s>"),
-                         (const char *) parent->name);
+                         pname);
         return TRUE;
     }
     if (fm_xml_is(node, "phase") && !fm_scenario_is_phases(parent)) {
@@ -610,6 +632,7 @@ fm_scenario_schema_error(xmlDoc *doc, GArray *errors, const char *path, GError *
     xmlNode *root = xmlDocGetRootElement(doc);
     long line = fm_xml_line(root);
     const FmXmlError *e;
+    g_autofree char *where = NULL;
 
     if (root && fm_scenario_explain_element(root, NULL, path, error))
         return FALSE;
@@ -630,7 +653,8 @@ fm_scenario_schema_error(xmlDoc *doc, GArray *errors, const char *path, GError *
     }
     if (e->node)
         return fm_scenario_fail(error, path, e->node, NULL, "%s", e->message);
-    g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s:%ld: %s", path, line, e->message);
+    where = fm_utf8_safe(path, -1);
+    g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s:%ld: %s", where, line, e->message);
     return FALSE;
 }
 
@@ -673,7 +697,29 @@ typedef struct {
     double page_rate;        /* link pages per second: the base of relative rates */
     guint32 page_size;       /* the guest's, for traces */
     guint64 page_count;
+    GPtrArray *strings;      /* of char *: what fm_scenario_quoted() handed out */
 } FmScenarioReader;
+
+/* Returns @text quoted for a message (fm_quote()), owned by @r: a message may quote
+ * several values, and the reading ends soon after a failure. */
+static const char *
+fm_scenario_quoted(const FmScenarioReader *r, const char *text)
+{
+    char *quoted = fm_quote(text, -1);
+
+    g_ptr_array_add(r->strings, quoted);
+    return quoted;
+}
+
+/* Returns @text (a path) made safe for a message (fm_utf8_safe()), owned by @r. */
+static const char *
+fm_scenario_safe(const FmScenarioReader *r, const char *text)
+{
+    char *safe = fm_utf8_safe(text, -1);
+
+    g_ptr_array_add(r->strings, safe);
+    return safe;
+}
 
 /* Reads attribute @attr of @node as a size; FALSE with @error naming the field. */
 static gboolean
@@ -738,9 +784,9 @@ fm_scenario_read_guest(const FmScenarioReader *r, const xmlNode *node,
         if (bytes < FM_SCENARIO_MIN_PAGE_SIZE || bytes > FM_SCENARIO_MAX_PAGE_SIZE ||
             (bytes & (bytes - 1)) != 0)
             return fm_scenario_fail(error, r->path, node, "page-size",
-                                    _("must be a power of two from %u to %u bytes, not '%s'"),
+                                    _("must be a power of two from %u to %u bytes, not %s"),
                                     FM_SCENARIO_MIN_PAGE_SIZE, FM_SCENARIO_MAX_PAGE_SIZE,
-                                    page_size);
+                                    fm_scenario_quoted(r, page_size));
         scenario->page_size = (guint32) bytes;
     }
 
@@ -751,16 +797,16 @@ fm_scenario_read_guest(const FmScenarioReader *r, const xmlNode *node,
         return FALSE;
     if (bytes < scenario->page_size)
         return fm_scenario_fail(error, r->path, node, "memory",
-                                _("'%s' is less than one page (%u bytes)"),
-                                memory, scenario->page_size);
+                                _("%s is less than one page (%u bytes)"),
+                                fm_scenario_quoted(r, memory), scenario->page_size);
     if (bytes > FM_SCENARIO_MAX_MEMORY)
         return fm_scenario_fail(error, r->path, node, "memory",
-                                _("'%s' is more than the supported maximum of 1 TiB"),
-                                memory);
+                                _("%s is more than the supported maximum of 1 TiB"),
+                                fm_scenario_quoted(r, memory));
     if (bytes % scenario->page_size != 0)
         return fm_scenario_fail(error, r->path, node, "memory",
-                                _("'%s' is not a multiple of the page size (%u bytes)"),
-                                memory, scenario->page_size);
+                                _("%s is not a multiple of the page size (%u bytes)"),
+                                fm_scenario_quoted(r, memory), scenario->page_size);
     scenario->memory = bytes;
     return TRUE;
 }
@@ -839,15 +885,16 @@ fm_scenario_read_trace(const FmScenarioReader *r, const xmlNode *node, const cha
         return fm_scenario_fail(error, r->path, node, "file", "%s", local->message);
     if (fm_trace_n_intervals(trace) == 0)
         return fm_scenario_fail(error, r->path, node, "file",
-                                _("%s: the trace has no interval to replay"), resolved);
+                                _("%s: the trace has no interval to replay"),
+                                fm_scenario_safe(r, resolved));
     if (fm_trace_page_size(trace) != r->page_size)
         return fm_scenario_fail(error, r->path, node, "file",
                                 _("%s: the trace's pages are %u bytes, the guest's %u"),
-                                resolved, fm_trace_page_size(trace), r->page_size);
+                                fm_scenario_safe(r, resolved), fm_trace_page_size(trace), r->page_size);
     if (fm_trace_page_count(trace) > r->page_count)
         return fm_scenario_fail(error, r->path, node, "file",
                                 _("%s: the trace covers %llu pages, more than the guest's %llu"),
-                                resolved, (unsigned long long) fm_trace_page_count(trace),
+                                fm_scenario_safe(r, resolved), (unsigned long long) fm_trace_page_count(trace),
                                 (unsigned long long) r->page_count);
     fm_workload_spec_set_trace(spec, trace);
     return TRUE;
@@ -886,7 +933,8 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
         g_autofree char *names = fm_scenario_type_names(!is_phase);
 
         return fm_scenario_fail(error, r->path, node, "type",
-                                _("unknown workload type '%s' (expected %s)"), type, names);
+                                _("unknown workload type %s (expected %s)"),
+                                fm_scenario_quoted(r, type), names);
     }
 
     spec->type = t;
@@ -923,8 +971,8 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
         spec->rate = FM_SCENARIO_IDLE_RATE;
     } else {
         return fm_scenario_fail(error, r->path, node, NULL,
-                                _("missing required attribute 'rate' (no default for type '%s')"),
-                                type);
+                                _("missing required attribute 'rate' (no default for type %s)"),
+                                fm_scenario_quoted(r, type));
     }
 
     if (zipf) {
@@ -932,11 +980,11 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
 
         if (!fm_units_parse_number(zipf, &spec->zipf_s, &negative) && !negative)
             return fm_scenario_fail(error, r->path, node, "zipf",
-                                    _("invalid number '%s'"), zipf);
+                                    _("invalid number %s"), fm_scenario_quoted(r, zipf));
         if (negative || spec->zipf_s <= 0)
             return fm_scenario_fail(error, r->path, node, "zipf",
-                                    _("the Zipf exponent must be greater than 0, not '%s'"),
-                                    zipf);
+                                    _("the Zipf exponent must be greater than 0, not %s"),
+                                    fm_scenario_quoted(r, zipf));
     }
 
     if (region_start) {
@@ -945,8 +993,8 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
             return FALSE;
         if (spec->region_start >= 1.0)
             return fm_scenario_fail(error, r->path, node, "region-start",
-                                    _("must be below 100%% of memory, not '%s'"),
-                                    region_start);
+                                    _("must be below 100%% of memory, not %s"),
+                                    fm_scenario_quoted(r, region_start));
     }
     if (region_size) {
         if (!fm_scenario_attr_ratio(r, node, "region-size", region_size,
@@ -954,12 +1002,13 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
             return FALSE;
         if (spec->region_size <= 0 || spec->region_size > 1.0)
             return fm_scenario_fail(error, r->path, node, "region-size",
-                                    _("must be more than 0%% and at most 100%% of memory, not '%s'"),
-                                    region_size);
+                                    _("must be more than 0%% and at most 100%% of memory, not %s"),
+                                    fm_scenario_quoted(r, region_size));
         if (spec->region_start + spec->region_size > 1.0 + FM_SCENARIO_FRACTION_SLACK)
             return fm_scenario_fail(error, r->path, node, "region-size",
-                                    _("the region ends beyond memory (region-start '%s' + region-size '%s' > 100%%)"),
-                                    region_start ? region_start : "0", region_size);
+                                    _("the region ends beyond memory (region-start %s + region-size %s > 100%%)"),
+                                    fm_scenario_quoted(r, region_start ? region_start : "0"),
+                                    fm_scenario_quoted(r, region_size));
         /* Absorb rounding so that the region never ends past the last page. */
         spec->region_size = MIN(spec->region_size, 1.0 - spec->region_start);
     } else {
@@ -1020,8 +1069,8 @@ fm_scenario_read_seed(const FmScenarioReader *r, const xmlNode *node,
 
     if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, &scenario->seed, NULL))
         return fm_scenario_fail(error, r->path, node, NULL,
-                                _("invalid seed '%s' (expected an integer from 0 to %s)"),
-                                text, "18446744073709551615");
+                                _("invalid seed %s (expected an integer from 0 to %s)"),
+                                fm_scenario_quoted(r, text), "18446744073709551615");
     return TRUE;
 }
 
@@ -1068,7 +1117,8 @@ static gboolean
 fm_scenario_read(const char *path, const xmlNode *root, FmScenario *scenario,
                  GError **error)
 {
-    FmScenarioReader r = { .path = path };
+    g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func(g_free);
+    FmScenarioReader r = { .path = path, .strings = strings };
     const xmlNode *guest = NULL;
     const xmlNode *link = NULL;
     const xmlNode *workload = NULL;

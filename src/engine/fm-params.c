@@ -11,6 +11,7 @@
 #include "engine/fm-params.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 #include "util/fm-units.h"
 
 /* Settings in the order given; names and values are owned by the set. */
@@ -93,8 +94,10 @@ fm_param_set_parse(FmParamSet *set, const char *assignment, GError **error)
     g_return_val_if_fail(set != NULL && assignment != NULL, FALSE);
     eq = strchr(assignment, '=');
     if (eq == NULL || eq == assignment || eq[1] == '\0') {
+        g_autofree char *quoted = fm_quote(assignment, -1);
+
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("invalid parameter '%s': expected NAME=VALUE"), assignment);
+                    _("invalid parameter %s: expected NAME=VALUE"), quoted);
         return FALSE;
     }
     name = g_strndup(assignment, eq - assignment);
@@ -109,6 +112,7 @@ fm_param_parse_value(const FmParamSpec *spec, const char *text, double *out,
                      GError **error)
 {
     g_autoptr(GError) local = NULL;
+    g_autofree char *quoted = fm_quote(text, -1);
     double value = 0;
     char *end = NULL;
 
@@ -118,8 +122,8 @@ fm_param_parse_value(const FmParamSpec *spec, const char *text, double *out,
         if (!g_ascii_isdigit(text[0]) ||
             !g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32, &v, NULL)) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("parameter %s: '%s' is not a non-negative integer"),
-                        spec->name, text);
+                        _("parameter %s: %s is not a non-negative integer"),
+                        spec->name, quoted);
             return FALSE;
         }
         value = v;
@@ -129,7 +133,7 @@ fm_param_parse_value(const FmParamSpec *spec, const char *text, double *out,
         value = g_ascii_strtod(text, &end);
         if (end == text || *end != '\0' || !isfinite(value)) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("parameter %s: '%s' is not a number"), spec->name, text);
+                        _("parameter %s: %s is not a number"), spec->name, quoted);
             return FALSE;
         }
         break;
@@ -144,8 +148,8 @@ fm_param_parse_value(const FmParamSpec *spec, const char *text, double *out,
             value = 0;
         } else {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("parameter %s: '%s' is not a boolean (use 1/0, true/false, yes/no, on/off)"),
-                        spec->name, text);
+                        _("parameter %s: %s is not a boolean (use 1/0, true/false, yes/no, on/off)"),
+                        spec->name, quoted);
             return FALSE;
         }
         break;
@@ -169,9 +173,11 @@ fm_param_parse_value(const FmParamSpec *spec, const char *text, double *out,
     }
 
     if (value < spec->min || value > spec->max) {
+        g_autofree char *shown = fm_utf8_safe(text, -1);
+
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
                     _("parameter %s: %s is out of range [%.15g, %.15g]"),
-                    spec->name, text, spec->min, spec->max);
+                    spec->name, shown, spec->min, spec->max);
         return FALSE;
     }
     *out = value;
@@ -223,8 +229,10 @@ fm_param_set_check(const FmParamSet *set, const FmParamSpec *const *tables,
                                                s->name);
                 }
             }
+            g_autofree char *quoted = fm_quote(name, -1);
+
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("unknown parameter '%s' (known: %s)"), name, known->str);
+                        _("unknown parameter %s (known: %s)"), quoted, known->str);
             return FALSE;
         }
         if (!fm_param_parse_value(spec, set->values->pdata[i], &value, error))

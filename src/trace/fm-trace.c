@@ -22,6 +22,7 @@
 #include "util/fm-crc32c.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 /* A FILE writer hands its buffer to stdio once it holds this much. */
 #define FM_TRACE_WRITER_FLUSH (64 * 1024)
@@ -655,7 +656,9 @@ fm_trace_save_file(const FmTrace *trace, const char *path, GError **error)
     if (f == NULL) {
         int saved = errno;
 
-        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot create %s: %s"), path,
+        g_autofree char *where = fm_utf8_safe(path, -1);
+
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot create %s: %s"), where,
                     g_strerror(saved));
         return FALSE;
     }
@@ -669,8 +672,10 @@ fm_trace_save_file(const FmTrace *trace, const char *path, GError **error)
                     g_strerror(saved));
     }
     if (!ok) {
+        g_autofree char *where = fm_utf8_safe(path, -1);
+
         (void)unlink(path);
-        g_set_error(error, FM_ERROR, local->code, "%s: %s", path, local->message);
+        g_set_error(error, FM_ERROR, local->code, "%s: %s", where, local->message);
         return FALSE;
     }
     return TRUE;
@@ -1133,14 +1138,18 @@ fm_trace_load_file(const char *path, GError **error)
     if (f == NULL) {
         int saved = errno;
 
-        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot open %s: %s"), path,
+        g_autofree char *where = fm_utf8_safe(path, -1);
+
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot open %s: %s"), where,
                     g_strerror(saved));
         return NULL;
     }
     trace = fm_trace_load_stream(f, &local);
     fclose(f);
     if (trace == NULL) {
-        g_set_error(error, FM_ERROR, local->code, "%s: %s", path, local->message);
+        g_autofree char *where = fm_utf8_safe(path, -1);
+
+        g_set_error(error, FM_ERROR, local->code, "%s: %s", where, local->message);
         return NULL;
     }
     return trace;

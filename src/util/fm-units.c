@@ -12,6 +12,7 @@
 
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 /*
  * Accepted syntax, the same for every kind:
@@ -121,19 +122,20 @@ static gboolean
 fm_units_fail(GError **error, FmUnitsKind kind, const char *text, const char *reason)
 {
     g_autofree char *head = NULL;
+    g_autofree char *quoted = fm_quote(text, -1);
 
     switch (kind) {
     case FM_UNITS_SIZE:
-        head = g_strdup_printf(_("invalid size '%s'"), text);
+        head = g_strdup_printf(_("invalid size %s"), quoted);
         break;
     case FM_UNITS_BANDWIDTH:
-        head = g_strdup_printf(_("invalid bandwidth '%s'"), text);
+        head = g_strdup_printf(_("invalid bandwidth %s"), quoted);
         break;
     case FM_UNITS_DURATION:
-        head = g_strdup_printf(_("invalid duration '%s'"), text);
+        head = g_strdup_printf(_("invalid duration %s"), quoted);
         break;
     case FM_UNITS_RATIO:
-        head = g_strdup_printf(_("invalid ratio '%s'"), text);
+        head = g_strdup_printf(_("invalid ratio %s"), quoted);
         break;
     }
 
@@ -208,8 +210,9 @@ fm_units_scan(const char *text, FmUnitsKind kind, double *value, double *factor,
             break;
     }
     if (!u->name) {
+        g_autofree char *quoted = fm_quote(unit, -1);
         g_autofree char *reason =
-            g_strdup_printf(_("unknown unit '%s' (expected %s)"), unit, fm_units_hint(kind));
+            g_strdup_printf(_("unknown unit %s (expected %s)"), quoted, fm_units_hint(kind));
         return fm_units_fail(error, kind, text, reason);
     }
     if (negative)
@@ -365,6 +368,7 @@ fm_units_parse_rate(const char *text, double page_rate, double *rate, GError **e
 {
     gsize len = strlen(text);
     g_autofree char *number = NULL;
+    g_autofree char *quoted = fm_quote(text, -1);
     gboolean negative;
     double scale;
     double value;
@@ -377,22 +381,22 @@ fm_units_parse_rate(const char *text, double page_rate, double *rate, GError **e
         scale = 1.0;
     } else {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("invalid rate '%s' (expected a share of the link's page rate such as '25%%', or page writes per second such as '7600/s')"),
-                    text);
+                    _("invalid rate %s (expected a share of the link's page rate such as '25%%', or page writes per second such as '7600/s')"),
+                    quoted);
         return FALSE;
     }
     if (!fm_units_parse_number(number, &value, &negative)) {
         if (negative)
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid rate '%s': must not be negative"), text);
+                        _("invalid rate %s: must not be negative"), quoted);
         else
-            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, _("invalid rate '%s'"), text);
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, _("invalid rate %s"), quoted);
         return FALSE;
     }
     *rate = value * scale;
     if (!isfinite(*rate)) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("invalid rate '%s': out of range"), text);
+                    _("invalid rate %s: out of range"), quoted);
         return FALSE;
     }
     return TRUE;
