@@ -229,8 +229,9 @@ test_prediction_error(void)
                            st.time_elapsed, et * 100, row->stats.downtime * 1000,
                            st.downtime * 1000, ed * 100);
             g_assert_cmpfloat(fabs(et), <=, 0.20);
-            /* a downtime of a few pages: 1 ms is the resolution that matters */
-            if (row->converges && fabs(row->stats.downtime - st.downtime) > 0.001)
+            /* a downtime of a few pages: 2 ms is the resolution that matters (the
+             * fragment policy stops once what is pending fits its 2 ms slack) */
+            if (row->converges && fabs(row->stats.downtime - st.downtime) > 0.002)
                 g_assert_cmpfloat(fabs(ed), <=, 0.20);
         }
     }

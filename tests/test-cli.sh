@@ -14,7 +14,7 @@ expect 2 "fragmig: error: unknown command 'frobnicate'" "unknown command" -- fro
 expect 0 "" "simulate --help" -- simulate --help
 grep -q -- '--policy' "$tmp/out" && ok "simulate --help shows --policy" || notok "simulate --help shows --policy"
 expect 0 "" "policies" -- policies
-grep -q 'hot_streak' "$tmp/out" && ok "policies lists hot_streak" || notok "policies lists hot_streak"
+grep -q 'hot_ratio' "$tmp/out" && ok "policies lists hot_ratio" || notok "policies lists hot_ratio"
 expect 2 "fragmig: error: no scenario given" "simulate without scenario" -- simulate
 expect 1 "nonexistent.xml" "simulate missing file" -- simulate "$tmp/nonexistent.xml"
 expect 2 "unknown policy 'nope' (known: xen, xen-classic, qemu, fragment)" "bad policy" -- simulate --policy nope "$small"

@@ -195,19 +195,48 @@ test_fragment_cuts_hot(void)
 {
     /* the whole 32 MiB sweep region would fit in 300 ms: ask for 50 ms */
     const char *const knobs[] = { "max_downtime=50ms", NULL };
-    Run frag, xen;
-    const FmJobStats *fs, *xs;
+    const char *const impatient[] = { "max_downtime=50ms", "patience=0", NULL };
+    Run frag, quick, xen;
+    const FmJobStats *fs, *qs, *xs;
 
     run_ok(&frag, workloads[3], "fragment", knobs);
+    run_ok(&quick, workloads[3], "fragment", impatient);
     run_ok(&xen, workloads[3], "xen", knobs);
     fs = fm_job_get_stats(frag.job);
+    qs = fm_job_get_stats(quick.job);
     xs = fm_job_get_stats(xen.job);
     /* 50 % of 64 MiB in fragments of 2 MiB: 16 HOT fragments */
     g_assert_cmpuint(fs->fragments_hot, ==, 16);
     g_assert_cmpuint(xs->fragments_hot, ==, 0);
-    g_assert_cmpuint(fs->data_processed, <, xs->data_processed * 6 / 10);
-    g_assert_cmpfloat(fs->time_elapsed, <, xs->time_elapsed * 0.6);
+    /* by default: Xen's time and downtime at most, less than half of its data */
+    g_assert_cmpuint(fs->data_processed, <, xs->data_processed * 5 / 10);
+    g_assert_cmpfloat(fs->time_elapsed, <=, xs->time_elapsed * 1.02);
     g_assert_cmpfloat(fs->downtime, <=, xs->downtime * 1.01);
+    /* not waiting for the sweep to end: less than half of Xen's time too */
+    g_assert_cmpuint(qs->fragments_hot, ==, 16);
+    g_assert_cmpuint(qs->data_processed, <, xs->data_processed * 5 / 10);
+    g_assert_cmpfloat(qs->time_elapsed, <, xs->time_elapsed * 0.5);
+    g_assert_cmpfloat(qs->downtime, <=, xs->downtime * 1.01);
+    run_clear(&frag);
+    run_clear(&quick);
+    run_clear(&xen);
+}
+
+/* A sweep that ends during the migration: the default waits for it, as Xen's rounds
+ * do, and pays neither more time nor more downtime than Xen. */
+static void
+test_fragment_waits_for_sweep_end(void)
+{
+    Run frag, xen;
+    const FmJobStats *fs, *xs;
+
+    run_ok(&frag, workloads[4], "fragment", NULL);
+    run_ok(&xen, workloads[4], "xen", NULL);
+    fs = fm_job_get_stats(frag.job);
+    xs = fm_job_get_stats(xen.job);
+    g_assert_cmpfloat(fs->time_elapsed, <=, xs->time_elapsed * 1.02);
+    g_assert_cmpuint(fs->data_processed, <=, xs->data_processed * 102 / 100);
+    g_assert_cmpfloat(fs->downtime, <=, MAX(xs->downtime * 1.1, xs->downtime + 0.01));
     run_clear(&frag);
     run_clear(&xen);
 }
@@ -650,17 +679,18 @@ test_time_remaining_error(void)
     /* 64 MiB fit 300 ms: a tighter target makes the runs go on after round 0 */
     const char *const knobs[] = { "max_downtime=10ms", NULL };
     /* Bounds where the model's rules are the policy's (downtime target, no
-     * progress); 0 = measured only: xen stops at its round cap and qemu under the
-     * sweep at its time cap, which the model does not know (fm-predict.h): there
-     * the prediction is a lower bound, refreshed every round. */
+     * progress); 0 = measured only: xen stops at its round cap, fragment at the
+     * stop of its shadow of xen, and qemu under the sweep at its time cap, which
+     * the model does not know (fm-predict.h): there the prediction is a lower
+     * bound, refreshed every round. */
     static const struct {
         guint workload;
         const char *policy;
         double max_error;
     } cases[] = {
-        { 1, "qemu", 0.15 }, { 1, "fragment", 0.15 }, { 1, "xen", 0 },
-        { 2, "qemu", 0.20 }, { 2, "fragment", 0.20 }, { 2, "xen", 0 },
-        { 3, "fragment", 0.10 }, { 3, "qemu", 0 }, { 3, "xen", 0 },
+        { 1, "qemu", 0.15 }, { 1, "fragment", 0 }, { 1, "xen", 0 },
+        { 2, "qemu", 0.20 }, { 2, "fragment", 0 }, { 2, "xen", 0 },
+        { 3, "fragment", 0 }, { 3, "qemu", 0 }, { 3, "xen", 0 },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -708,7 +738,8 @@ test_stop_reason_names(void)
 {
     static const char *const names[] = {
         "", "downtime-target", "dirty-below-threshold", "only-hot-left", "no-progress",
-        "max-rounds", "max-data", "max-time", "busy", "cancelled", "error",
+        "downtime-slack", "xen-would-stop", "max-rounds", "max-data", "max-time", "busy",
+        "cancelled", "error",
     };
     g_autofree char *joined = fm_stop_reason_names();
 
@@ -821,6 +852,7 @@ main(int argc, char **argv)
     g_test_add_func("/engine/xen-classic-peek-and-skip", test_xen_classic_peek_and_skip);
     g_test_add_func("/engine/qemu-auto-converge", test_qemu_auto_converge);
     g_test_add_func("/engine/fragment-cuts-hot", test_fragment_cuts_hot);
+    g_test_add_func("/engine/fragment-waits-for-sweep-end", test_fragment_waits_for_sweep_end);
     g_test_add_func("/engine/deterministic", test_deterministic);
     g_test_add_func("/engine/cancel", test_cancel);
     g_test_add_func("/engine/link-failure", test_link_failure);

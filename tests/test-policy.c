@@ -48,7 +48,7 @@ assert_decision(FmPolicy *policy, const FmRoundStats *st, FmFragTracker *tracker
                 FmDecision expect, const char *expect_reason)
 {
     g_autoptr(GArray) frags = g_array_new(FALSE, FALSE, sizeof(guint32));
-    FmPlan plan = { frags, FALSE, 0 };
+    FmPlan plan = { frags, FALSE, 0, 0 };
     FmStopReason reason;
     FmDecision d;
 
@@ -128,7 +128,7 @@ test_xen_classic(void)
     g_autoptr(FmPolicy) xc = make_policy("xen-classic", NULL);
     g_autoptr(FmFragTracker) tracker = fm_frag_tracker_new(PAGES, FRAG);
     g_autoptr(GArray) frags = g_array_new(FALSE, FALSE, sizeof(guint32));
-    FmPlan plan = { frags, FALSE, 0 };
+    FmPlan plan = { frags, FALSE, 0, 0 };
     FmRoundStats st;
 
     st = make_stats(5, 3000);
@@ -175,7 +175,7 @@ test_qemu_auto_converge(void)
     g_autoptr(FmPolicy) plain = make_policy("qemu", NULL);
     g_autoptr(FmFragTracker) tracker = fm_frag_tracker_new(PAGES, FRAG);
     g_autoptr(GArray) frags = g_array_new(FALSE, FALSE, sizeof(guint32));
-    FmPlan plan = { frags, FALSE, 0 };
+    FmPlan plan = { frags, FALSE, 0, 0 };
 
     for (guint i = 0; i < G_N_ELEMENTS(expect); i++) {
         FmRoundStats st = make_stats(i + 1, 4000);
@@ -224,137 +224,210 @@ make_tracker(void)
     return tracker;
 }
 
+/* Feeds the fragment policy one harvest: @dirty pages found dirty, @pending (NULL:
+ * the dirty ones) waiting, at @elapsed seconds; returns the decision, fills @plan. */
+static FmDecision
+fragment_step_pending(FmPolicy *policy, FmFragTracker *tracker, FmBitmap *dirty,
+                      FmBitmap *pending, double elapsed, FmPlan *plan, FmStopReason *reason)
+{
+    FmRoundStats st;
+
+    pending = pending ? pending : dirty;
+    st = make_stats(1, fm_bitmap_count(pending));
+    st.elapsed = elapsed;
+    st.dirty = dirty;
+    fm_frag_tracker_update(tracker, dirty, pending, 1.0, 0.5);
+    fm_policy_plan_round(policy, &st, tracker, plan);
+    return fm_policy_should_stop(policy, &st, tracker, reason);
+}
+
+/* The same, with every dirty page pending. */
+static FmDecision
+fragment_step(FmPolicy *policy, FmFragTracker *tracker, FmBitmap *dirty, double elapsed,
+              FmPlan *plan, FmStopReason *reason)
+{
+    return fragment_step_pending(policy, tracker, dirty, NULL, elapsed, plan, reason);
+}
+
+/* After Xen's round 0: a fragment written whole is HOT, one written at 1/8 or 1/2
+ * is sent; the plan skips re-dirtied pages and waits for the shadow's next harvest. */
 static void
 test_fragment_hot(void)
 {
     g_autoptr(FmPolicy) frag = make_policy("fragment", NULL);
     g_autoptr(FmFragTracker) tracker = make_tracker();
     g_autoptr(GArray) frags = g_array_new(FALSE, FALSE, sizeof(guint32));
-    FmPlan plan = { frags, FALSE, 0 };
-    FmRoundStats st = make_stats(2, 4 * FRAG);
-    /* 4 * 64 pages pending at 125 MB/s: horizon 8.4 ms */
+    g_autoptr(FmBitmap) dirty = fm_bitmap_new(PAGES);
+    FmPlan plan = { frags, FALSE, 0, 0 };
+    FmStopReason reason = FM_STOP_NONE;
+    double round;
 
-    set_frag(tracker, 0, FRAG, 2, 1000.0);  /* streak 2, 1-exp(-8.4) ~ 1: HOT */
-    set_frag(tracker, 1, FRAG, 1, 1000.0);  /* streak 1 only: iterated */
-    set_frag(tracker, 2, FRAG, 2, 1.0);     /* slow: 1-exp(-0.0084) < 0.5 */
-    set_frag(tracker, 3, FRAG, 5, 10.0);    /* 1-exp(-0.084) < 0.5 */
-    fm_policy_plan_round(frag, &st, tracker, &plan);
+    fm_bitmap_set_range(dirty, 0, FRAG);            /* fragment 0: all of it */
+    fm_bitmap_set_range(dirty, 3 * FRAG, FRAG / 8); /* fragment 3: 8 pages */
+    fm_bitmap_set_range(dirty, 5 * FRAG, FRAG / 2); /* fragment 5: half */
+    /* a round 0 of 4 ms; the next one lasts 3.4 ms */
+    g_assert_cmpint(fragment_step(frag, tracker, dirty, 0.004, &plan, &reason), ==,
+                    FM_DECISION_CONTINUE);
     g_assert_cmpuint(fm_frag_tracker_get(tracker, 0)->state, ==, FM_FRAG_HOT);
-    g_assert_cmpuint(fm_frag_tracker_get(tracker, 1)->state, ==, FM_FRAG_ACTIVE);
-    g_assert_cmpuint(fm_frag_tracker_get(tracker, 2)->state, ==, FM_FRAG_ACTIVE);
     g_assert_cmpuint(fm_frag_tracker_get(tracker, 3)->state, ==, FM_FRAG_ACTIVE);
+    g_assert_cmpuint(fm_frag_tracker_get(tracker, 5)->state, ==, FM_FRAG_ACTIVE);
     /* HOT left out; coldest first */
-    g_assert_cmpuint(plan.fragments->len, ==, 3);
-    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 0), ==, 2);
-    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 1), ==, 3);
-    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 2), ==, 1);
-    g_assert_false(plan.skip_redirtied);
-    g_assert_cmpuint(fm_frag_tracker_hot_count(tracker), ==, 1);
-    g_assert_cmpuint(fm_frag_tracker_pending_hot(tracker), ==, FRAG);
-    g_assert_cmpuint(fm_frag_tracker_pending_other(tracker), ==, 3 * FRAG);
+    g_assert_cmpuint(plan.fragments->len, ==, 2);
+    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 0), ==, 3);
+    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 1), ==, 5);
+    g_assert_true(plan.skip_redirtied);
+    /* Xen's round 1 sends the 104 dirty pages: the shadow round lasts that long;
+     * the next harvest comes after the 40 pages planned and an eighth of it */
+    round = 104.0 * 4096 / BW;
+    g_assert_cmpfloat_with_epsilon(plan.wait_until, 0.004 + 40.0 * 4096 / BW + round / 8,
+                                   1e-9);
 }
 
+/* hot_ratio: the share of a fragment predicted to be re-dirtied within a round. */
 static void
 test_fragment_hot_ratio(void)
 {
-    const char *const knobs[] = { "hot_ratio=5%", "hot_streak=3", NULL };
+    const char *const knobs[] = { "hot_ratio=40%", NULL };
     g_autoptr(FmPolicy) frag = make_policy("fragment", knobs);
     g_autoptr(FmFragTracker) tracker = make_tracker();
     g_autoptr(GArray) frags = g_array_new(FALSE, FALSE, sizeof(guint32));
-    FmPlan plan = { frags, FALSE, 0 };
-    FmRoundStats st = make_stats(2, 4 * FRAG);
+    g_autoptr(FmBitmap) dirty = fm_bitmap_new(PAGES);
+    FmPlan plan = { frags, FALSE, 0, 0 };
+    FmStopReason reason = FM_STOP_NONE;
 
-    /* 128 pages pending: horizon 4.19 ms */
-    set_frag(tracker, 2, FRAG, 3, 20.0);    /* 8.0 % > 5 %, streak 3: HOT */
-    set_frag(tracker, 3, FRAG, 2, 1000.0);  /* streak 2 < 3 */
-    fm_policy_plan_round(frag, &st, tracker, &plan);
-    g_assert_cmpuint(fm_frag_tracker_get(tracker, 2)->state, ==, FM_FRAG_HOT);
-    g_assert_cmpuint(fm_frag_tracker_get(tracker, 3)->state, ==, FM_FRAG_ACTIVE);
+    /* 96 pages dirty: the next round lasts 3.1 ms of a 1 s round 0, so fragment 2
+     * (all written) is predicted re-dirtied at 2.1 %, fragment 3 less */
+    fm_bitmap_set_range(dirty, 2 * FRAG, FRAG);
+    fm_bitmap_set_range(dirty, 3 * FRAG, FRAG / 2);
+    fragment_step(frag, tracker, dirty, 1.0, &plan, &reason);
+    g_assert_cmpuint(fm_frag_tracker_get(tracker, 2)->state, !=, FM_FRAG_HOT);
+    /* a round as long as the last one: 1 - (0.5 / 64) > 40 % */
+    fm_bitmap_clear_all(dirty);
+    fm_bitmap_set_range(dirty, 0, 48 * FRAG);
+    fm_bitmap_set_range(dirty, 2 * FRAG, FRAG);
+    {
+        g_autoptr(FmPolicy) frag2 = make_policy("fragment", knobs);
+        g_autoptr(FmFragTracker) t2 = make_tracker();
+
+        /* 3072 dirty pages take 0.1 s: a round 0 of 0.1 s predicts the same share */
+        fragment_step(frag2, t2, dirty, 3072.0 * 4096 / BW, &plan, &reason);
+        g_assert_cmpuint(fm_frag_tracker_get(t2, 2)->state, ==, FM_FRAG_HOT);
+    }
 }
 
+/* A HOT fragment whose load stops rejoins within the shadow round, and a stray
+ * write afterwards does not make it HOT again. */
 static void
 test_fragment_cool_down(void)
 {
     g_autoptr(FmPolicy) frag = make_policy("fragment", NULL);
     g_autoptr(FmFragTracker) tracker = make_tracker();
     g_autoptr(GArray) frags = g_array_new(FALSE, FALSE, sizeof(guint32));
-    FmPlan plan = { frags, FALSE, 0 };
-    FmRoundStats st = make_stats(4, FRAG);
-    FmFragment *f0 = fm_frag_tracker_get_mut(tracker, 0);
+    g_autoptr(FmBitmap) dirty = fm_bitmap_new(PAGES);
+    g_autoptr(FmBitmap) pending = fm_bitmap_new(PAGES);
+    FmPlan plan = { frags, FALSE, 0, 0 };
+    FmStopReason reason = FM_STOP_NONE;
+    double t, end;
 
-    set_frag(tracker, 0, FRAG, 0, 0.0);
-    f0->state = FM_FRAG_HOT;
-    f0->clean = 1;
-    fm_policy_plan_round(frag, &st, tracker, &plan);
-    g_assert_cmpuint(f0->state, ==, FM_FRAG_HOT);   /* one clean round is not enough */
+    /* round 0 of 10 ms with fragments 0-9 written whole: HOT */
+    fm_bitmap_set_range(dirty, 0, 10 * FRAG);
+    fragment_step(frag, tracker, dirty, 0.01, &plan, &reason);
+    g_assert_cmpuint(fm_frag_tracker_hot_count(tracker), ==, 10);
+    end = plan.wait_until;
+    /* still written: an observation at the usual rate keeps them HOT */
+    t = 0.01 + (end - 0.01) / 2;
+    fragment_step(frag, tracker, dirty, t, &plan, &reason);
+    g_assert_cmpuint(fm_frag_tracker_hot_count(tracker), ==, 10);
     g_assert_cmpuint(plan.fragments->len, ==, 0);
-    f0->clean = 2;
-    fm_policy_plan_round(frag, &st, tracker, &plan);
-    g_assert_cmpuint(f0->state, ==, FM_FRAG_COLD);
-    g_assert_cmpuint(plan.fragments->len, ==, 1);
+    /* nothing written since but one page elsewhere: they cool, planned at once */
+    fm_bitmap_set(pending, 11 * FRAG);
+    fm_bitmap_set_range(pending, 0, 10 * FRAG);
+    fm_bitmap_clear_all(dirty);
+    fm_bitmap_set(dirty, 11 * FRAG);
+    g_assert_cmpint(fragment_step_pending(frag, tracker, dirty, pending, t + 1e-4, &plan,
+                                          &reason), ==, FM_DECISION_CONTINUE);
+    g_assert_cmpuint(fm_frag_tracker_hot_count(tracker), ==, 0);
+    /* coldest first (11), then as many of 0-9 as fit before the shadow's boundary:
+     * 19.6 ms of the 21 ms round are left, 598 pages */
+    g_assert_cmpuint(plan.fragments->len, ==, 10);
+    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 0), ==, 11);
+    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 9), ==, 8);
+    /* one page written again in fragment 0: still cooled */
+    fm_bitmap_set(dirty, 0);
+    fragment_step_pending(frag, tracker, dirty, pending, t + 2e-4, &plan, &reason);
+    g_assert_cmpuint(fm_frag_tracker_get(tracker, 0)->state, !=, FM_FRAG_HOT);
 }
 
+/* The stop rules: below Xen's threshold, within downtime_slack, at Xen's own stop;
+ * with patience 0 when only HOT fragments are left; at max_data. */
 static void
 test_fragment_stop(void)
 {
-    g_autoptr(FmFragTracker) tracker = make_tracker();
-    FmRoundStats st;
+    g_autoptr(GArray) frags = g_array_new(FALSE, FALSE, sizeof(guint32));
+    g_autoptr(FmBitmap) dirty = fm_bitmap_new(PAGES);
+    FmPlan plan = { frags, FALSE, 0, 0 };
+    FmStopReason reason = FM_STOP_NONE;
 
-    /* (a) everything fits the downtime target */
     {
-        g_autoptr(FmPolicy) frag = make_policy("fragment", NULL);
-        set_frag(tracker, 0, 9000 / 64, 1, 0.1);
-        st = make_stats(1, 9000 / 64);
-        assert_decision(frag, &st, tracker, FM_DECISION_STOP_AND_COPY, "downtime-target");
-    }
-    /* only HOT fragments have pending pages */
-    {
-        g_autoptr(FmPolicy) frag = make_policy("fragment", NULL);
-        g_autoptr(FmFragTracker) t = make_tracker();
-        for (guint i = 0; i < 64; i++)
-            set_frag(t, i, 0, 0, 0);
-        for (guint i = 0; i < 60; i++) {
-            set_frag(t, i, FRAG, 3, 1000.0);
-            fm_frag_tracker_set_state(t, i, FM_FRAG_HOT);
-        }
-        st = make_stats(3, 60 * FRAG);
-        st.max_downtime = 0.001;
-        assert_decision(frag, &st, t, FM_DECISION_STOP_AND_COPY, "only-hot-left");
-    }
-    /* (b) less than 10 % progress, then (c) caps */
-    {
-        g_autoptr(FmPolicy) frag = make_policy("fragment", NULL);
-        g_autoptr(FmFragTracker) t = make_tracker();
-        for (guint i = 0; i < 40; i++)
-            set_frag(t, i, FRAG, 1, 0.01);
-        st = make_stats(1, 40 * FRAG);          /* 2560 of 4096 pending: progress */
-        st.max_downtime = 0.001;
-        assert_decision(frag, &st, t, FM_DECISION_CONTINUE, NULL);
-        for (guint i = 0; i < 40; i++)
-            set_frag(t, i, 60, 1, 0.01);        /* 2400: shrank by 6.25 % only */
-        st = make_stats(2, 40 * 60);
-        st.max_downtime = 0.001;
-        assert_decision(frag, &st, t, FM_DECISION_STOP_AND_COPY, "no-progress");
-    }
-    {
-        const char *const knobs[] = { "max_rounds=3", "max_data=1.5", NULL };
+        const char *const knobs[] = { "downtime_slack=0", NULL };
         g_autoptr(FmPolicy) frag = make_policy("fragment", knobs);
         g_autoptr(FmFragTracker) t = make_tracker();
-        for (guint i = 0; i < 40; i++)
-            set_frag(t, i, FRAG, 1, 0.01);
-        st = make_stats(3, 40 * FRAG);
-        st.max_downtime = 0.001;
-        assert_decision(frag, &st, t, FM_DECISION_STOP_AND_COPY, "max-rounds");
+
+        fm_bitmap_set_range(dirty, 0, 49);
+        g_assert_cmpint(fragment_step(frag, t, dirty, 1.0, &plan, &reason), ==,
+                        FM_DECISION_STOP_AND_COPY);
+        g_assert_cmpstr(fm_stop_reason_to_string(reason), ==, "dirty-below-threshold");
+    }
+    {
+        g_autoptr(FmPolicy) frag = make_policy("fragment", NULL);
+        g_autoptr(FmFragTracker) t = make_tracker();
+
+        /* 60 pages take 1.97 ms: within the 2 ms slack */
+        fm_bitmap_set_range(dirty, 0, 60);
+        fragment_step(frag, t, dirty, 1.0, &plan, &reason);
+        g_assert_cmpstr(fm_stop_reason_to_string(reason), ==, "downtime-slack");
+    }
+    {
+        /* Xen's five rounds, each as long as the shadow says: then Xen's stop */
+        g_autoptr(FmPolicy) frag = make_policy("fragment", NULL);
+        g_autoptr(FmFragTracker) t = make_tracker();
+        double when = 1.0;
+        guint steps = 0;
+
+        fm_bitmap_clear_all(dirty);
+        fm_bitmap_set_range(dirty, 0, 20 * FRAG + 7);
+        while (fragment_step(frag, t, dirty, when, &plan, &reason) ==
+               FM_DECISION_CONTINUE) {
+            g_assert_cmpfloat(plan.wait_until, >, when);
+            when = plan.wait_until;
+            g_assert_cmpuint(++steps, <, 1000);
+        }
+        g_assert_cmpstr(fm_stop_reason_to_string(reason), ==, "xen-would-stop");
+        /* four shadow rounds of 1287 pages each after round 0 */
+        g_assert_cmpfloat_with_epsilon(when, 1.0 + 4 * 1287.0 * 4096 / BW, 1e-6);
+    }
+    {
+        const char *const knobs[] = { "patience=0", NULL };
+        g_autoptr(FmPolicy) frag = make_policy("fragment", knobs);
+        g_autoptr(FmFragTracker) t = make_tracker();
+
+        fm_bitmap_clear_all(dirty);
+        fm_bitmap_set_range(dirty, 0, 20 * FRAG);
+        fragment_step(frag, t, dirty, 0.01, &plan, &reason);
+        g_assert_cmpuint(fm_frag_tracker_hot_count(t), ==, 20);
+        g_assert_cmpstr(fm_stop_reason_to_string(reason), ==, "only-hot-left");
     }
     {
         const char *const knobs[] = { "max_data=1.5", NULL };
         g_autoptr(FmPolicy) frag = make_policy("fragment", knobs);
         g_autoptr(FmFragTracker) t = make_tracker();
-        for (guint i = 0; i < 40; i++)
-            set_frag(t, i, FRAG, 1, 0.01);
-        st = make_stats(2, 40 * FRAG);
-        st.max_downtime = 0.001;
+        FmRoundStats st = make_stats(1, 40 * FRAG);
+
+        fm_bitmap_clear_all(dirty);
+        fm_bitmap_set_range(dirty, 0, 40 * FRAG);
+        st.dirty = dirty;
         st.bytes_sent = 1.5 * PAGES * 4096;
+        fm_frag_tracker_update(t, dirty, dirty, 1.0, 0.5);
         assert_decision(frag, &st, t, FM_DECISION_STOP_AND_COPY, "max-data");
     }
 }
@@ -370,7 +443,7 @@ test_deterministic(void)
         g_autoptr(FmFragTracker) tb = make_tracker();
         g_autoptr(GArray) fa = g_array_new(FALSE, FALSE, sizeof(guint32));
         g_autoptr(GArray) fb = g_array_new(FALSE, FALSE, sizeof(guint32));
-        FmPlan pa = { fa, FALSE, 0 }, pb = { fb, FALSE, 0 };
+        FmPlan pa = { fa, FALSE, 0, 0 }, pb = { fb, FALSE, 0, 0 };
 
         for (guint r = 1; r < 40; r++) {
             FmRoundStats st = make_stats(r, 100 + (r * 7919) % 3000);

@@ -18,7 +18,8 @@
 #include "util/fm-units.h"
 
 /* The candidates: every policy with its defaults, and the variants that matter most
- * under load (DESIGN.md section 3): a quicker or slower cut of HOT fragments,
+ * under load (DESIGN.md section 3): no waiting for HOT fragments to cool, a
+ * quicker or slower cut of HOT fragments,
  * smaller and larger fragments, and QEMU's auto-converge.  Parameters are
  * space-separated NAME=VALUE. */
 static const struct {
@@ -26,7 +27,7 @@ static const struct {
     const char *variant;
 } fm_advise_candidates[] = {
     { "fragment", "" },
-    { "fragment", "hot_streak=1" },
+    { "fragment", "patience=0" },
     { "fragment", "hot_ratio=0.25" },
     { "fragment", "hot_ratio=0.8" },
     { "fragment", "fragment_size=128" },

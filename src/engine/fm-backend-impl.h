@@ -29,6 +29,8 @@ typedef struct {
     gboolean (*set_throttle)(FmBackend *self, guint percent, GError **error); /* optional */
     double (*guest_slowdown)(FmBackend *self);                                /* optional */
     gint64 (*now)(FmBackend *self);
+    /* Lets @seconds pass with the guest running (optional: a real sleep if NULL). */
+    void (*wait)(FmBackend *self, double seconds);
     void (*free)(FmBackend *self);
 } FmBackendOps;
 

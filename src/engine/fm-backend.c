@@ -147,3 +147,16 @@ fm_backend_free(FmBackend *backend)
     if (backend != NULL)
         backend->ops->free(backend);
 }
+
+/* Waits @seconds on the backend's clock: its own hook, or a real sleep. */
+void
+fm_backend_wait(FmBackend *backend, double seconds)
+{
+    g_return_if_fail(backend != NULL);
+    if (!(seconds > 0))
+        return;
+    if (backend->ops->wait)
+        backend->ops->wait(backend, seconds);
+    else
+        g_usleep((gulong)MIN(seconds * 1e6, (double)G_MAXULONG));
+}

@@ -60,6 +60,9 @@ double fm_backend_guest_slowdown(FmBackend *backend);
 
 /* Returns the backend's clock in nanoseconds. */
 gint64 fm_backend_now(FmBackend *backend);
+/* Lets @seconds (>= 0) pass on the backend clock with the guest running: a policy
+ * that waits for a load to change (a simulator advances its clock). */
+void fm_backend_wait(FmBackend *backend, double seconds);
 
 /* Destroys the backend (not the guest behind it, unless the backend owns it); NULL ok. */
 void fm_backend_free(FmBackend *backend);

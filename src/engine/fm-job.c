@@ -387,16 +387,27 @@ fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *s
         return FALSE;
 
     if (skip_redirtied) {
-        guint64 first = job->pfns[0], count = job->pfns[n - 1] - first + 1;
         gsize kept = 0;
 
-        fm_bitmap_clear_range(job->peek, first, count);
-        if (!fm_backend_harvest(job->backend, job->peek, first, count, FALSE, error))
-            return FALSE;
-        for (gsize i = 0; i < n; i++) {
-            if (fm_bitmap_test(job->peek, job->pfns[i]))
-                continue; /* stays pending: the next round sends its newer content */
-            job->pfns[kept++] = job->pfns[i];
+        /* A plan may send fragments in any order: peek each ascending run of the
+         * batch on its own, so that the cost is that of the pages, not of the
+         * address span between the first and the last. */
+        for (gsize run = 0; run < n;) {
+            gsize end = run + 1;
+            guint64 first = job->pfns[run];
+
+            while (end < n && job->pfns[end] > job->pfns[end - 1])
+                end++;
+            fm_bitmap_clear_range(job->peek, first, job->pfns[end - 1] - first + 1);
+            if (!fm_backend_harvest(job->backend, job->peek, first,
+                                    job->pfns[end - 1] - first + 1, FALSE, error))
+                return FALSE;
+            for (gsize i = run; i < end; i++) {
+                if (fm_bitmap_test(job->peek, job->pfns[i]))
+                    continue; /* stays pending: the next round sends its newer content */
+                job->pfns[kept++] = job->pfns[i];
+            }
+            run = end;
         }
         batch_skipped = n - kept;
         *skipped += batch_skipped;
@@ -433,26 +444,43 @@ fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *s
     return TRUE;
 }
 
+/* Appends @pfn to the batch, sending the batch when it is full. */
+static gboolean
+fm_job_queue_page(FmJob *job, guint64 pfn, gboolean skip_redirtied, guint64 *sent,
+                  guint64 *skipped, GError **error)
+{
+    job->pfns[job->batch_len++] = pfn;
+    if (job->batch_len < job->batch_pages)
+        return TRUE;
+    return fm_job_send_batch(job, skip_redirtied, sent, skipped, error);
+}
+
 /* Sends the pending pages of the fragments in @frags (NULL: all, in address order),
- * each fragment's pages in address order, in batches.  Adds to *@sent / *@skipped. */
+ * each fragment's pages in address order, in batches.  Adds to *@sent / *@skipped.
+ * The cost is proportional to the fragments listed and the pages pending: a search
+ * never runs past the end of its fragment, and "all" is one pass over the bitmap. */
 static gboolean
 fm_job_send_fragments(FmJob *job, const GArray *frags, gboolean skip_redirtied,
                       guint64 *sent, guint64 *skipped, GError **error)
 {
-    guint n = frags ? frags->len : fm_frag_tracker_count(job->tracker);
+    if (frags == NULL) {
+        for (gint64 pfn = fm_bitmap_next_set(job->pending, 0); pfn >= 0;
+             pfn = fm_bitmap_next_set(job->pending, pfn + 1)) {
+            if (!fm_job_queue_page(job, pfn, skip_redirtied, sent, skipped, error))
+                return FALSE;
+        }
+        return fm_job_send_batch(job, skip_redirtied, sent, skipped, error);
+    }
 
-    for (guint k = 0; k < n; k++) {
-        guint frag = frags ? g_array_index(frags, guint32, k) : k;
+    for (guint k = 0; k < frags->len; k++) {
+        guint frag = g_array_index(frags, guint32, k);
         guint64 first = fm_frag_tracker_first_page(job->tracker, frag);
         guint64 end = first + fm_frag_tracker_get(job->tracker, frag)->pages;
-        gint64 pfn = fm_bitmap_next_set(job->pending, first);
 
-        while (pfn >= 0 && (guint64)pfn < end) {
-            job->pfns[job->batch_len++] = pfn;
-            if (job->batch_len == job->batch_pages &&
-                !fm_job_send_batch(job, skip_redirtied, sent, skipped, error))
+        for (gint64 pfn = fm_bitmap_next_set_before(job->pending, first, end); pfn >= 0;
+             pfn = fm_bitmap_next_set_before(job->pending, pfn + 1, end)) {
+            if (!fm_job_queue_page(job, pfn, skip_redirtied, sent, skipped, error))
                 return FALSE;
-            pfn = fm_bitmap_next_set(job->pending, pfn + 1);
         }
     }
     return fm_job_send_batch(job, skip_redirtied, sent, skipped, error);
@@ -519,6 +547,7 @@ fm_job_round(FmJob *job, const FmPlan *plan, FmRoundRecord *rec, GError **error)
     guint64 bytes0 = fm_sink_bytes_sent(job->sink);
     gint64 t0 = fm_backend_now(job->backend);
     guint64 bytes;
+    double sending;
 
     rec->round = job->rounds->len;
     rec->start = (t0 - job->t_start) / 1e9;
@@ -529,16 +558,27 @@ fm_job_round(FmJob *job, const FmPlan *plan, FmRoundRecord *rec, GError **error)
     if (!fm_job_send_fragments(job, plan ? plan->fragments : NULL,
                                plan ? plan->skip_redirtied : FALSE,
                                &rec->pages_sent, &rec->pages_skipped, error) ||
-        !fm_sink_flush(job->sink, error)) {
+        /* a round that sent nothing has nothing to flush: no round trip */
+        (fm_sink_bytes_sent(job->sink) != bytes0 && !fm_sink_flush(job->sink, error))) {
         job->in_round = FALSE;
         return FALSE;
     }
     job->in_round = FALSE;
 
-    rec->duration = (fm_backend_now(job->backend) - t0) / 1e9;
+    sending = (fm_backend_now(job->backend) - t0) / 1e9;
     bytes = fm_sink_bytes_sent(job->sink) - bytes0;
-    if (bytes >= FM_JOB_MIN_BANDWIDTH_SAMPLE && rec->duration > 0)
-        job->stats.memory_bps = bytes / rec->duration;
+    if (bytes >= FM_JOB_MIN_BANDWIDTH_SAMPLE && sending > 0)
+        job->stats.memory_bps = bytes / sending;
+    if (plan && plan->wait_until > 0) {
+        double now = fm_job_elapsed(job);
+
+        if (plan->wait_until > now) {
+            if (!fm_job_check_cancel(job, error))
+                return FALSE;
+            fm_backend_wait(job->backend, plan->wait_until - now);
+        }
+    }
+    rec->duration = (fm_backend_now(job->backend) - t0) / 1e9;
     job->stats.memory_iteration++;
     return TRUE;
 }
@@ -602,7 +642,7 @@ fm_job_predict(FmJob *job, const FmRoundStats *rs, FmDecision decision,
 static gboolean
 fm_job_precopy(FmJob *job, GError **error)
 {
-    FmPlan plan = { g_array_new(FALSE, FALSE, sizeof(guint32)), FALSE, 0 };
+    FmPlan plan = { g_array_new(FALSE, FALSE, sizeof(guint32)), FALSE, 0, 0 };
     FmRoundStats rs = { 0 };
     FmRoundRecord rec = { 0 };
     gboolean ok = FALSE;
@@ -639,6 +679,7 @@ fm_job_precopy(FmJob *job, GError **error)
         rs.round_seconds = rec.duration;
         rs.elapsed = fm_job_elapsed(job);
         rs.dirty_bytes_rate = rec.duration > 0 ? dirty_count * job->page_size / rec.duration : 0;
+        rs.dirty = job->dirty;
         job->stats.memory_dirty_rate = rec.duration > 0 ? dirty_count / rec.duration : 0;
 
         fm_policy_plan_round(job->policy, &rs, job->tracker, &plan);

@@ -29,14 +29,15 @@ FM_ENUM_IMPL(fm_decision, FmDecision, FM_DECISION_LAST,
 
 FM_ENUM_IMPL(fm_stop_reason, FmStopReason, FM_STOP_REASON_LAST,
              "", "downtime-target", "dirty-below-threshold", "only-hot-left",
-             "no-progress", "max-rounds", "max-data", "max-time", "busy", "cancelled",
+             "no-progress", "downtime-slack", "xen-would-stop", "max-rounds", "max-data", "max-time", "busy", "cancelled",
              "error");
 
 /* Returns TRUE for the reasons that mean the dirty set became small. */
 gboolean
 fm_stop_reason_converged(FmStopReason reason)
 {
-    return reason == FM_STOP_DOWNTIME_TARGET || reason == FM_STOP_DIRTY_BELOW_THRESHOLD;
+    return reason == FM_STOP_DOWNTIME_TARGET || reason == FM_STOP_DIRTY_BELOW_THRESHOLD ||
+           reason == FM_STOP_DOWNTIME_SLACK;
 }
 
 /* Returns the static, NULL-terminated table of policies. */
@@ -93,6 +94,8 @@ fm_policy_free(FmPolicy *policy)
 {
     if (policy == NULL)
         return;
+    if (policy->ops->finalize && policy->priv)
+        policy->ops->finalize(policy);
     g_free(policy->priv);
     g_free(policy);
 }
@@ -125,6 +128,7 @@ fm_policy_plan_round(FmPolicy *policy, const FmRoundStats *stats,
 {
     g_array_set_size(plan->fragments, 0);
     plan->skip_redirtied = FALSE;
+    plan->wait_until = 0;
     policy->ops->plan_round(policy, stats, tracker, plan);
 }
 

@@ -40,6 +40,8 @@ typedef enum {
     FM_STOP_DIRTY_BELOW_THRESHOLD, /* fewer pages pending than the Xen threshold */
     FM_STOP_ONLY_HOT_LEFT,         /* only the HOT fragments' pages are pending */
     FM_STOP_NO_PROGRESS,           /* the pending set stopped shrinking */
+    FM_STOP_DOWNTIME_SLACK,        /* what is pending is sent within the policy's slack */
+    FM_STOP_XEN_WOULD_STOP,        /* the fragment policy's shadow of stock Xen stops */
     FM_STOP_MAX_ROUNDS,            /* the caps of fm_policy_cap_reached() */
     FM_STOP_MAX_DATA,
     FM_STOP_MAX_TIME,
@@ -69,6 +71,8 @@ typedef struct {
     double round_seconds;     /* duration of the last round */
     double elapsed;           /* seconds since the migration started */
     double dirty_bytes_rate;  /* bytes dirtied per second during the last round */
+    const FmBitmap *dirty;    /* the pages the last harvest found dirty (borrowed,
+                               * valid during the call; NULL in hand-built stats) */
     /* engine-wide limits, from the engine's parameters */
     double max_downtime;      /* downtime target, seconds */
     double max_time;          /* total time cap, seconds (0 = none) */
@@ -81,6 +85,9 @@ typedef struct {
     gboolean skip_redirtied;  /* peek the dirty log per batch and skip pages already
                                * dirty again: they go next round (Xen 3.x) */
     guint throttle;           /* guest throttle the policy wants, percent (0 = none) */
+    double wait_until;        /* after sending, let the guest run until this many
+                               * seconds since the start before the next harvest
+                               * (0 = harvest at once): a policy that watches a load */
 } FmPlan;
 
 typedef struct _FmPolicy FmPolicy;
@@ -102,6 +109,8 @@ typedef struct {
      * auto-converge): the engine's prediction then does not call a guest too busy,
      * since the throttle changes the rates it predicts from.  NULL: never. */
     gboolean (*may_throttle)(FmPolicy *self);
+    /* Frees what start() or later calls allocated in the private state (optional). */
+    void (*finalize)(FmPolicy *self);
 } FmPolicyOps;
 
 /* Returns the policy registered as @name, or NULL. */

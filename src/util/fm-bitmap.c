@@ -336,6 +336,31 @@ fm_bitmap_next_set(const FmBitmap *bitmap, guint64 from)
     return (gint64) ((guint64) i * FM_BITMAP_WORD_BITS + __builtin_ctzll(word));
 }
 
+/* Returns the first set bit in [@from, @end), or -1; reads only the words of the range. */
+gint64
+fm_bitmap_next_set_before(const FmBitmap *bitmap, guint64 from, guint64 end)
+{
+    gsize i, last;
+    guint64 word;
+    gint64 bit;
+
+    g_return_val_if_fail(bitmap != NULL, -1);
+
+    end = MIN(end, bitmap->nbits);
+    if (from >= end)
+        return -1;
+    i = from / FM_BITMAP_WORD_BITS;
+    last = (end - 1) / FM_BITMAP_WORD_BITS;
+    word = bitmap->words[i] & fm_bitmap_mask_from(from);
+    while (word == 0) {
+        if (++i > last)
+            return -1;
+        word = bitmap->words[i];
+    }
+    bit = (gint64)((guint64)i * FM_BITMAP_WORD_BITS + __builtin_ctzll(word));
+    return (guint64)bit < end ? bit : -1;
+}
+
 /* Returns the first clear bit at or after @from, or -1.  Full words are skipped
  * whole; the (inverted) tail reads as clear, hence the final size check. */
 gint64

@@ -58,6 +58,9 @@ gboolean fm_bitmap_is_empty(const FmBitmap *bitmap);
 /* Returns the first set bit at or after @from, or -1 if there is none (also when
  * @from >= size). */
 gint64 fm_bitmap_next_set(const FmBitmap *bitmap, guint64 from);
+/* Returns the first set bit in [@from, @end), or -1 if there is none: the cost is
+ * bounded by the range, however far the next set bit beyond it lies. */
+gint64 fm_bitmap_next_set_before(const FmBitmap *bitmap, guint64 from, guint64 end);
 /* Returns the first clear bit at or after @from, or -1 if there is none. */
 gint64 fm_bitmap_next_clear(const FmBitmap *bitmap, guint64 from);
 

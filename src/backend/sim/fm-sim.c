@@ -3,12 +3,14 @@
  *
  * One FmSim holds the backend and the sink, so that both see the same clock.  The
  * clock is not stored: it is a function of what went over the link,
- *     now = bytes_sent / bandwidth + round_trips x 2 x latency + compute_time,
+ *     now = bytes_sent / bandwidth + round_trips x 2 x latency + compute_time
+ *           + idle_time,
  * so it never drifts and every reading is exact for the bytes sent so far.
  * compute_time is what the two sides spend on the verification of a real migration
  * (a digest of the whole memory at <guest verify-rate>, on the source while the
  * guest is paused and on the destination before it answers): the link is idle then
- * and the guest paused, so it only lengthens the downtime.
+ * and the guest paused, so it only lengthens the downtime.  idle_time is what a
+ * policy chose to wait (fm_backend_wait()) with the link idle and the guest running.
  *
  * Guest memory is never allocated: a page is its version number (source and
  * destination arrays of guint32), and a page read writes only its 16-byte stamp
@@ -62,6 +64,7 @@ struct _FmSim {
     double latency;             /* one way, seconds */
     double verify_time;         /* seconds one side takes to digest the memory; 0 = none */
     double compute_time;        /* seconds spent digesting so far, the link idle */
+    double idle_time;           /* seconds a policy waited, the link idle */
     FmWorkloadSpec *workload;   /* owned; NULL for a guest that writes nothing */
     FmWorkloadState wl;
 
@@ -96,7 +99,8 @@ fm_sim_now(const FmSim *sim)
 {
     g_return_val_if_fail(sim != NULL, 0);
     return (double)sim->sink.parent.bytes_sent / sim->bandwidth +
-           (double)sim->round_trips * 2.0 * sim->latency + sim->compute_time;
+           (double)sim->round_trips * 2.0 * sim->latency + sim->compute_time +
+           sim->idle_time;
 }
 
 /* Counts one write of @pfn in its version. */
@@ -350,6 +354,17 @@ fm_sim_backend_now(FmBackend *self)
     return (gint64)llround(fm_sim_now(fm_sim_of_backend(self)) * 1e9);
 }
 
+/* Lets the guest run @seconds with the link idle: the writes of the interval happen
+ * lazily, at the next catch-up, as for any other interval. */
+static void
+fm_sim_backend_wait(FmBackend *self, double seconds)
+{
+    FmSim *sim = fm_sim_of_backend(self);
+
+    fm_sim_catch_up(sim);
+    sim->idle_time += seconds;
+}
+
 /* Does nothing: the backend belongs to its FmSim. */
 static void
 fm_sim_backend_free(FmBackend *self G_GNUC_UNUSED)
@@ -372,6 +387,7 @@ static const FmBackendOps fm_sim_backend_ops = {
     .set_throttle = fm_sim_backend_set_throttle,
     .guest_slowdown = fm_sim_backend_guest_slowdown,
     .now = fm_sim_backend_now,
+    .wait = fm_sim_backend_wait,
     .free = fm_sim_backend_free,
 };
 
