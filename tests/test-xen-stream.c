@@ -13,7 +13,9 @@
  */
 #include <config.h>
 
-#include "stream/fm-xen-stream.h"
+#include "stream/fm-xen-reader.h"
+#include "stream/fm-xen-sink.h"
+#include "stream/fm-xen-writer.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -36,7 +36,7 @@ typedef struct _FmSink FmSink;
 /* The record types a sink's send_record takes. */
 typedef enum {
     FM_SINK_RECORDS_NATIVE,    /* FmRecordType (stream/fm-stream-format.h) */
-    FM_SINK_RECORDS_XEN_LIBXC, /* FmXenLibxcRecordType (stream/fm-xen-stream.h) */
+    FM_SINK_RECORDS_XEN_LIBXC, /* FmXenLibxcRecordType (stream/fm-xen-format.h) */
 } FmSinkRecords;
 
 /* Starts the stream for a guest of @page_count pages of @page_size bytes. */

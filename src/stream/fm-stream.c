@@ -143,23 +143,23 @@ fm_stream_check_page_header(const guint8 *body, guint64 len, gsize page_size,
 
     if (n == 0) {
         fm_record_protocol_error(error, _("PAGE_DATA record at offset %llu has no pages"),
-                          (ull)offset);
+                                 (ull)offset);
         return FALSE;
     }
     if (n > max) {
         fm_record_protocol_error(error, _("PAGE_DATA record at offset %llu has %u pages (at most %u)"),
-                          (ull)offset, n, max);
+                                 (ull)offset, n, max);
         return FALSE;
     }
     /* n <= 4096 and page_size <= 64 KiB: no overflow. */
     if (len != 8 + (guint64)n * (8 + page_size)) {
         fm_record_protocol_error(error, _("PAGE_DATA record at offset %llu: body length %llu does not match %u pages of %llu bytes"),
-                          (ull)offset, (ull)len, n, (ull)page_size);
+                                 (ull)offset, (ull)len, n, (ull)page_size);
         return FALSE;
     }
     if (reserved != 0) {
         fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
-                          reserved, (ull)(offset + 8 + 4));
+                                 reserved, (ull)(offset + 8 + 4));
         return FALSE;
     }
     *count = n;
@@ -186,8 +186,8 @@ fm_stream_parse_page_data(const guint8 *body, gsize len, guint64 page_count,
 
         if (pfn >= page_count) {
             fm_record_protocol_error(error, _("pfn %llu at offset %llu is out of range (the guest has %llu pages)"),
-                              (ull)pfn, (ull)(offset + 16 + 8 * (guint64)i),
-                              (ull)page_count);
+                                     (ull)pfn, (ull)(offset + 16 + 8 * (guint64)i),
+                                     (ull)page_count);
             return FALSE;
         }
     }
@@ -204,7 +204,7 @@ fm_stream_check_text(guint32 type, const guint8 *text, gsize len, guint64 offset
 {
     if (len > 0 && !g_utf8_validate_len((const char *)text, len, NULL)) {
         fm_record_protocol_error(error, _("%s record at offset %llu: the text is not valid UTF-8"),
-                          fm_record_type_name(type), (ull)offset);
+                                 fm_record_type_name(type), (ull)offset);
         return FALSE;
     }
     return TRUE;
@@ -226,13 +226,13 @@ fm_stream_check_stats(const guint8 *body, gsize len, guint64 offset, GError **er
         line++;
         if (nl == NULL) {
             fm_record_protocol_error(error, _("STATS record at offset %llu: line %u does not end with a newline"),
-                              (ull)offset, line);
+                                     (ull)offset, line);
             return FALSE;
         }
         eq = memchr(body + pos, '=', nl - (body + pos));
         if (eq == NULL || eq == body + pos) {
             fm_record_protocol_error(error, _("STATS record at offset %llu: line %u is not of the form name=value"),
-                              (ull)offset, line);
+                                     (ull)offset, line);
             return FALSE;
         }
         pos = (gsize)(nl - body) + 1;
@@ -260,17 +260,17 @@ fm_stream_check_digest(const guint8 *body, gsize len, guint64 offset, GError **e
         break;
     default:
         fm_record_protocol_error(error, _("DIGEST record at offset %llu: unknown digest algorithm %u"),
-                          (ull)offset, algorithm);
+                                 (ull)offset, algorithm);
         return FALSE;
     }
     if (8 + (guint64)dlen != len) {
         fm_record_protocol_error(error, _("DIGEST record at offset %llu: digest length %u does not match the body length %llu"),
-                          (ull)offset, dlen, (ull)len);
+                                 (ull)offset, dlen, (ull)len);
         return FALSE;
     }
     if (dlen != expected) {
         fm_record_protocol_error(error, _("DIGEST record at offset %llu: %s digests are %u bytes, not %u"),
-                          (ull)offset, name, expected, dlen);
+                                 (ull)offset, name, expected, dlen);
         return FALSE;
     }
     return TRUE;
@@ -290,7 +290,7 @@ fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_c
     case FM_RECORD_ROUND_END:
         if (fm_get_le32(body + 4) != 0) {
             fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
-                              fm_get_le32(body + 4), (ull)(offset + 8 + 4));
+                                     fm_get_le32(body + 4), (ull)(offset + 8 + 4));
             return FALSE;
         }
         return TRUE;
@@ -303,7 +303,7 @@ fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_c
     case FM_RECORD_RESULT:
         if (fm_get_le32(body + 4) != 0) {
             fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
-                              fm_get_le32(body + 4), (ull)(offset + 8 + 4));
+                                     fm_get_le32(body + 4), (ull)(offset + 8 + 4));
             return FALSE;
         }
         return fm_stream_check_text(type, body + 8, len - 8, offset, error);
@@ -621,7 +621,7 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
         magic = GUINT64_FROM_BE(magic);
         if (magic != FM_STREAM_MAGIC) {
             fm_record_protocol_error(error, _("bad magic 0x%016llx at offset 0: not a fragmig stream"),
-                              (ull)magic);
+                                     (ull)magic);
             return FALSE;
         }
     }
@@ -629,7 +629,7 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
         version = fm_get_le32(h + HDR_OFF_VERSION);
         if (version != FM_STREAM_VERSION) {
             fm_record_protocol_error(error, _("unsupported stream version %u at offset 8 (this build reads version %u)"),
-                              version, FM_STREAM_VERSION);
+                                     version, FM_STREAM_VERSION);
             return FALSE;
         }
     }
@@ -638,7 +638,7 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
     value = fm_get_le32(h + HDR_OFF_CRC);
     if (value != fm_stream_header_crc(h)) {
         fm_record_protocol_error(error, _("header checksum mismatch at offset 32: stored 0x%08x, computed 0x%08x"),
-                          value, fm_stream_header_crc(h));
+                                 value, fm_stream_header_crc(h));
         return FALSE;
     }
     value = fm_get_le32(h + HDR_OFF_FLAGS);
@@ -651,13 +651,13 @@ fm_stream_reader_read_header(FmStreamReader *reader, GError **error)
             HDR_OFF_RESERVED2;
 
         fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
-                          fm_get_le32(h + off), (ull)off);
+                                 fm_get_le32(h + off), (ull)off);
         return FALSE;
     }
     page_size = fm_get_le32(h + HDR_OFF_PAGE_SIZE);
     if (!fm_page_size_is_valid(page_size)) {
         fm_record_protocol_error(error, _("invalid page size %u at offset 16: it must be a power of two from 512 to 65536"),
-                          page_size);
+                                 page_size);
         return FALSE;
     }
     page_count = fm_get_le64(h + HDR_OFF_PAGE_COUNT);
@@ -835,7 +835,7 @@ fm_stream_read_reply(FmChannel *channel, guint8 *buf, gsize len, guint64 *offset
     *offset += got;
     if (got < len) {
         fm_record_protocol_error(error, _("the destination's reply is truncated at offset %llu"),
-                          (ull)*offset);
+                                 (ull)*offset);
         return FALSE;
     }
     return TRUE;
@@ -872,14 +872,14 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
     offset = got;
     if (got < sizeof(head)) {
         fm_record_protocol_error(error, _("the destination's reply is truncated at offset %llu"),
-                          (ull)offset);
+                                 (ull)offset);
         return FALSE;
     }
     type = fm_get_le32(head);
     len = fm_get_le32(head + 4);
     if (type != FM_RECORD_RESULT) {
         fm_record_protocol_error(error, _("unexpected record type 0x%08x in the destination's reply"),
-                          type);
+                                 type);
         return FALSE;
     }
     if (!fm_stream_check_length(type, len, 0, error))
@@ -893,7 +893,7 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
     for (gsize i = 0; i < pad_len; i++) {
         if (pad[i] != 0) {
             fm_record_protocol_error(error, _("nonzero padding in the %s record at offset %llu"),
-                              "RESULT", 0ull);
+                                     "RESULT", 0ull);
             return FALSE;
         }
     }
@@ -905,7 +905,7 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
      * this point cannot change the verdict already read: only data is an error. */
     if (fm_channel_read_upto(channel, &byte, 1, &got, &ignored) && got != 0) {
         fm_record_protocol_error(error, _("trailing data after the %s record, at offset %llu"),
-                          "RESULT", (ull)offset);
+                                 "RESULT", (ull)offset);
         return FALSE;
     }
 

@@ -12,7 +12,7 @@
  *    "go", the receiver's "report" and one status byte (0: the guest runs
  *    there), each sent with its terminating NUL except the banner.
  *
- * Readers check everything before use, like the stream readers (fm-xen-stream.h).
+ * Readers check everything before use, like the stream readers (fm-xen-reader.h).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -1,6 +1,6 @@
 /*
  * fuzz-xen-stream.c: fuzz target "xen-stream": the reader of Xen's migration
- * stream (libxl v2 carrying libxc v2/v3, src/stream/fm-xen-stream.c), fed through
+ * stream (libxl v2 carrying libxc v2/v3, src/stream/fm-xen-reader.c), fed through
  * a channel.  Checks that every PAGE_DATA record handed out is consistent (pfns
  * within the reader's limit, data for exactly the pages whose type has data) and
  * that every refusal is a protocol or limit error.
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "stream/fm-xen-stream.h"
+#include "stream/fm-xen-reader.h"
 #include "tests/fm-test-util.h"
 #include "util/fm-error.h"
 

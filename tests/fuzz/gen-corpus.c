@@ -18,7 +18,7 @@
 
 #include "backend/local/fm-guest.h"
 #include "stream/fm-stream.h"
-#include "stream/fm-xen-stream.h"
+#include "stream/fm-xen-sink.h"
 #include "stream/fm-xl-format.h"
 #include "tests/fm-test-util.h"
 #include "trace/fm-trace.h"

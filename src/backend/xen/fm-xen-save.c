@@ -15,7 +15,7 @@
 #include "backend/xen/fm-xen.h"
 #include "engine/fm-params.h"
 #include "engine/fm-policy.h"
-#include "stream/fm-xen-stream.h"
+#include "stream/fm-xen-sink.h"
 #include "transport/fm-channel.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"

@@ -17,7 +17,7 @@
  * returns from its suspend as cancelled and runs on).
  *
  * State: X86_TSC_INFO, HVM_CONTEXT and HVM_PARAMS (Xen 4.17's order and set) to a
- * Xen sink (fm-xen-stream.h); the static CPU policy records are in
+ * Xen sink (fm-xen-sink.h); the static CPU policy records are in
  * fm_xen_backend_get_stream_info().
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -26,7 +26,7 @@
 
 #include <glib.h>
 #include "engine/fm-backend.h"
-#include "stream/fm-xen-stream.h"
+#include "stream/fm-xen-sink.h"
 
 G_BEGIN_DECLS
 
