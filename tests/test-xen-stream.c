@@ -1116,6 +1116,7 @@ run_engine(FmChannel *channel, FmXenGuestType type)
 {
     g_autoptr(GError) err = NULL;
     FakeGuest *g = g_new0(FakeGuest, 1);
+    g_autoptr(FmParamSet) params = fm_param_set_new();   /* outlives the job */
     g_autoptr(FmSink) sink = NULL;
     g_autoptr(FmJob) job = NULL;
     g_autoptr(GBytes) bytes = NULL;
@@ -1132,9 +1133,13 @@ run_engine(FmChannel *channel, FmXenGuestType type)
     stream_info_init(&info, &g->state, type);
 
     sink = fm_xen_sink_new(channel, &info);
-    policy = fm_policy_new(fm_policy_lookup("xen"), NULL, &err);
+    /* Without max_time the engine stops after ten times round 0's duration: on a
+     * busy machine that can come before round 1. */
+    g_assert_true(fm_param_set_parse(params, "max_time=3600", &err));
     g_assert_no_error(err);
-    job = fm_job_new(&g->parent, sink, policy, NULL, &err);
+    policy = fm_policy_new(fm_policy_lookup("xen"), params, &err);
+    g_assert_no_error(err);
+    job = fm_job_new(&g->parent, sink, policy, params, &err);
     g_assert_no_error(err);
     g_assert_true(fm_job_run(job, &err));
     g_assert_no_error(err);
