@@ -20,6 +20,7 @@
 #include "conf/fm-scenario.h"
 #include "engine/fm-job.h"
 #include "engine/fm-policy.h"
+#include "migrate/fm-migration.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
@@ -59,19 +60,6 @@ fm_simulate_parse_policies(char **values, GError **error)
     return (const FmPolicyOps **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
 }
 
-/* Returns the knob tables of the engine and of @policies (caller frees the array). */
-static const FmParamSpec **
-fm_simulate_tables(const FmPolicyOps **policies)
-{
-    GPtrArray *tables = g_ptr_array_new();
-
-    g_ptr_array_add(tables, (gpointer)fm_job_param_specs());
-    for (guint i = 0; policies[i]; i++)
-        g_ptr_array_add(tables, (gpointer)policies[i]->params);
-    g_ptr_array_add(tables, NULL);
-    return (const FmParamSpec **)g_ptr_array_free(tables, FALSE);
-}
-
 /* Runs @scenario under @ops with @params and appends the result to @report; with
  * @record_dir (may be NULL), writes the run's record there.  Returns FALSE (with
  * @error) only for setup errors and unwritable records; a failed migration is a row. */
@@ -81,28 +69,29 @@ fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
                 GError **error)
 {
     g_autoptr(FmSim) sim = NULL;
-    g_autoptr(FmJob) job = NULL;
+    g_autoptr(FmMigration) mig = fm_migration_new();
     g_autoptr(FmRunRecord) record = NULL;
     g_autoptr(GError) run_error = NULL;
-    FmPolicy *policy;
     FmReportRow row = { 0 };
     gint64 t0 = g_get_monotonic_time();
 
     sim = fm_sim_new(scenario, error);
     if (sim == NULL)
         return FALSE;
-    policy = fm_policy_new(ops, params, error);
-    if (policy == NULL)
-        return FALSE;
-    job = fm_job_new(fm_sim_get_backend(sim), fm_sim_get_sink(sim), policy, params, error);
-    if (job == NULL)
-        return FALSE;
+    fm_migration_set_policy_ops(mig, ops);
+    fm_migration_set_shared_params(mig, params);
     if (record_dir) {
         record = fm_run_record_new(scenario->name, ops->name);
-        fm_job_subscribe(job, FM_RUN_RECORD_EVENTS, fm_run_record_on_event, record);
+        fm_migration_subscribe(mig, FM_RUN_RECORD_EVENTS, fm_run_record_on_event, record);
     }
 
-    row.completed = fm_job_run(job, &run_error);
+    row.completed = fm_migration_run(mig, fm_sim_get_backend(sim), fm_sim_get_sink(sim),
+                                     NULL, &run_error);
+    if (fm_migration_get_job(mig) == NULL) {
+        /* a set-up error (a bad knob value), not a failed migration */
+        g_propagate_error(error, g_steal_pointer(&run_error));
+        return FALSE;
+    }
     if (row.completed) {
         row.verified = fm_sim_verify(sim, &run_error);
     }
@@ -112,7 +101,7 @@ fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
     row.scenario = scenario->name;
     row.policy = (char *)ops->name;
     row.bandwidth = scenario->bandwidth;
-    row.stats = *fm_job_get_stats(job);
+    fm_migration_copy_stats(mig, &row.stats);
     row.wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
     fm_report_add(report, &row);
     if (record) {
@@ -162,7 +151,7 @@ fm_cmd_simulate(int argc, char **argv)
     policies = fm_simulate_parse_policies(policy_args, &error);
     if (policies == NULL)
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
-    tables = fm_simulate_tables(policies);
+    tables = fm_migration_param_tables(policies);
     for (guint i = 0; param_args && param_args[i]; i++) {
         if (!fm_param_set_parse(cli_params, param_args[i], &error))
             return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);

@@ -30,85 +30,9 @@
 
 #ifdef WITH_XEN
 #include "backend/xen/fm-xen.h"
-#include "backend/xen/fm-xen-save.h"
+#include "migrate/fm-xen-save.h"
 #include "stream/fm-xl-format.h"
 #include "transport/fm-channel.h"
-
-/* Cancels the save on SIGINT/SIGTERM, from a thread of its own (taking the
- * save's lock is not allowed in a signal handler).  The signals are blocked from
- * the start of a command, so that one that comes while the domain is looked up is
- * not lost: it cancels the save as soon as it exists, before anything changed. */
-typedef struct {
-    FmXenSave *save;
-    sigset_t signals;
-    GThread *thread;
-} FmXenSignalWatch;
-
-/* The watch thread: waits for a signal, cancels, and ends; SIGUSR1 only ends it. */
-static gpointer
-fm_xen_signal_thread(gpointer data)
-{
-    FmXenSignalWatch *watch = data;
-    int signo = 0;
-
-    if (sigwait(&watch->signals, &signo) == 0 && signo != SIGUSR1) {
-        fprintf(stderr, _("fragmig: interrupted, cancelling the migration\n"));
-        fm_xen_save_cancel(watch->save);
-    }
-    return NULL;
-}
-
-/* Blocks SIGINT, SIGTERM and SIGUSR1 (in every thread started after). */
-static void
-fm_xen_signal_watch_block(FmXenSignalWatch *watch)
-{
-    memset(watch, 0, sizeof(*watch));
-    sigemptyset(&watch->signals);
-    sigaddset(&watch->signals, SIGINT);
-    sigaddset(&watch->signals, SIGTERM);
-    sigaddset(&watch->signals, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &watch->signals, NULL);
-}
-
-/* Starts the watch for @save (borrowed until fm_xen_signal_watch_stop()). */
-static void
-fm_xen_signal_watch_start(FmXenSignalWatch *watch, FmXenSave *save)
-{
-    watch->save = save;
-    watch->thread = g_thread_new("signals", fm_xen_signal_thread, watch);
-}
-
-/* Ends the watch (a SIGINT may have ended it already) and unblocks the signals.
- * The SIGUSR1 that ends the thread stays pending when a SIGINT ended it first: it
- * is taken here, or unblocking it would kill the process. */
-static void
-fm_xen_signal_watch_stop(FmXenSignalWatch *watch)
-{
-    if (watch->thread != NULL) {
-        sigset_t usr1;
-        struct timespec now = { 0, 0 };
-
-        kill(getpid(), SIGUSR1);
-        g_thread_join(watch->thread);
-        watch->thread = NULL;
-        sigemptyset(&usr1);
-        sigaddset(&usr1, SIGUSR1);
-        while (sigtimedwait(&usr1, NULL, &now) == SIGUSR1)
-            ;
-    }
-    pthread_sigmask(SIG_UNBLOCK, &watch->signals, NULL);
-}
-
-/* In the transport command's process, before exec: the signals it inherited
- * blocked are its own again. */
-static void
-fm_xen_unblock_signals(gpointer data G_GNUC_UNUSED)
-{
-    sigset_t none;
-
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL);
-}
 
 /* What a command on a Xen domain was asked to do. */
 typedef struct {
@@ -202,7 +126,7 @@ fm_xen_cmd_spawn(const char *rune, GPid *pid, int *send_fd, int *recv_fd, GError
     const char *argv[] = { "/bin/sh", "-c", rune, NULL };
 
     if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                  fm_xen_unblock_signals, NULL, pid, send_fd, recv_fd,
+                                  fm_cmd_interrupt_child_setup, NULL, pid, send_fd, recv_fd,
                                   NULL, error)) {
         g_prefix_error(error, _("cannot run '%s': "), rune);
         return FALSE;
@@ -388,18 +312,17 @@ fm_xen_cmd_with_save(const FmXenCmdArgs *args,
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(FmXenSave) save = NULL;
-    FmXenSignalWatch watch;
     int status;
 
-    fm_xen_signal_watch_block(&watch);
+    fm_cmd_interrupt_begin();
     save = fm_xen_cmd_new_save(args->domain, args->req, &error);
     if (save == NULL) {
-        fm_xen_signal_watch_stop(&watch);
+        fm_cmd_interrupt_end();
         return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
     }
-    fm_xen_signal_watch_start(&watch, save);
+    fm_cmd_interrupt_set_migration(fm_xen_save_get_migration(save));
     status = command(save, args);
-    fm_xen_signal_watch_stop(&watch);
+    fm_cmd_interrupt_end();
     return status;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fm-live.h"
+#include "fm-cmd.h"
 #include "backend/local/fm-local.h"
 #include "engine/fm-job.h"
 #include "stream/fm-stream.h"
@@ -20,26 +21,10 @@
 #include "util/fm-i18n.h"
 #include "util/fm-units.h"
 
-/* The job SIGINT/SIGTERM cancel, once it exists; and whether one came before it
- * did (while attaching or connecting), so that it is cancelled as soon as it exists. */
-static FmJob *volatile fm_live_current_job;
-static volatile sig_atomic_t fm_live_interrupted;
-
-/* Signal handler: asks the job to stop (fm_job_cancel is async-signal-safe). */
-static void
-fm_live_on_signal(int signo G_GNUC_UNUSED)
-{
-    FmJob *job = fm_live_current_job;
-
-    fm_live_interrupted = 1;
-    if (job)
-        fm_job_cancel(job);
-}
-
 typedef struct {
     FILE *out;            /* progress lines go there */
     gboolean tty;
-    FmJob *job;
+    FmMigration *migration;
     GMutex lock;          /* serialises output between the ticker and the job thread */
     gint stop;            /* atomic: the ticker ends */
     GThread *ticker;
@@ -56,7 +41,7 @@ fm_live_print_status(FmLiveProgress *p, const char *prefix, const FmRoundRecord 
     g_autofree char *speed = NULL;
 
     /* the ticker runs outside the job's thread: a consistent copy */
-    fm_job_copy_stats(p->job, &snap);
+    fm_migration_copy_stats(p->migration, &snap);
     sent = fm_units_format_size(st->data_processed);
     left = fm_units_format_size(st->memory_remaining);
     speed = fm_units_format_bandwidth(st->memory_bps);
@@ -75,7 +60,7 @@ fm_live_ticker(gpointer data)
     while (!g_atomic_int_get(&p->stop)) {
         g_usleep(250 * 1000);
         g_mutex_lock(&p->lock);
-        if (fm_job_get_state(p->job) == FM_JOB_PRECOPY) {
+        if (fm_migration_get_state(p->migration) == FM_JOB_PRECOPY) {
             fm_live_print_status(p, "\r\033[K", NULL);
             fflush(p->out);
         }
@@ -178,17 +163,6 @@ fm_live_recorder_abandon(FmLiveRecorder *rec)
     g_clear_error(&rec->error);
 }
 
-/* Returns the engine's and @policy's knob tables (caller frees the array). */
-const FmParamSpec **
-fm_live_param_tables(const FmPolicyOps *policy)
-{
-    const FmParamSpec **tables = g_new0(const FmParamSpec *, 3);
-
-    tables[0] = fm_job_param_specs();
-    tables[1] = policy->params;
-    return tables;
-}
-
 /* Runs the TLS handshake on @channel with the request's credentials, checking the
  * destination's name; FALSE with @error. */
 static gboolean
@@ -200,15 +174,14 @@ fm_live_start_tls(const FmLiveRequest *req, FmChannel *channel, GError **error)
     return fm_tls_channel_start(channel, req->tls, host, NULL, error);
 }
 
-/* Does the work of fm_live_migrate(), with its signal handlers in place. */
+/* Does the work of fm_live_migrate() with @mig, which SIGINT and SIGTERM cancel. */
 static gboolean
-fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
+fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row,
+                    GError **error)
 {
     g_autoptr(FmBackend) backend = NULL;
     g_autoptr(FmChannel) channel = NULL;      /* freed after the sink that borrows it */
     g_autoptr(FmSink) sink = NULL;
-    g_autoptr(FmJob) job = NULL;
-    FmPolicy *policy;
     FmLiveProgress progress = { 0 };
     FmLiveRecorder recorder = { 0 };
     gint64 t0 = g_get_monotonic_time();
@@ -235,40 +208,28 @@ fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
         fm_live_recorder_abandon(&recorder);
         return FALSE;
     }
-    fm_channel_set_bandwidth(channel, (guint64)req->bandwidth);
     sink = fm_native_sink_new(channel);
-    policy = fm_policy_new(req->policy, req->params, error);
-    if (policy == NULL) {
-        fm_live_recorder_abandon(&recorder);
-        return FALSE;
-    }
-    job = fm_job_new(backend, sink, policy, req->params, error);
-    if (job == NULL) {
-        fm_live_recorder_abandon(&recorder);
-        return FALSE;
-    }
-    if (recorder.writer)
-        fm_job_subscribe(job, FM_JOB_EVENT_MASK(FM_JOB_EVENT_HARVEST), fm_live_on_harvest,
-                         &recorder);
 
-    g_mutex_init(&progress.lock);
-    progress.job = job;
+    fm_migration_set_policy_ops(mig, req->policy);
+    fm_migration_set_params(mig, req->params);
+    fm_migration_set_bandwidth(mig, (guint64)req->bandwidth);
+    if (recorder.writer)
+        fm_migration_subscribe(mig, FM_JOB_EVENT_MASK(FM_JOB_EVENT_HARVEST),
+                               fm_live_on_harvest, &recorder);
     if (req->on_event)
-        fm_job_subscribe(job, req->on_event_mask, req->on_event, req->on_event_data);
+        fm_migration_subscribe(mig, req->on_event_mask, req->on_event, req->on_event_data);
+    g_mutex_init(&progress.lock);
+    progress.migration = mig;
     if (req->progress) {
-        fm_job_subscribe(job, FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND), fm_live_on_round,
-                         &progress);
+        fm_migration_subscribe(mig, FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND), fm_live_on_round,
+                               &progress);
         progress.out = req->progress;
         progress.tty = isatty(fileno(req->progress));
         if (progress.tty)
             progress.ticker = g_thread_new("fm-progress", fm_live_ticker, &progress);
     }
 
-    fm_live_current_job = job;
-    if (fm_live_interrupted)
-        fm_job_cancel(job);   /* interrupted while connecting: fails at once, unharmed */
-    ok = fm_job_run(job, error);
-    fm_live_current_job = NULL;
+    ok = fm_migration_run(mig, backend, sink, channel, error);
 
     if (progress.ticker) {
         g_atomic_int_set(&progress.stop, 1);
@@ -276,13 +237,16 @@ fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
         fputs("\r\033[K", progress.out);
     }
     g_mutex_clear(&progress.lock);
-    fm_live_recorder_close(&recorder);
+    if (fm_migration_get_job(mig) != NULL)
+        fm_live_recorder_close(&recorder);
+    else
+        fm_live_recorder_abandon(&recorder);   /* bad knobs: it never started */
 
     memset(row, 0, sizeof(*row));
     row->scenario = (char *)req->address;
     row->policy = (char *)req->policy->name;
-    row->bandwidth = req->bandwidth > 0 ? req->bandwidth : fm_job_get_stats(job)->memory_bps;
-    row->stats = *fm_job_get_stats(job);
+    fm_migration_copy_stats(mig, &row->stats);
+    row->bandwidth = req->bandwidth > 0 ? req->bandwidth : row->stats.memory_bps;
     row->completed = ok;
     /* the destination checked the digest of the whole memory before accepting */
     row->verified = ok;
@@ -298,24 +262,20 @@ fm_live_migrate_run(const FmLiveRequest *req, FmReportRow *row, GError **error)
 }
 
 /* Migrates the guest of @req; see fm-live.h.  SIGINT and SIGTERM cancel it from
- * the first step on: before the engine runs, they just make it fail at once. */
+ * the first step on: before the engine runs, they make it fail at once. */
 gboolean
 fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
 {
-    struct sigaction sa = { 0 }, old_int, old_term;
+    g_autoptr(FmMigration) mig = fm_migration_new();
     g_autoptr(GError) local = NULL;
     gboolean ok;
 
-    sa.sa_handler = fm_live_on_signal;
-    sigemptyset(&sa.sa_mask);
-    fm_live_interrupted = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    ok = fm_live_migrate_run(req, row, &local);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    if (!ok && fm_live_interrupted && !g_error_matches(local, FM_ERROR, FM_ERROR_CANCELLED)) {
-        /* a signal that broke a system call before the engine ran: say what it was */
+    fm_cmd_interrupt_begin();
+    fm_cmd_interrupt_set_migration(mig);
+    ok = fm_live_migrate_run(req, mig, row, &local);
+    fm_cmd_interrupt_end();
+    if (!ok && fm_cmd_interrupted() && !g_error_matches(local, FM_ERROR, FM_ERROR_CANCELLED)) {
+        /* a step before the engine failed meanwhile: the signal is the news */
         g_clear_error(&local);
         g_set_error(&local, FM_ERROR, FM_ERROR_CANCELLED, _("migration cancelled"));
     }
@@ -330,6 +290,7 @@ fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth_arg,
                           const char *downtime_arg, char **param_args,
                           FmLiveRequest *req, FmParamSet *params, GError **error)
 {
+    const FmPolicyOps *policies[] = { NULL, NULL };
     g_autofree const FmParamSpec **tables = NULL;
 
     req->policy = fm_policy_lookup(policy_arg ? policy_arg : "fragment");
@@ -350,7 +311,8 @@ fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth_arg,
     }
     if (downtime_arg)
         fm_param_set_set(params, "max_downtime", downtime_arg);
-    tables = fm_live_param_tables(req->policy);
+    policies[0] = req->policy;
+    tables = fm_migration_param_tables(policies);
     if (!fm_param_set_check(params, tables, error))
         return FALSE;
     req->params = params;

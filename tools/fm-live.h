@@ -63,8 +63,4 @@ gboolean fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth
 int fm_cmd_migrate_xen(const FmLiveRequest *req, const char *domain,
                        const char *ssh_command, const char *host, FmReportFormat format);
 
-/* Returns the knob tables of the engine and @policy, NULL-terminated (caller frees
- * the array). */
-const FmParamSpec **fm_live_param_tables(const FmPolicyOps *policy);
-
 G_END_DECLS

@@ -26,21 +26,6 @@ static const FmCommand fm_commands[] = {
     { "plot", N_("draw SVG figures of recorded runs and scenario suites"), fm_cmd_plot },
 };
 
-/* Prints "fragmig: MESSAGE" on stderr; returns @status. */
-int
-fm_cmd_fail(int status, const char *format, ...)
-{
-    va_list ap;
-    g_autofree char *msg = NULL;
-
-    va_start(ap, format);
-    msg = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    /* TRANSLATORS: the prefix of every error message of the command line */
-    fprintf(stderr, _("fragmig: error: %s\n"), msg);
-    return status;
-}
-
 /* Prints the top-level usage on @out. */
 static void
 fm_usage(FILE *out)

@@ -12,6 +12,7 @@
 
 #include "backend/sim/fm-sim.h"
 #include "conf/fm-scenario.h"
+#include "migrate/fm-migration.h"
 #include "backend/fm-trace-record.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
@@ -115,20 +116,6 @@ fm_advise_scenario(FmTrace *trace, const FmAdviseOptions *options)
     return sc;
 }
 
-/* Returns the knob tables of the engine and every policy (caller frees the array). */
-static const FmParamSpec **
-fm_advise_tables(void)
-{
-    const FmPolicyOps *const *all = fm_policy_list();
-    GPtrArray *tables = g_ptr_array_new();
-
-    g_ptr_array_add(tables, (gpointer)fm_job_param_specs());
-    for (guint i = 0; all[i]; i++)
-        g_ptr_array_add(tables, (gpointer)all[i]->params);
-    g_ptr_array_add(tables, NULL);
-    return (const FmParamSpec **)g_ptr_array_free(tables, FALSE);
-}
-
 /* Runs candidate @i on @scenario into @row.  FALSE with @error on setup errors. */
 static gboolean
 fm_advise_run_one(guint i, const FmScenario *scenario, const FmAdviseOptions *options,
@@ -138,10 +125,9 @@ fm_advise_run_one(guint i, const FmScenario *scenario, const FmAdviseOptions *op
                                                    : fm_param_set_new();
     g_auto(GStrv) words = NULL;
     g_autoptr(FmSim) sim = NULL;
-    g_autoptr(FmJob) job = NULL;
+    g_autoptr(FmMigration) mig = fm_migration_new();
     g_autoptr(GError) run_error = NULL;
     g_autofree char *downtime = g_strdup_printf("%.9f", options->max_downtime);
-    FmPolicy *policy;
     const char *variant;
 
     fm_advise_candidate(i, &row->policy, &variant);
@@ -155,16 +141,18 @@ fm_advise_run_one(guint i, const FmScenario *scenario, const FmAdviseOptions *op
     sim = fm_sim_new(scenario, error);
     if (sim == NULL)
         return FALSE;
-    policy = fm_policy_new(row->policy, params, error);
-    if (policy == NULL)
+    fm_migration_set_policy_ops(mig, row->policy);
+    fm_migration_set_shared_params(mig, params);
+    row->completed = fm_migration_run(mig, fm_sim_get_backend(sim), fm_sim_get_sink(sim),
+                                      NULL, &run_error) &&
+                     fm_sim_verify(sim, &run_error);
+    if (fm_migration_get_job(mig) == NULL) {
+        g_propagate_error(error, g_steal_pointer(&run_error));   /* a bad knob */
         return FALSE;
-    job = fm_job_new(fm_sim_get_backend(sim), fm_sim_get_sink(sim), policy, params, error);
-    if (job == NULL)
-        return FALSE;
-    row->completed = fm_job_run(job, &run_error) && fm_sim_verify(sim, &run_error);
+    }
     if (run_error)
         g_debug("advise: %s %s: %s", row->policy->name, variant, run_error->message);
-    row->stats = *fm_job_get_stats(job);
+    fm_migration_copy_stats(mig, &row->stats);
     row->converges = row->completed && fm_stop_reason_converged(row->stats.stop_reason);
     return TRUE;
 }
@@ -189,7 +177,7 @@ fm_advise_simulate(FmTrace *trace, const FmAdviseOptions *options, GError **erro
 {
     g_autoptr(FmAdvice) advice = NULL;
     g_autoptr(FmScenario) scenario = NULL;
-    g_autofree const FmParamSpec **tables = fm_advise_tables();
+    g_autofree const FmParamSpec **tables = fm_migration_param_tables(NULL);
     gint best = -1, best_any = -1;
 
     g_return_val_if_fail(trace != NULL && options != NULL, NULL);

@@ -793,6 +793,15 @@ fm_job_run(FmJob *job, GError **error)
 
     job->started = TRUE;
     job->t_start = fm_backend_now(job->backend);
+    if (g_atomic_int_get(&job->cancel)) {
+        /* cancelled before it started: nothing to undo, not even the stream begun */
+        g_set_error(&local, FM_ERROR, FM_ERROR_CANCELLED, _("migration cancelled"));
+        job->ended = TRUE;
+        job->stats.stop_reason = FM_STOP_CANCELLED;
+        fm_job_set_state(job, FM_JOB_CANCELLED, local->message);
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
 
     if (!fm_job_setup(job, &local))
         goto error;

@@ -165,7 +165,8 @@ void fm_job_unsubscribe(FmJob *job, guint id);
 /* Runs the migration to its end.  Returns TRUE when COMPLETED; otherwise FALSE with
  * @error set, the state FAILED or CANCELLED and the source guest running. */
 gboolean fm_job_run(FmJob *job, GError **error);
-/* Asks a running job to stop; the guest resumes on the source.  Async-signal-safe. */
+/* Asks a running job to stop; the guest resumes on the source.  Before fm_job_run(),
+ * makes it fail at once without touching the guest or the sink.  Async-signal-safe. */
 void fm_job_cancel(FmJob *job);
 
 /* Changes the downtime target (the max_downtime knob, in seconds >= 0) of a job that

@@ -1,7 +1,9 @@
 /*
  * fm-xen-save.h: the live save of a Xen domain into a libxl migration stream v2
  * by the fragmig engine: what libxl_domain_suspend(..., LIBXL_SUSPEND_LIVE) does,
- * with the pre-copy rounds chosen by a policy (DESIGN.md sections 4 and 5).
+ * with the pre-copy rounds chosen by a policy (DESIGN.md sections 4 and 5).  A
+ * driver above the engine: the Xen backend and the Xen stream's sink run by an
+ * FmMigration (fm-migration.h), which owns the cancel and the controls.
  *
  * The stream written is the one a stock Xen 4.17 restores: `xl migrate-receive`
  * and `xl restore` (behind their own headers, see fm-xl-format.h) and libvirt's
@@ -12,14 +14,16 @@
  * fm_xen_save_get_stats(), fm_xen_save_set_bandwidth() and
  * fm_xen_save_set_max_downtime() may be called from any other thread while it
  * runs (libvirt's domjobabort, domjobinfo, migrate-setspeed,
- * migrate-setmaxdowntime).
+ * migrate-setmaxdowntime); fm_xen_save_cancel() also from a signal handler.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
 #include <glib.h>
+#include "engine/fm-backend.h"
 #include "engine/fm-job.h"
+#include "migrate/fm-migration.h"
 
 G_BEGIN_DECLS
 
@@ -44,8 +48,8 @@ gboolean fm_xen_save_set_policy(FmXenSave *save, const char *name, GError **erro
  * (and here for the name and value syntax).  FM_ERROR_INVALID_ARG if bad. */
 gboolean fm_xen_save_set_param(FmXenSave *save, const char *name, const char *value,
                                GError **error);
-/* Limits the stream to @bytes_per_second (0 = unlimited).  Any time; takes
- * effect at the next write. */
+/* Limits the stream to @bytes_per_second (0 = unlimited).  Any time; the job's
+ * thread sets it on the stream's channel after the batch it is sending. */
 void fm_xen_save_set_bandwidth(FmXenSave *save, guint64 bytes_per_second);
 /* Sets the downtime target in seconds (engine knob max_downtime).  Any time;
  * takes effect at the next round's decision. */
@@ -60,17 +64,20 @@ void fm_xen_save_set_max_downtime(FmXenSave *save, double seconds);
  * mode is off.  Once per save. */
 gboolean fm_xen_save_run(FmXenSave *save, int fd, GError **error);
 /* Asks a running save to stop (it then fails with FM_ERROR_CANCELLED and the
- * guest resumes); before run, makes run fail at once.  Any thread. */
+ * guest resumes); before run, makes run fail at once, before the domain or the
+ * descriptor is touched.  Any thread; async-signal-safe. */
 void fm_xen_save_cancel(FmXenSave *save);
-/* Copies the statistics of the run so far into @stats (its stop_reason is a
- * static string) and returns TRUE; FALSE (and @stats zeroed) before the run
- * started.  Any thread. */
+/* Copies the statistics of the run so far into @stats and returns TRUE; FALSE
+ * (and @stats zeroed) before the run started.  Any thread. */
 gboolean fm_xen_save_get_stats(FmXenSave *save, FmJobStats *stats);
 /* Returns the xen backend of the save (borrowed), for what comes after the run:
  * fm_backend_resume(), fm_xen_backend_destroy_domain()... (fm-xen.h). */
 FmBackend *fm_xen_save_get_backend(FmXenSave *save);
 /* Returns the job's state (FM_JOB_SETUP before the run).  Any thread. */
 FmJobState fm_xen_save_get_state(FmXenSave *save);
+/* Returns the migration that runs the save (borrowed), for what FmMigration adds:
+ * subscribing to the job's events before the run, the job's rounds after it. */
+FmMigration *fm_xen_save_get_migration(FmXenSave *save);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmXenSave, fm_xen_save_free)
 
