@@ -400,14 +400,12 @@ fm_record_reader_get_body(const FmRecordReader *reader)
 }
 
 /* Reads and checks the current record's padding. */
-gboolean
+static gboolean
 fm_record_reader_read_padding(FmRecordReader *reader, GError **error)
 {
     guint8 pad[FM_RECORD_MAX_ALIGN];
     gsize pad_len;
     gsize got;
-
-    g_return_val_if_fail(reader != NULL, FALSE);
 
     pad_len = fm_record_padding(reader->record_format, reader->len);
     if (!fm_record_reader_read(reader, pad, pad_len, &got, error))
@@ -426,6 +424,16 @@ fm_record_reader_read_padding(FmRecordReader *reader, GError **error)
         }
     }
     return TRUE;
+}
+
+/* Reads the rest of the current body and its padding. */
+gboolean
+fm_record_reader_read_rest(FmRecordReader *reader, gsize from, GError **error)
+{
+    g_return_val_if_fail(reader != NULL && from <= reader->len, FALSE);
+
+    return fm_record_reader_read_body(reader, from, reader->len - from, error) &&
+        fm_record_reader_read_padding(reader, error);
 }
 
 /* Checks that nothing follows the current record. */

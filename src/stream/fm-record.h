@@ -125,16 +125,18 @@ gboolean fm_record_reader_next_header(FmRecordReader *reader, guint32 *type,
 /* Returns the stream offset of the current record's header. */
 guint64 fm_record_reader_get_record_offset(const FmRecordReader *reader);
 /* Reads bytes @from to @from + @n of the current record's body into the body
- * buffer, which grows only as they arrive.  The codec has checked the length
- * against its limits: @from + @n <= the header's length <= max_body. */
+ * buffer, which grows only as they arrive: a codec reads the head of a body
+ * whose first fields say how long the rest must be, and checks them before
+ * reading on.  The codec has checked the length against its limits: @from + @n
+ * <= the header's length <= max_body. */
 gboolean fm_record_reader_read_body(FmRecordReader *reader, gsize from, gsize n,
                                     GError **error);
+/* Reads the current record's body from byte @from to its end (as read_body),
+ * then its padding, which must be zero bytes up to the format's alignment. */
+gboolean fm_record_reader_read_rest(FmRecordReader *reader, gsize from, GError **error);
 /* Returns the body buffer (owned by the reader, never NULL, valid until the next
  * call to read_body): the bytes read so far of the current record's body. */
 const guint8 *fm_record_reader_get_body(const FmRecordReader *reader);
-/* Reads and checks the current record's padding: zero bytes up to the format's
- * alignment. */
-gboolean fm_record_reader_read_padding(FmRecordReader *reader, GError **error);
 /* After the current record, which ends the stream, checks that the channel is at
  * end of file. */
 gboolean fm_record_reader_check_eof(FmRecordReader *reader, GError **error);

@@ -728,8 +728,7 @@ fm_stream_reader_read_body(FmStreamReader *reader, guint32 type, guint32 len,
                                          reader->page_size, offset, &count, error))
             return FALSE;
     }
-    return fm_record_reader_read_body(reader->records, head, len - head, error) &&
-        fm_record_reader_read_padding(reader->records, error);
+    return fm_record_reader_read_rest(reader->records, head, error);
 }
 
 /* Reads and checks the next record; see fm-stream.h. */

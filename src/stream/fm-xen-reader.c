@@ -240,8 +240,7 @@ fm_xen_reader_libxl_record(FmXenStreamReader *reader, guint32 type, guint32 len,
     }
     if (!fm_record_check_length(&fm_xen_libxl_format, type, len, min, max, 0, offset,
                                 error) ||
-        !fm_record_reader_read_body(reader->records, 0, len, error) ||
-        !fm_record_reader_read_padding(reader->records, error))
+        !fm_record_reader_read_rest(reader->records, 0, error))
         return FALSE;
     body = fm_record_reader_get_body(reader->records);
 
@@ -287,8 +286,7 @@ fm_xen_reader_libxc_record(FmXenStreamReader *reader, guint32 type, guint32 len,
                                          offset, &count, error))
             return FALSE;
     }
-    if (!fm_record_reader_read_body(reader->records, head, len - head, error) ||
-        !fm_record_reader_read_padding(reader->records, error) ||
+    if (!fm_record_reader_read_rest(reader->records, head, error) ||
         !fm_xen_libxc_check_body(type, fm_record_reader_get_body(reader->records), len,
                                  offset, reader->max_pfns, &pages, error))
         return FALSE;
