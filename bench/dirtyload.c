@@ -160,7 +160,7 @@ main(int argc, char **argv)
            "clearing harvest of everything every %" G_GUINT64_FORMAT " ms when on; "
            "%d x (off, on), %.3g s each\n\n",
            (int) pid, fm_backend_page_count(backend), fm_backend_page_size(backend),
-           fm_pagemap_mode_name(fm_local_backend_mode(backend)), interval_ms,
+           fm_pagemap_mode_to_string(fm_local_backend_mode(backend)), interval_ms,
            DIRTYLOAD_CYCLES, seconds);
     /* the pages write-protected at registration (or by a previous run) fault once */
     g_usleep(DIRTYLOAD_WARMUP_US);

@@ -274,7 +274,7 @@ main(int argc, char **argv)
             return 1;
         }
         print_row("fm_pagemap_open (probe walk)", now_ns() - t0,
-                  fm_pagemap_mode_name(fm_pagemap_mode(pm)));
+                  fm_pagemap_mode_to_string(fm_pagemap_mode(pm)));
     }
 
     /* Get-and-clear harvests of the whole region. */

@@ -780,8 +780,8 @@ test_unregistered(void)
 static void
 test_mode_names(void)
 {
-    g_assert_cmpstr(fm_pagemap_mode_name(FM_PAGEMAP_MODE_SCAN), ==, "pagemap-scan");
-    g_assert_cmpstr(fm_pagemap_mode_name(FM_PAGEMAP_MODE_SOFT_DIRTY), ==, "soft-dirty");
+    g_assert_cmpstr(fm_pagemap_mode_to_string(FM_PAGEMAP_MODE_SCAN), ==, "pagemap-scan");
+    g_assert_cmpstr(fm_pagemap_mode_to_string(FM_PAGEMAP_MODE_SOFT_DIRTY), ==, "soft-dirty");
 }
 
 int

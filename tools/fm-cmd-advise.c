@@ -22,7 +22,6 @@
 #include <config.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,16 +49,6 @@
 #define FM_ADVISE_DIGEST_CHUNK (1u << 20)
 /* Passes of each digest measured (their mean is taken). */
 #define FM_ADVISE_REPEAT 3
-
-/* Set by SIGINT / SIGTERM: the observation ends early (the advice still comes). */
-static gint fm_cmd_advise_stop;
-
-/* Signal handler: ends the observation (an atomic store: signal-safe). */
-static void
-fm_cmd_advise_on_signal(int signo G_GNUC_UNUSED)
-{
-    g_atomic_int_set(&fm_cmd_advise_stop, 1);
-}
 
 /* What a local migration of a process guest costs besides sending its pages,
  * measured on the guest (fm_cmd_advise_measure()). */
@@ -191,7 +180,6 @@ fm_cmd_advise(int argc, char **argv)
     g_autofree char *format_arg = NULL;
     g_autofree char *save_arg = NULL;
     g_auto(GStrv) param_args = NULL;
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmParamSet) params = fm_param_set_new();
     g_autoptr(FmBackend) backend = NULL;
@@ -232,11 +220,9 @@ fm_cmd_advise(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(NULL);
-    g_option_context_set_summary(ctx, _("Observe the guest's dirty log for a short window, without migrating it, then simulate every policy on the observed load and print, per policy, the predicted total time, downtime, data sent and whether it converges, and the recommended policy and parameters: among those whose downtime (less the fixed verification time) is within the limit, the one with the least total time; if none is, the one with the least downtime."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, NULL,
+                              _("Observe the guest's dirty log for a short window, without migrating it, then simulate every policy on the observed load and print, per policy, the predicted total time, downtime, data sent and whether it converges, and the recommended policy and parameters: among those whose downtime (less the fixed verification time) is within the limit, the one with the least total time; if none is, the one with the least downtime."), entries))
+        return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
     sources = (pid != 0) + (xen_arg != NULL) + (trace_arg != NULL);
@@ -288,8 +274,6 @@ fm_cmd_advise(int argc, char **argv)
         if (trace == NULL)
             return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
     } else {
-        struct sigaction sa = { 0 }, old_int, old_term;
-
         if (pid > 0) {
             backend = fm_local_backend_new(pid, &error);
             local = TRUE;
@@ -306,14 +290,10 @@ fm_cmd_advise(int argc, char **argv)
         if (backend == NULL)
             return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
 
-        g_atomic_int_set(&fm_cmd_advise_stop, 0);
-        sa.sa_handler = fm_cmd_advise_on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        trace = fm_advise_observe(backend, observe, interval, &fm_cmd_advise_stop, &error);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        /* SIGINT / SIGTERM end the observation early (the advice still comes) */
+        fm_cmd_interrupt_begin();
+        trace = fm_advise_observe(backend, observe, interval, fm_cmd_interrupt_flag(), &error);
+        fm_cmd_interrupt_end();
         if (trace == NULL)
             return fm_cmd_fail(FM_EXIT_FAILURE, _("observing the dirty log failed: %s"),
                                error->message);

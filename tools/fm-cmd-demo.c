@@ -271,7 +271,6 @@ fm_cmd_demo(int argc, char **argv)
     g_autofree char *self = NULL;
     g_auto(GStrv) param_args = NULL;
     gboolean compare = FALSE;
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmReport) report = fm_report_new();
     g_autoptr(GPtrArray) runs = g_ptr_array_new_with_free_func((GDestroyNotify)fm_run_record_free);
@@ -298,11 +297,9 @@ fm_cmd_demo(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(NULL);
-    g_option_context_set_summary(ctx, _("Start a guest and a receiver on this host, live-migrate the guest over loopback TCP at a limited bandwidth with live progress, check the workload resumes on the receiver, and summarise."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, NULL,
+                              _("Start a guest and a receiver on this host, live-migrate the guest over loopback TCP at a limited bandwidth with live progress, check the workload resumes on the receiver, and summarise."), entries))
+        return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
     for (guint i = 0; i < G_N_ELEMENTS(fm_demo_workloads); i++) {

@@ -363,7 +363,6 @@ fm_guest_cmd_wait(FmGuest *guest, const sigset_t *signals, gboolean progress)
 int
 fm_cmd_guest(int argc, char **argv)
 {
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmGuest) guest = NULL;
     g_autoptr(FmWorkloadSpec) spec = NULL;
@@ -402,11 +401,9 @@ fm_cmd_guest(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(NULL);
-    g_option_context_set_summary(ctx, _("Run a local guest: a memory region written by mutator threads that run a workload model, for the local backend to migrate.  It runs until SIGTERM or SIGINT."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, NULL,
+                              _("Run a local guest: a memory region written by mutator threads that run a workload model, for the local backend to migrate.  It runs until SIGTERM or SIGINT."), entries))
+        return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
     status = fm_guest_cmd_resolve(&args, &config);

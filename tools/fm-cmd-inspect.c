@@ -18,7 +18,6 @@ int
 fm_cmd_inspect(int argc, char **argv)
 {
     gint pid = 0;
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmBackend) backend = NULL;
     g_autofree FmGuestHeader *header = g_new0(FmGuestHeader, 1);
@@ -29,11 +28,9 @@ fm_cmd_inspect(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(NULL);
-    g_option_context_set_summary(ctx, _("Print what the guest process PID holds, read from its memory without disturbing it, as NAME=VALUE lines."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, NULL,
+                              _("Print what the guest process PID holds, read from its memory without disturbing it, as NAME=VALUE lines."), entries))
+        return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
     if (pid <= 0)
@@ -52,6 +49,6 @@ fm_cmd_inspect(int argc, char **argv)
     printf("threads=%u\n", header->n_threads);
     printf("throttle=%u\n", header->throttle);
     printf("writes=%llu\n", (unsigned long long)fm_guest_header_writes(header));
-    printf("tracking=%s\n", fm_pagemap_mode_name(fm_local_backend_mode(backend)));
+    printf("tracking=%s\n", fm_pagemap_mode_to_string(fm_local_backend_mode(backend)));
     return FM_EXIT_OK;
 }

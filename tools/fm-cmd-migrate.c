@@ -36,7 +36,6 @@ fm_cmd_migrate(int argc, char **argv)
     g_auto(GStrv) param_args = NULL;
     gboolean keep_source = FALSE, quiet = FALSE, abort_if_busy = FALSE;
     double timeout = 30;
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmParamSet) params = fm_param_set_new();
     g_autoptr(FmReport) report = fm_report_new();
@@ -82,11 +81,9 @@ fm_cmd_migrate(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(_("ADDRESS"));
-    g_option_context_set_summary(ctx, _("Live-migrate the guest process PID to the 'fragmig receive' listening at ADDRESS (tcp://HOST:PORT, tcp://[IPv6]:PORT, unix:/PATH). On failure or Ctrl-C the guest keeps running here."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, _("ADDRESS"),
+                              _("Live-migrate the guest process PID to the 'fragmig receive' listening at ADDRESS (tcp://HOST:PORT, tcp://[IPv6]:PORT, unix:/PATH). On failure or Ctrl-C the guest keeps running here."), entries))
+        return FM_EXIT_USAGE;
     if (argc != 2)
         return fm_cmd_fail(FM_EXIT_USAGE, _("expected one destination ADDRESS (try 'fragmig migrate --help')"));
     if (xen_arg != NULL && pid != 0)
@@ -101,7 +98,7 @@ fm_cmd_migrate(int argc, char **argv)
         return fm_cmd_fail(FM_EXIT_USAGE, _("--tls-dir and --tls-hostname need --tls"));
     if (tls && xen_arg != NULL)
         return fm_cmd_fail(FM_EXIT_USAGE, _("--tls is for guest processes (--pid); a Xen migration's channel is --ssh-command"));
-    if (format_arg && !fm_report_format_from_string(format_arg, &format, &error))
+    if (format_arg && !fm_report_format_parse(format_arg, &format, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
     if (abort_if_busy)
         fm_param_set_set(params, "abort_if_busy", "1");

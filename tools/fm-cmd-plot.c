@@ -186,7 +186,6 @@ fm_cmd_plot(int argc, char **argv)
     g_auto(GStrv) scenario_args = NULL;
     g_autoptr(GPtrArray) policies = NULL;
     g_autoptr(FmRunRecordSet) set = fm_run_record_set_new();
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     FmPlotFilter filter = { NULL, NULL };
     int written;
@@ -200,11 +199,9 @@ fm_cmd_plot(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(_("FILE..."));
-    g_option_context_set_summary(ctx, _("Draw SVG figures from run records (fragmig simulate --record-dir) and suite CSVs (fragmig simulate --format csv): data remaining over time with the round boundaries, data sent per round, the heat map of fragments x rounds with HOT fragments marked, comparisons of the policies on one scenario, and the suite's total time, downtime and data per policy."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, _("FILE..."),
+                              _("Draw SVG figures from run records (fragmig simulate --record-dir) and suite CSVs (fragmig simulate --format csv): data remaining over time with the round boundaries, data sent per round, the heat map of fragments x rounds with HOT fragments marked, comparisons of the policies on one scenario, and the suite's total time, downtime and data per policy."), entries))
+        return FM_EXIT_USAGE;
     if (argc < 2)
         return fm_cmd_fail(FM_EXIT_USAGE, _("no file given (try 'fragmig plot --help')"));
     for (guint i = 0; policy_args && policy_args[i]; i++) {

@@ -32,13 +32,12 @@ fm_cmd_policies_print_specs(const char *title, const char *summary,
 int
 fm_cmd_policies(int argc, char **argv)
 {
-    g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
-    g_autoptr(GError) error = NULL;
     const FmPolicyOps *const *list = fm_policy_list();
 
-    g_option_context_set_summary(ctx, _("List the policies and the parameters (--param NAME=VALUE) of the engine and of each policy."));
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, NULL,
+                              _("List the policies and the parameters (--param NAME=VALUE) of the engine and of each policy."),
+                              NULL))
+        return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
 

@@ -261,7 +261,6 @@ fm_cmd_receive(int argc, char **argv)
     g_autofree char *max_memory_arg = NULL;
     gboolean use_stdin = FALSE, no_resume = FALSE;
     double timeout = FM_CHANNEL_DEFAULT_TIMEOUT;
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmListener) listener = NULL;
     g_autoptr(FmChannel) channel = NULL;
@@ -294,11 +293,9 @@ fm_cmd_receive(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(NULL);
-    g_option_context_set_summary(ctx, _("Receive one migrating guest, verify its memory against the source's digest, then run it here until interrupted. With --parallel N, serve up to N migrations at once, each guest in a process of its own. With --tls, accept only TLS connections from sources whose certificate our CA signed: the credentials are DIR/ca-cert.pem (or /etc/pki/CA/cacert.pem), DIR/server-cert.pem and DIR/server-key.pem, DIR being /etc/pki/libvirt-migrate or --tls-dir."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, NULL,
+                              _("Receive one migrating guest, verify its memory against the source's digest, then run it here until interrupted. With --parallel N, serve up to N migrations at once, each guest in a process of its own. With --tls, accept only TLS connections from sources whose certificate our CA signed: the credentials are DIR/ca-cert.pem (or /etc/pki/CA/cacert.pem), DIR/server-cert.pem and DIR/server-key.pem, DIR being /etc/pki/libvirt-migrate or --tls-dir."), entries))
+        return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
     if ((listen_arg == NULL) == !use_stdin)

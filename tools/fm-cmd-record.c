@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,16 +33,6 @@
 /* Shorter harvests than this measure the harvest more than the guest. */
 #define FM_CMD_RECORD_MIN_INTERVAL 0.001
 
-/* Set by SIGINT / SIGTERM: the recording ends at the next look. */
-static gint fm_cmd_record_stop;
-
-/* Signal handler: asks the recording to stop (an atomic store: signal-safe). */
-static void
-fm_cmd_record_on_signal(int signo G_GNUC_UNUSED)
-{
-    g_atomic_int_set(&fm_cmd_record_stop, 1);
-}
-
 /* Records the guest of @pid for @duration seconds every @interval into @out
  * (@path names it).  Returns an exit status, the error printed. */
 static int
@@ -53,7 +42,6 @@ fm_cmd_record_run(pid_t pid, double duration, double interval, FILE *out, const 
     g_autoptr(GError) error = NULL;
     g_autoptr(FmBackend) backend = NULL;
     g_autoptr(FmTraceWriter) writer = NULL;
-    struct sigaction sa = { 0 }, old_int, old_term;
     FILE *summary = out == stdout ? stderr : stdout;
     gint64 t0 = g_get_monotonic_time();
     gboolean ok;
@@ -66,14 +54,10 @@ fm_cmd_record_run(pid_t pid, double duration, double interval, FILE *out, const 
     if (writer == NULL)
         return fm_cmd_fail(FM_EXIT_FAILURE, "%s: %s", path, error->message);
 
-    g_atomic_int_set(&fm_cmd_record_stop, 0);
-    sa.sa_handler = fm_cmd_record_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    ok = fm_trace_record(backend, writer, duration, interval, &fm_cmd_record_stop, &error);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    /* SIGINT / SIGTERM end the recording at its next look */
+    fm_cmd_interrupt_begin();
+    ok = fm_trace_record(backend, writer, duration, interval, fm_cmd_interrupt_flag(), &error);
+    fm_cmd_interrupt_end();
     if (!ok || !fm_trace_writer_finish(writer, &error))
         return fm_cmd_fail(FM_EXIT_FAILURE, _("recording pid %d into %s failed: %s"),
                            (int)pid, path, error->message);
@@ -99,7 +83,6 @@ fm_cmd_record(int argc, char **argv)
     g_autofree char *interval_arg = NULL;
     g_autofree char *output = NULL;
     gboolean quiet = FALSE;
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     double duration, interval;
     gboolean to_stdout;
@@ -119,11 +102,9 @@ fm_cmd_record(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(NULL);
-    g_option_context_set_summary(ctx, _("Record the dirty log of the guest process PID over time as a trace file (docs/trace-format.md), which a 'trace' workload replays. The guest keeps running."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, NULL,
+                              _("Record the dirty log of the guest process PID over time as a trace file (docs/trace-format.md), which a 'trace' workload replays. The guest keeps running."), entries))
+        return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
     if (pid <= 0)

@@ -123,7 +123,6 @@ fm_cmd_simulate(int argc, char **argv)
     g_autofree const FmParamSpec **tables = NULL;
     g_autoptr(FmParamSet) cli_params = fm_param_set_new();
     g_autoptr(FmReport) report = fm_report_new();
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     FmReportFormat format = FM_REPORT_TABLE;
     int status = FM_EXIT_OK;
@@ -139,14 +138,12 @@ fm_cmd_simulate(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(_("SCENARIO.xml..."));
-    g_option_context_set_summary(ctx, _("Run each scenario under each policy in the simulator and print total time, downtime, data sent, rounds, pages re-sent, guest slowdown, stop reason and the ratios to the physical limits."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, _("SCENARIO.xml..."),
+                              _("Run each scenario under each policy in the simulator and print total time, downtime, data sent, rounds, pages re-sent, guest slowdown, stop reason and the ratios to the physical limits."), entries))
+        return FM_EXIT_USAGE;
     if (argc < 2)
         return fm_cmd_fail(FM_EXIT_USAGE, _("no scenario given (try 'fragmig simulate --help')"));
-    if (format_arg && !fm_report_format_from_string(format_arg, &format, &error))
+    if (format_arg && !fm_report_format_parse(format_arg, &format, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
     policies = fm_simulate_parse_policies(policy_args, &error);
     if (policies == NULL)

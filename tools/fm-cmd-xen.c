@@ -378,7 +378,6 @@ fm_cmd_save(int argc, char **argv)
     g_autofree char *format_arg = NULL;
     g_auto(GStrv) param_args = NULL;
     gboolean checkpoint = FALSE;
-    g_autoptr(GOptionContext) ctx = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmParamSet) params = fm_param_set_new();
     FmReportFormat format = FM_REPORT_TABLE;
@@ -402,16 +401,14 @@ fm_cmd_save(int argc, char **argv)
         { NULL, 0, 0, 0, NULL, NULL, NULL }
     };
 
-    ctx = g_option_context_new(_("FILE"));
-    g_option_context_set_summary(ctx, _("Save the Xen domain DOMAIN live into FILE, which a stock 'xl restore FILE' restores. On failure or Ctrl-C the guest keeps running."));
-    g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-    if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (!fm_cmd_parse_options(&argc, &argv, _("FILE"),
+                              _("Save the Xen domain DOMAIN live into FILE, which a stock 'xl restore FILE' restores. On failure or Ctrl-C the guest keeps running."), entries))
+        return FM_EXIT_USAGE;
     if (argc != 2)
         return fm_cmd_fail(FM_EXIT_USAGE, _("expected one FILE (try 'fragmig save --help')"));
     if (xen_arg == NULL || xen_arg[0] == '\0')
         return fm_cmd_fail(FM_EXIT_USAGE, _("--xen DOMAIN is required"));
-    if (format_arg && !fm_report_format_from_string(format_arg, &format, &error))
+    if (format_arg && !fm_report_format_parse(format_arg, &format, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
     if (!fm_cmd_parse_live_options(policy_arg, bandwidth_arg, downtime_arg, param_args,
                                    &req, params, &error))

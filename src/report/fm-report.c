@@ -247,18 +247,18 @@ fm_report_print(const FmReport *report, FmReportFormat format, FILE *out)
     }
 }
 
+FM_ENUM_IMPL(fm_report_format, FmReportFormat, FM_REPORT_FORMAT_LAST,
+             "table", "csv", "json");
+
 /* Parses a format name into *@format; FALSE with @error if unknown. */
 gboolean
-fm_report_format_from_string(const char *text, FmReportFormat *format, GError **error)
+fm_report_format_parse(const char *text, FmReportFormat *format, GError **error)
 {
-    static const char *const names[] = { "table", "csv", "json" };
-    G_STATIC_ASSERT(G_N_ELEMENTS(names) == FM_REPORT_FORMAT_LAST);
+    int value = fm_report_format_from_string(text);
 
-    for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
-        if (g_str_equal(text, names[i])) {
-            *format = i;
-            return TRUE;
-        }
+    if (value >= 0) {
+        *format = value;
+        return TRUE;
     }
     g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
                 _("unknown output format '%s' (use table, csv or json)"), text);

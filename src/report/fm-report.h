@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <glib.h>
+#include "util/fm-enum.h"
 #include "engine/fm-job.h"
 
 G_BEGIN_DECLS
@@ -44,9 +45,10 @@ guint fm_report_length(const FmReport *report);
 const FmReportRow *fm_report_get(const FmReport *report, guint i);
 /* Writes the report to @out in @format. */
 void fm_report_print(const FmReport *report, FmReportFormat format, FILE *out);
-/* Parses "table" / "csv" / "json"; FALSE with @error otherwise. */
-gboolean fm_report_format_from_string(const char *text, FmReportFormat *format,
-                                      GError **error);
+/* Names of the formats ("table", "csv", "json"). */
+FM_ENUM_DECL(fm_report_format, FmReportFormat);
+/* Parses a format name into *@format; FALSE with @error naming the known ones. */
+gboolean fm_report_format_parse(const char *text, FmReportFormat *format, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmReport, fm_report_free)
 

@@ -13,38 +13,9 @@
 
 #include "trace/fm-trace.h"
 
-/* Indexed by FmWorkloadType; these names appear in scenario XML and in reports. */
-static const char *const workload_type_names[] = {
-    [FM_WORKLOAD_IDLE] = "idle",
-    [FM_WORKLOAD_WEB] = "web",
-    [FM_WORKLOAD_DB] = "db",
-    [FM_WORKLOAD_SWEEP] = "sweep",
-    [FM_WORKLOAD_PHASES] = "phases",
-    [FM_WORKLOAD_TRACE] = "trace",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(workload_type_names) == FM_WORKLOAD_LAST);
-
-/* Returns the static name of @type, or NULL if @type is out of range. */
-const char *
-fm_workload_type_to_string(FmWorkloadType type)
-{
-    if ((guint) type >= FM_WORKLOAD_LAST)
-        return NULL;
-    return workload_type_names[type];
-}
-
-/* Returns the type called @name (case-sensitive, as in the XML), or -1. */
-int
-fm_workload_type_from_string(const char *name)
-{
-    if (!name)
-        return -1;
-    for (guint i = 0; i < FM_WORKLOAD_LAST; i++) {
-        if (strcmp(workload_type_names[i], name) == 0)
-            return (int) i;
-    }
-    return -1;
-}
+/* In the order of FmWorkloadType; these names appear in scenario XML and in reports. */
+FM_ENUM_IMPL(fm_workload_type, FmWorkloadType, FM_WORKLOAD_LAST,
+             "idle", "web", "db", "sweep", "phases", "trace");
 
 /* Deep-copies the phases of @src into @dst, whose fields already hold a shallow
  * copy of @src. */

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <glib.h>
+#include "util/fm-enum.h"
 #include "util/fm-rand.h"
 
 G_BEGIN_DECLS
@@ -85,10 +86,8 @@ typedef struct {
 /* Called once per page write; @pfn < the page count given to fm_workload_state_init(). */
 typedef void (*FmWorkloadWriteFunc)(guint64 pfn, gpointer user_data);
 
-/* Returns the model's name ("db"), or NULL if @type is out of range. */
-const char *fm_workload_type_to_string(FmWorkloadType type);
-/* Returns the type named @name, or -1. */
-int fm_workload_type_from_string(const char *name);
+/* Names of the models ("db"), as in scenario files and reports. */
+FM_ENUM_DECL(fm_workload_type, FmWorkloadType);
 
 /* Initialises @state for @spec on a guest of @page_count pages, seeded by @seed. */
 void fm_workload_state_init(FmWorkloadState *state, const FmWorkloadSpec *spec,

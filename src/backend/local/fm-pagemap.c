@@ -76,25 +76,14 @@ struct _FmPagemap {
     FmBitmap *carry;
 };
 
-static const char *const fm_pagemap_mode_names[] = {
-    [FM_PAGEMAP_MODE_SCAN] = "pagemap-scan",
-    [FM_PAGEMAP_MODE_SOFT_DIRTY] = "soft-dirty",
-};
-G_STATIC_ASSERT(G_N_ELEMENTS(fm_pagemap_mode_names) == FM_PAGEMAP_MODE_LAST);
+FM_ENUM_IMPL(fm_pagemap_mode, FmPagemapMode, FM_PAGEMAP_MODE_LAST,
+             "pagemap-scan", "soft-dirty");
 
 /* Returns the translated sentence that says what dirty tracking needs (static). */
 static const char *
 fm_pagemap_needs(void)
 {
     return _("dirty tracking needs Linux >= 6.7 with userfaultfd write-protect (async) and PAGEMAP_SCAN, or CONFIG_MEM_SOFT_DIRTY");
-}
-
-/* Returns the static name of @mode. */
-const char *
-fm_pagemap_mode_name(FmPagemapMode mode)
-{
-    g_return_val_if_fail(mode < FM_PAGEMAP_MODE_LAST, NULL);
-    return fm_pagemap_mode_names[mode];
 }
 
 /* Returns the pagemap entry of @addr in /proc/self/pagemap, or 0 if unreadable. */

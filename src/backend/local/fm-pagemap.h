@@ -28,6 +28,7 @@
 #pragma once
 
 #include <glib.h>
+#include "util/fm-enum.h"
 #include <sys/types.h>
 
 #include "util/fm-bitmap.h"
@@ -42,8 +43,8 @@ typedef enum {
     FM_PAGEMAP_MODE_LAST
 } FmPagemapMode;
 
-/* Returns the name of @mode ("pagemap-scan", "soft-dirty"), static. */
-const char *fm_pagemap_mode_name(FmPagemapMode mode);
+/* Names of the modes ("pagemap-scan", "soft-dirty"). */
+FM_ENUM_DECL(fm_pagemap_mode, FmPagemapMode);
 
 /* Returns TRUE if this kernel tracks soft-dirty bits (probed once, on a page of the
  * calling process: a freshly written page must show pagemap bit 55). */
