@@ -307,7 +307,7 @@ test_record_collect(void)
     g_assert_cmpuint(rec->heat_columns, ==, 100);
     g_assert_cmpuint(rec->rounds->len, ==, 3);
     g_assert_cmpuint(fm_run_record_heat_rows(rec), ==, 3);
-    g_assert_cmpuint(r1->round, ==, 1);
+    g_assert_cmpuint(r1->base.round, ==, 1);
     g_assert_cmpuint(r1->data_remaining, ==, 500 * 4096);
     g_assert_cmpuint(r1->data_sent, ==, 6144200);
     g_assert_cmpfloat(g_array_index(rec->heat_dirty, float, 3), ==, 0.1f);
@@ -734,10 +734,10 @@ test_record_from_job(void)
         const FmRoundRecord *r = &g_array_index(rounds, FmRoundRecord, i);
         const FmRunRecordRound *mine = &g_array_index(rec->rounds, FmRunRecordRound, i);
 
-        g_assert_cmpuint(mine->pages_sent, ==, r->pages_sent);
-        g_assert_cmpuint(mine->pending_after, ==, r->pending_after);
-        g_assert_cmpuint(mine->fragments_hot, ==, r->fragments_hot);
-        g_assert_cmpfloat(mine->start, ==, r->start);
+        g_assert_cmpuint(mine->base.pages_sent, ==, r->pages_sent);
+        g_assert_cmpuint(mine->base.pending_after, ==, r->pending_after);
+        g_assert_cmpuint(mine->base.fragments_hot, ==, r->fragments_hot);
+        g_assert_cmpfloat(mine->base.start, ==, r->start);
     }
     /* the swept half ends HOT: the last row marks its 64 fragments */
     for (guint c = 0; c < 128; c++)

@@ -119,7 +119,7 @@ fm_plot_run_end(const FmRunRecord *run)
     if (run->rounds->len == 0)
         return run->finished ? run->total_time : 0;
     last = &g_array_index(run->rounds, FmRunRecordRound, run->rounds->len - 1);
-    return MAX(run->finished ? run->total_time : 0, last->start + last->duration);
+    return MAX(run->finished ? run->total_time : 0, last->base.start + last->base.duration);
 }
 
 /* Returns the time the guest was paused: the end of the last round, or total time
@@ -130,7 +130,7 @@ fm_plot_pause_time(const FmRunRecord *run)
     const FmRunRecordRound *last = &g_array_index(run->rounds, FmRunRecordRound,
                                                   run->rounds->len - 1);
 
-    return MAX(last->start + last->duration, run->total_time - run->downtime);
+    return MAX(last->base.start + last->base.duration, run->total_time - run->downtime);
 }
 
 /* Appends to @pts (x, y pairs of seconds and bytes) the data remaining of @run over
@@ -148,10 +148,10 @@ fm_plot_remaining_points(const FmRunRecord *run, GArray *pts, GArray *marks)
     FM_PLOT_PUT(pts, 0.0, left);
     for (guint i = 0; i < run->rounds->len; i++) {
         const FmRunRecordRound *r = &g_array_index(run->rounds, FmRunRecordRound, i);
-        double end = r->start + r->duration;
-        double sent = (double)r->pages_sent * run->page_size;
+        double end = r->base.start + r->base.duration;
+        double sent = (double)r->base.pages_sent * run->page_size;
 
-        FM_PLOT_PUT(pts, r->start, left);
+        FM_PLOT_PUT(pts, r->base.start, left);
         FM_PLOT_PUT(pts, end, MAX(left - sent, 0));
         FM_PLOT_PUT(pts, end, (double)r->data_remaining);
         if (marks)
@@ -282,8 +282,8 @@ fm_plot_remaining(FmRunRecord *const *runs, guint n)
                     _("round"));
         for (guint i = 0; i < run->rounds->len; i++) {
             const FmRunRecordRound *r = &g_array_index(run->rounds, FmRunRecordRound, i);
-            double px = fm_svg_frame_x(&frame, r->start);
-            g_autofree char *num = g_strdup_printf("%u", r->round);
+            double px = fm_svg_frame_x(&frame, r->base.start);
+            g_autofree char *num = g_strdup_printf("%u", r->base.round);
 
             if (i > 0)
                 fm_svg_line(svg, px, frame.y, px, frame.y + frame.height, "#999999", 1, TRUE);
@@ -480,7 +480,7 @@ fm_plot_heat(const FmRunRecord *run)
     g_return_val_if_fail(cols > 0 && rows > 0, NULL);
     /* the HOT counts column only says something when some round had HOT fragments */
     for (guint r = 0; r < run->rounds->len && run->rounds->len == rows; r++)
-        hot_counts = hot_counts || g_array_index(run->rounds, FmRunRecordRound, r).fragments_hot;
+        hot_counts = hot_counts || g_array_index(run->rounds, FmRunRecordRound, r).base.fragments_hot;
     /* fractional widths fill the figure; equal cells are merged, so no seams show */
     cell_w = CLAMP((FM_PLOT_WIDTH - x0 - 70) / cols, 2, 24);
     row_h = CLAMP(floor(300.0 / rows), 5, 36);
@@ -564,7 +564,7 @@ fm_plot_heat(const FmRunRecord *run)
                     _("HOT"));
         for (guint r = 0; r < rows; r += label_every) {
             const FmRunRecordRound *rr = &g_array_index(run->rounds, FmRunRecordRound, r);
-            g_autofree char *num = g_strdup_printf("%u", rr->fragments_hot);
+            g_autofree char *num = g_strdup_printf("%u", rr->base.fragments_hot);
 
             fm_svg_text(svg, x0 + map_w + 6, y0 + (r + 0.5) * row_h + 4, 10, FM_SVG_START, 0,
                         FALSE, "tick", num);

@@ -84,14 +84,8 @@ fm_run_record_add_round(FmRunRecord *record, const FmRoundRecord *round, const F
         fm_run_record_set_layout(record, fm_frag_tracker_count(tracker),
                                  fm_frag_tracker_frag_pages(tracker));
 
-    r.round = record->rounds->len;
-    r.start = round->start;
-    r.duration = round->duration;
-    r.pages_sent = round->pages_sent;
-    r.dirty_after = round->dirty_after;
-    r.pending_after = round->pending_after;
-    r.fragments_hot = round->fragments_hot;
-    r.throttle = round->throttle;
+    r.base = *round;
+    r.base.round = record->rounds->len;
     r.data_sent = stats->data_processed;
     r.data_remaining = round->pending_after * record->page_size;
     g_array_append_val(record->rounds, r);
@@ -218,15 +212,15 @@ fm_run_record_rounds_csv(const FmRunRecord *record)
     for (guint i = 0; i < record->rounds->len; i++) {
         const FmRunRecordRound *r = &g_array_index(record->rounds, FmRunRecordRound, i);
 
-        g_string_append_printf(out, "%u,", r->round);
-        fm_run_record_put_double(out, r->start, 6);
+        g_string_append_printf(out, "%u,", r->base.round);
+        fm_run_record_put_double(out, r->base.start, 6);
         g_string_append_c(out, ',');
-        fm_run_record_put_double(out, r->duration, 6);
+        fm_run_record_put_double(out, r->base.duration, 6);
         g_string_append_printf(out, ",%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT
                                ",%" G_GUINT64_FORMAT ",%u,%u,%" G_GUINT64_FORMAT
                                ",%" G_GUINT64_FORMAT "\n",
-                               r->pages_sent, r->dirty_after, r->pending_after,
-                               r->fragments_hot, r->throttle, r->data_sent,
+                               r->base.pages_sent, r->base.dirty_after, r->base.pending_after,
+                               r->base.fragments_hot, r->base.throttle, r->data_sent,
                                r->data_remaining);
     }
     return g_string_free(out, FALSE);
@@ -534,11 +528,11 @@ fm_run_record_read_rounds(const FmRunRecordMeta *meta, const char *name, char **
         }
         v = (const char *const *)f->pdata;
         if (!fm_run_record_parse_u64(&pos, cols[0], v[0], G_MAXUINT32, &round, error) ||
-            !fm_run_record_parse_double(&pos, cols[1], v[1], &r.start, error) ||
-            !fm_run_record_parse_double(&pos, cols[2], v[2], &r.duration, error) ||
-            !fm_run_record_parse_u64(&pos, cols[3], v[3], G_MAXUINT64, &r.pages_sent, error) ||
-            !fm_run_record_parse_u64(&pos, cols[4], v[4], G_MAXUINT64, &r.dirty_after, error) ||
-            !fm_run_record_parse_u64(&pos, cols[5], v[5], G_MAXUINT64, &r.pending_after, error) ||
+            !fm_run_record_parse_double(&pos, cols[1], v[1], &r.base.start, error) ||
+            !fm_run_record_parse_double(&pos, cols[2], v[2], &r.base.duration, error) ||
+            !fm_run_record_parse_u64(&pos, cols[3], v[3], G_MAXUINT64, &r.base.pages_sent, error) ||
+            !fm_run_record_parse_u64(&pos, cols[4], v[4], G_MAXUINT64, &r.base.dirty_after, error) ||
+            !fm_run_record_parse_u64(&pos, cols[5], v[5], G_MAXUINT64, &r.base.pending_after, error) ||
             !fm_run_record_parse_u64(&pos, cols[6], v[6], G_MAXUINT32, &hot, error) ||
             !fm_run_record_parse_u64(&pos, cols[7], v[7], 100, &throttle, error) ||
             !fm_run_record_parse_u64(&pos, cols[8], v[8], G_MAXUINT64, &r.data_sent, error) ||
@@ -550,9 +544,9 @@ fm_run_record_read_rounds(const FmRunRecordMeta *meta, const char *name, char **
                         name, pos.line, v[0], record->rounds->len);
             return NULL;
         }
-        r.round = round;
-        r.fragments_hot = hot;
-        r.throttle = throttle;
+        r.base.round = round;
+        r.base.fragments_hot = hot;
+        r.base.throttle = throttle;
         g_array_append_val(record->rounds, r);
     }
     if (record->rounds->len == 0) {

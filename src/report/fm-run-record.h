@@ -41,16 +41,11 @@ G_BEGIN_DECLS
 
 #define FM_RUN_RECORD_HEAT_COLUMNS 256
 
-/* One pre-copy round, as in the rounds file. */
+/* One pre-copy round, as in the rounds file: the engine's record of it (numbered
+ * from 0 in the record's order; pages_skipped is not written, and 0 when read back),
+ * plus the two columns a plot derives from the job's statistics. */
 typedef struct {
-    guint round;
-    double start;               /* seconds since the job started */
-    double duration;
-    guint64 pages_sent;
-    guint64 dirty_after;        /* pages the harvest that ended the round found dirty */
-    guint64 pending_after;      /* pages pending after that harvest */
-    guint fragments_hot;
-    guint throttle;             /* percent */
+    FmRoundRecord base;
     guint64 data_sent;          /* wire bytes sent since the start, at the round's end */
     guint64 data_remaining;     /* pending_after x page size */
 } FmRunRecordRound;
