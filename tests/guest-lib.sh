@@ -4,13 +4,17 @@
 #   ok DESC / notok DESC (shows $tmp/*.out and *.err) / check DESC SHELL-CONDITION
 #   writes PID                 the guest's work counter, read from its memory
 #   running PID                the process exists and is not stopped
-#   gone PID [TENTHS]          it dies within TENTHS tenths of a second (20)
-#   advancing PID [TENTHS]     its work counter grows within TENTHS tenths (30)
+#   gone PID [TENTHS]          it dies within TENTHS tenths of a second (300)
+#   advancing PID [TENTHS]     its work counter grows within TENTHS tenths (300)
 #   start_guest [ARGS...]      starts a guest (ARGS, else $GUEST_ARGS); sets $guest
 #   start_receiver [ARGS...]   a receiver on a free port (--timeout $RECV_TIMEOUT, 20 s;
 #                              run under $RECV_ENV); sets $receiver and $addr
 #   wait_exit PID SECONDS      waits for a background process (killed after SECONDS);
 #                              its status in $status
+#   wait_line FILE SED-SCRIPT  prints what `sed -n SED-SCRIPT FILE` prints, as soon as
+#                              it prints something (30 s at most: then fails)
+# Every wait returns as soon as what it waits for happens: its limit is only a guard
+# against hangs, long enough for a loaded host, never a measure of speed.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -29,7 +33,7 @@ running() {
 }
 
 gone() {
-    for _ in $(seq "${2:-20}"); do running "$1" || return 0; sleep 0.1; done
+    for _ in $(seq "${2:-300}"); do running "$1" || return 0; sleep 0.1; done
     return 1
 }
 
@@ -37,7 +41,7 @@ gone() {
 advancing() {
     a=$(writes "$1")
     [ -n "$a" ] || return 1
-    for _ in $(seq "${2:-30}"); do
+    for _ in $(seq "${2:-300}"); do
         sleep 0.1
         b=$(writes "$1")
         [ -n "$b" ] && [ "$b" -gt "$a" ] && return 0
@@ -54,7 +58,7 @@ start_guest() {
     fi
     guest=$!
     pids="$pids $guest"
-    for _ in $(seq 50); do [ -n "$(writes "$guest")" ] && return 0; sleep 0.1; done
+    for _ in $(seq 300); do [ -n "$(writes "$guest")" ] && return 0; sleep 0.1; done
     return 1
 }
 
@@ -67,7 +71,7 @@ start_receiver() {
         >"$tmp/recv.out" 2>"$tmp/recv.err" &
     receiver=$!
     pids="$pids $receiver"
-    for _ in $(seq 50); do
+    for _ in $(seq 300); do
         addr=$(sed -n 's/^fragmig receive: listening on //p' "$tmp/recv.out" 2>/dev/null)
         [ -n "$addr" ] && return 0
         kill -0 "$receiver" 2>/dev/null || return 1
@@ -80,4 +84,13 @@ wait_exit() {
     for _ in $(seq $(($2 * 10))); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$1" 2>/dev/null
     wait "$1"; status=$?
+}
+
+wait_line() {
+    for _ in $(seq 300); do
+        line=$(sed -n "$2" "$1" 2>/dev/null)
+        [ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
+        sleep 0.1
+    done
+    return 1
 }

@@ -65,7 +65,7 @@ start_receiver() {
     "$FRAGMIG" receive --listen tcp://127.0.0.1:0 --timeout 60 $tls_recv "$@" >"$tmp/recv.out" 2>"$tmp/recv.err" &
     receiver=$!
     pids="$pids $receiver"
-    for _ in $(seq 50); do
+    for _ in $(seq 300); do
         addr=$(sed -n 's/^fragmig receive: listening on //p' "$tmp/recv.out")
         [ -n "$addr" ] && return 0
         sleep 0.1
@@ -83,7 +83,7 @@ start_guests() {
         pids="$pids $!"
     done
     for g in $guests; do
-        for _ in $(seq 100); do [ -n "$(writes "$g")" ] && break; sleep 0.1; done
+        for _ in $(seq 300); do [ -n "$(writes "$g")" ] && break; sleep 0.1; done
         [ -n "$(writes "$g")" ] || return 1
     done
 }
@@ -122,7 +122,7 @@ for i in $(seq "$guests_n"); do
 done
 check "$guests_n concurrent migrations succeed, each verified" \
     '[ $okcount -eq $guests_n ] && [ $verified -eq $guests_n ]'
-for _ in $(seq 100); do
+for _ in $(seq 300); do
     [ "$(grep -c '^fragmig receive: guest verified' "$tmp/recv.out")" -ge "$guests_n" ] && break
     sleep 0.1
 done
@@ -173,7 +173,7 @@ start_guests 2
 migrate_all
 okcount=0
 for i in 1 2; do read -r st t0 t1 <"$tmp/mig$i.time"; [ "$st" -eq 0 ] && okcount=$((okcount + 1)); done
-for _ in $(seq 50); do [ "$(grep -c 'guest verified' "$tmp/recv.out")" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(grep -c 'guest verified' "$tmp/recv.out")" -ge 2 ] && break; sleep 0.1; done
 # the log, in order: receiving, verified, receiving, verified
 order=$(sed -n 's/^fragmig receive: \(receiving\|guest verified\).*/\1/p' "$tmp/recv.out" | tr '\n' ' ')
 check "--parallel 1: both migrations succeed, one after the other" \

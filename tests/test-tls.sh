@@ -82,7 +82,7 @@ check "certtool made the credentials" \
 if start_guest && start_receiver --tls --tls-dir "$pki/server" --tls-allowed-dn '*,CN=admin' \
         --tls-allowed-dn 'O=fragmig,CN=client?'; then
     migrate --tls --tls-dir "$pki/client"
-    for _ in $(seq 50); do grep -q 'resumed' "$tmp/recv.out" && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q 'resumed' "$tmp/recv.out" && break; sleep 0.1; done
     check "TLS migration verified and resumed" \
         '[ $st -eq 0 ] && grep -q ",yes," "$tmp/mig.out" && grep -q "^fragmig receive: guest verified .* and resumed" "$tmp/recv.out" && advancing "$receiver"'
     check "the receiver logs the client's certificate" \
@@ -177,7 +177,7 @@ if start_receiver --tls --tls-dir "$pki/server" --parallel 3 --no-resume; then
     done
     okcount=0
     for m in $migs; do wait "$m" && okcount=$((okcount + 1)); done
-    for _ in $(seq 50); do [ "$(grep -c 'guest verified' "$tmp/recv.out")" -ge 3 ] && break; sleep 0.1; done
+    for _ in $(seq 300); do [ "$(grep -c 'guest verified' "$tmp/recv.out")" -ge 3 ] && break; sleep 0.1; done
     check "3 TLS migrations at once: all verified" \
         '[ $okcount -eq 3 ] && [ "$(grep -c "^fragmig receive: guest verified" "$tmp/recv.out")" -eq 3 ] && [ "$(grep -c "^fragmig receive: TLS connection from" "$tmp/recv.out")" -eq 3 ]'
     # shellcheck disable=SC2086
