@@ -314,7 +314,7 @@ main(int argc, char **argv)
     }
     print_row("harvest all, 100 % dirty", median(v, runs), "found all");
 
-    /* One 2 MiB fragment (the per-fragment re-iteration of DESIGN.md section 3). */
+    /* One 2 MiB fragment (the per-fragment re-iteration of docs/design.md section 3). */
     {
         guint64 frag = (2u << 20) / page;
         guint64 first = n_pages / 2 / frag * frag;

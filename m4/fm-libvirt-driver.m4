@@ -1,6 +1,6 @@
 # m4/fm-libvirt-driver.m4: --with-libvirt-driver, libvirt's libxl driver module and
 # virsh rebuilt from the installed libvirt's Debian source with the patch series in
-# src/libvirt/patches (DESIGN.md section 6).  The source is fetched and built by
+# src/libvirt/patches (docs/design.md section 6).  The source is fetched and built by
 # `make libvirt-driver` (src/libvirt/build.sh), not by configure: configure only
 # checks that the installed libvirt matches the series and that the Xen backend,
 # whose save engine the driver calls, is built.

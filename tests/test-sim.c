@@ -733,7 +733,7 @@ static void
 test_precopy(void)
 {
     run_precopy(G_GUINT64_CONSTANT(256) << 20, 20000);
-    /* DESIGN.md's "16 GiB guest in seconds": a fraction of a second optimised */
+    /* docs/design.md's "16 GiB guest in seconds": a fraction of a second optimised */
     run_precopy(G_GUINT64_CONSTANT(16) << 30, 20000);
 }
 

@@ -19,7 +19,7 @@
 #include "util/fm-units.h"
 
 /* The candidates: every policy with its defaults, and the variants that matter most
- * under load (DESIGN.md section 3): no waiting for HOT fragments to cool, a
+ * under load (docs/design.md section 3): no waiting for HOT fragments to cool, a
  * quicker or slower cut of HOT fragments,
  * smaller and larger fragments, and QEMU's auto-converge.  Parameters are
  * space-separated NAME=VALUE. */

@@ -1,5 +1,5 @@
 /*
- * fm-backend.h: what the engine knows of a guest (DESIGN.md section 2).
+ * fm-backend.h: what the engine knows of a guest (docs/design.md section 2).
  *
  * A backend exposes a guest's memory and dirty log; the engine never touches guest
  * memory except through it.  Backends are vtables (FmBackendOps, in fm-backend-impl.h),

@@ -1,5 +1,5 @@
 /*
- * fm-frag-tracker.h: per-fragment statistics of the dirty log (DESIGN.md section 3).
+ * fm-frag-tracker.h: per-fragment statistics of the dirty log (docs/design.md section 3).
  *
  * Memory is cut into fragments of F contiguous pages (the last one may be shorter).
  * After every harvest the engine calls fm_frag_tracker_update() with the pages found

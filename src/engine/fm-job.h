@@ -1,5 +1,5 @@
 /*
- * fm-job.h: one live migration (DESIGN.md section 2).
+ * fm-job.h: one live migration (docs/design.md section 2).
  *
  * States: SETUP -> PRECOPY -> STOP_AND_COPY -> COMPLETED, or CANCELLED / FAILED from
  * any state before COMPLETED.  One function, fm_job_set_state() (private), changes the

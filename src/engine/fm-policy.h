@@ -1,5 +1,5 @@
 /*
- * fm-policy.h: pre-copy policies (DESIGN.md section 3).
+ * fm-policy.h: pre-copy policies (docs/design.md section 3).
  *
  * A policy is pure decision code: from the statistics of the rounds so far (an
  * FmRoundStats filled by the engine) and the fragment tracker, it plans the next round

@@ -8,7 +8,7 @@
  * plays the following rounds forward: a round sends what is pending, which takes
  * T = pending x page size / bandwidth, and leaves pending the pages written during
  * it, sum over fragments of pages_f x (1 - exp(-lambda_f T)).  It stops as the
- * policies do (DESIGN.md section 3): (a) when what is pending fits the downtime
+ * policies do (docs/design.md section 3): (a) when what is pending fits the downtime
  * target; (b) when a round shrinks the pending set by less than progress_min: more
  * rounds cannot help; (c) at the time cap.  The downtime is then the time to send
  * what is pending at the stop.

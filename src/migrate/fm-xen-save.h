@@ -1,7 +1,7 @@
 /*
  * fm-xen-save.h: the live save of a Xen domain into a libxl migration stream v2
  * by the fragmig engine: what libxl_domain_suspend(..., LIBXL_SUSPEND_LIVE) does,
- * with the pre-copy rounds chosen by a policy (DESIGN.md sections 4 and 5).  A
+ * with the pre-copy rounds chosen by a policy (docs/design.md sections 4 and 5).  A
  * driver above the engine: the Xen backend and the Xen stream's sink run by an
  * FmMigration (fm-migration.h), which owns the cancel and the controls.
  *

@@ -3,7 +3,7 @@
  *
  * The local backend's source takes it over the whole guest memory while the guest is
  * paused and sends it in the stream's DIGEST record; the receiver takes it over its
- * copy and refuses the migration if the two differ (DESIGN.md section 4).  It catches
+ * copy and refuses the migration if the two differ (docs/design.md section 4).  It catches
  * lost, stale and corrupted pages; it does not resist an adversary (use SHA-256 for
  * that): it is built for speed, several GB/s per core, so that digesting a paused
  * guest adds little to the downtime.

@@ -1,6 +1,6 @@
 /*
  * fm-workload.h: memory-writing workload models shared by the simulator and the local
- * guest (DESIGN.md section 4).
+ * guest (docs/design.md section 4).
  *
  * A workload is a spec (what to do: model, rate, shape; immutable, owned by whoever
  * parsed it) plus a state (where it is: PRNG, cursor, phase, counters).  The state is

@@ -1,5 +1,5 @@
 /*
- * fm-guest.h: the local backend's guest runtime (DESIGN.md section 4, "local").
+ * fm-guest.h: the local backend's guest runtime (docs/design.md section 4, "local").
  *
  * A guest is an anonymous memory region with mutator threads that run a workload
  * model (fm-workload.h) and write its pages.  `fragmig guest` runs one in its own

@@ -1,5 +1,5 @@
 /*
- * fm-local.h: the local backend (DESIGN.md section 4, "local"): the migration source
+ * fm-local.h: the local backend (docs/design.md section 4, "local"): the migration source
  * side of a guest that runs in another process (fm-guest.h, `fragmig guest`).
  *
  * The backend attaches to the guest process by pid and never runs code in it:

@@ -1,5 +1,5 @@
 /*
- * fm-pagemap.h: source side of the local backend's dirty tracking (DESIGN.md section 4).
+ * fm-pagemap.h: source side of the local backend's dirty tracking (docs/design.md section 4).
  *
  * Harvests which pages of another process's memory region were written, through
  * /proc/PID/pagemap (the caller needs ptrace read access to the process, e.g. root or

@@ -1,5 +1,5 @@
 /*
- * fm-uffd.h: guest side of the local backend's dirty tracking (DESIGN.md section 4).
+ * fm-uffd.h: guest side of the local backend's dirty tracking (docs/design.md section 4).
  *
  * The guest process registers its memory region with a userfaultfd in asynchronous
  * write-protect mode (UFFD_FEATURE_WP_ASYNC + UFFD_FEATURE_WP_UNPOPULATED, Linux >= 6.7)

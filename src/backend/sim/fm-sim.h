@@ -1,5 +1,5 @@
 /*
- * fm-sim.h: the simulated guest and link (DESIGN.md section 4, "sim").
+ * fm-sim.h: the simulated guest and link (docs/design.md section 4, "sim").
  *
  * A deterministic discrete-event model: a guest of N pages running a workload
  * (fm-workload.h) in virtual time, and a link of given bandwidth and latency to a

@@ -1,6 +1,6 @@
 /*
  * fm-xen.h: the xen backend: a running Xen domain (PVH) seen through
- * libxenctrl, libxenforeignmemory and libxl (DESIGN.md section 4).
+ * libxenctrl, libxenforeignmemory and libxl (docs/design.md section 4).
  *
  * Page numbers: the backend numbers only the pfns that hold guest memory when it
  * is created (a PVH guest's physical map has large holes: a 256 MiB guest spans
