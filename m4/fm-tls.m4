@@ -1,7 +1,7 @@
 # m4/fm-tls.m4: configure checks for TLS migrations (mk/tls.am, src/transport/fm-tls.c):
 # GnuTLS >= 3.6.5 (TLS 1.3).  Optional with --with-gnutls=auto (the default): without
 # it `--tls` says that this build has no TLS, and the TLS tests are skipped.
-# certtool (gnutls-bin) makes the certificates of tests/test-tls.sh.
+# The TLS tests make their certificates with certtool (gnutls-bin) from PATH.
 AC_DEFUN([FM_CHECK_TLS], [
   AC_ARG_WITH([gnutls],
     [AS_HELP_STRING([--with-gnutls=auto|yes|no], [TLS for migrations, with GnuTLS @<:@default=auto@:>@])],
@@ -14,8 +14,6 @@ AC_DEFUN([FM_CHECK_TLS], [
               [AC_MSG_ERROR([--with-gnutls=yes but GnuTLS was not found (Debian: libgnutls28-dev): $GNUTLS_PKG_ERRORS])])])])
   AS_IF([test "x$fm_have_tls" = xyes], [AC_DEFINE([WITH_TLS], [1], [TLS migrations with GnuTLS])])
   AM_CONDITIONAL([WITH_TLS], [test "x$fm_have_tls" = xyes])
-  AC_ARG_VAR([CERTTOOL], [GnuTLS certtool, to make the certificates of the TLS tests])
-  AC_PATH_PROG([CERTTOOL], [certtool])
   AC_MSG_CHECKING([whether migrations can use TLS])
   AC_MSG_RESULT([$fm_have_tls])
 ])

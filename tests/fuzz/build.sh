@@ -4,7 +4,7 @@
 # Called by `make fuzz-build` (mk/fuzz.am) with the flags configure found:
 #   build.sh OUTDIR SRCDIR "TARGETS" LIBRARY-SOURCES...
 # and $FUZZ_CC, $FUZZ_CFLAGS, $FUZZ_CPPFLAGS, $FUZZ_LIBS in the environment (the
-# headers among the sources, and the gcc-built libfragmig.a in the libraries, are
+# headers among the sources, and any gcc-built libfragmig.a in the libraries, are
 # skipped: make's own functions would not pass automake's portability checks).  A
 # source is looked for in the current (build) directory first (generated ones),
 # then in SRCDIR.  An object is rebuilt when its source, or any header of the tree,
