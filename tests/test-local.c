@@ -269,6 +269,34 @@ sleep_ms(guint ms)
     g_usleep((gulong) ms * 1000);
 }
 
+/* How long a test waits for the mutators to do something, in steps of 10 ms: only a
+ * guard against a hang.  A loaded host may keep them off a CPU for a while, so a
+ * test waits for what it expects rather than for a fixed time. */
+#define WAIT_STEPS 3000
+
+/* Waits until the guest's work counter, read by @b, passes @above; returns it. */
+static guint64
+wait_writes_above(FmBackend *b, guint64 above)
+{
+    guint64 w = backend_writes(b);
+
+    for (guint i = 0; i < WAIT_STEPS && w <= above; i++) {
+        sleep_ms(10);
+        w = backend_writes(b);
+    }
+    g_assert_cmpuint(w, >, above);
+    return w;
+}
+
+/* Waits until the in-process guest @g has made more than @above writes. */
+static void
+wait_guest_writes_above(FmGuest *g, guint64 above)
+{
+    for (guint i = 0; i < WAIT_STEPS && fm_guest_writes(g) <= above; i++)
+        sleep_ms(10);
+    g_assert_cmpuint(fm_guest_writes(g), >, above);
+}
+
 /* Harvests the whole guest into a new bitmap. */
 static FmBitmap *
 harvest_all(FmBackend *b, gboolean clear)
@@ -279,6 +307,24 @@ harvest_all(FmBackend *b, gboolean clear)
     g_assert_true(fm_backend_harvest(b, dirty, 0, fm_bitmap_size(dirty), clear, &error));
     g_assert_no_error(error);
     return dirty;
+}
+
+/* Peeks at the dirty log until more than @n pages are dirty, then returns a harvest
+ * of the whole guest with @clear (caller frees): at least the pages peeked. */
+static FmBitmap *
+wait_dirty(FmBackend *b, guint64 n, gboolean clear)
+{
+    guint64 count = 0;
+
+    for (guint i = 0; i < WAIT_STEPS && count <= n; i++) {
+        g_autoptr(FmBitmap) peek = NULL;
+
+        sleep_ms(10);
+        peek = harvest_all(b, FALSE);
+        count = fm_bitmap_count(peek);
+    }
+    g_assert_cmpuint(count, >, n);
+    return harvest_all(b, clear);
 }
 
 /* Asserts that every page of @dirty is page 0 or inside the child workload's region
@@ -483,6 +529,7 @@ test_harvest(void)
     g_autoptr(GError) error = NULL;
     g_autoptr(FmBackend) b = NULL;
     g_autoptr(FmBitmap) dirty = NULL;
+    guint64 peeked;
     Child *c = child_start(0);
 
     if (!c)
@@ -496,29 +543,31 @@ test_harvest(void)
     g_clear_pointer(&dirty, fm_bitmap_free);
 
     child_cmd(c, CMD_START, NULL, 0);
-    sleep_ms(200);
     /* A peek, then the clearing harvest: the same pages at least. */
-    dirty = harvest_all(b, FALSE);
-    g_assert_cmpuint(fm_bitmap_count(dirty), >, 100);
+    dirty = wait_dirty(b, 100, FALSE);
     assert_in_region(dirty);
     g_assert_true(fm_bitmap_test(dirty, 0));
+    peeked = fm_bitmap_count(dirty);
     g_clear_pointer(&dirty, fm_bitmap_free);
     dirty = harvest_all(b, TRUE);
-    g_assert_cmpuint(fm_bitmap_count(dirty), >, 100);
+    g_assert_cmpuint(fm_bitmap_count(dirty), >=, peeked);
     assert_in_region(dirty);
-    g_test_message("%" G_GUINT64_FORMAT " pages dirty in 200 ms", fm_bitmap_count(dirty));
+    g_test_message("%" G_GUINT64_FORMAT " pages dirty", fm_bitmap_count(dirty));
     g_clear_pointer(&dirty, fm_bitmap_free);
 
     /* A range harvest reports only its range. */
     if (fm_backend_can_harvest_range(b)) {
         guint64 first = (guint64) floor(GUEST_REGION_START * c->n_pages);
 
-        sleep_ms(50);
         dirty = fm_bitmap_new(c->n_pages);
-        g_assert_true(fm_backend_harvest(b, dirty, first, 500, TRUE, &error));
-        g_assert_no_error(error);
+        for (guint i = 0; i < WAIT_STEPS && fm_bitmap_count(dirty) == 0; i++) {
+            sleep_ms(10);
+            g_assert_true(fm_backend_harvest(b, dirty, first, 500, TRUE, &error));
+            g_assert_no_error(error);
+            g_assert_cmpuint(fm_bitmap_count_range(dirty, first, 500), ==,
+                             fm_bitmap_count(dirty));
+        }
         g_assert_cmpuint(fm_bitmap_count(dirty), >, 0);
-        g_assert_cmpuint(fm_bitmap_count_range(dirty, first, 500), ==, fm_bitmap_count(dirty));
         g_clear_pointer(&dirty, fm_bitmap_free);
     }
 
@@ -539,7 +588,7 @@ test_pause(void)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(FmBackend) b = NULL;
-    guint64 w0, w1, wa, wb, wc;
+    guint64 w0, wa, wb, wc;
     gint64 t_resume;
     double paused, after, latency, elapsed;
     Child *c = child_start(CHILD_START);
@@ -548,16 +597,13 @@ test_pause(void)
         return;
     b = attach(c);
     w0 = backend_writes(b);
-    sleep_ms(50);
-    w1 = backend_writes(b);
-    g_assert_cmpuint(w1, >, w0);
+    wait_writes_above(b, w0);
 
     g_assert_true(fm_backend_pause(b, &error));
     g_assert_no_error(error);
     latency = fm_local_backend_pause_latency(b);
     g_test_message("pause latency %.1f us", latency * 1e6);
     g_assert_cmpfloat(latency, >, 0);
-    g_assert_cmpfloat(latency, <, 1.0);
     /* Pausing again is harmless. */
     g_assert_true(fm_backend_pause(b, &error));
     g_assert_no_error(error);
@@ -573,11 +619,8 @@ test_pause(void)
     g_assert_no_error(error);
     paused = fm_local_backend_paused_seconds(b);
     g_assert_cmpfloat(paused, >=, 0.15);
-    g_assert_cmpfloat(paused, <, 1.0);
-    sleep_ms(100);
-    wc = backend_writes(b);
+    wc = wait_writes_above(b, wb);
     elapsed = (g_get_monotonic_time() - t_resume) / 1e6;
-    g_assert_cmpuint(wc, >, wb);
     /* No catching up on the 150 ms lost: at most the rate over the time since
      * resume, plus one capped step per thread. */
     g_test_message("%" G_GUINT64_FORMAT " writes in %.3f s after resume", wc - wb, elapsed);
@@ -648,23 +691,32 @@ test_throttle(void)
         g_assert_cmpfloat((fm_guest_header_writes(&h) - k0) / (fm_guest_header_nominal(&h) - n0),
                           <, 0.55);
     }
+    /* Wall-clock rates are reported only: how fast the mutators run here depends on
+     * the host.  Some time at half speed and none slower: some work lost, at most
+     * half of it. */
     slowdown = fm_backend_guest_slowdown(b);
-    g_test_message("write rate %.0f/s, throttled 50 %%: %.0f/s (%.2f), slowdown %.3f",
-                   r0, r50, r50 / r0, slowdown);
-    g_assert_cmpfloat(r0, >, GUEST_RATE * 0.5);
-    g_assert_cmpfloat(r50 / r0, >, 0.2);
-    g_assert_cmpfloat(r50 / r0, <, 0.85);
-    /* About half the time at half speed: a quarter of the work lost. */
-    g_assert_cmpfloat(slowdown, >, 0.1);
-    g_assert_cmpfloat(slowdown, <, 0.45);
+    g_test_message("write rate %.0f/s, throttled 50 %%: %.0f/s, slowdown %.3f",
+                   r0, r50, slowdown);
+    g_assert_cmpfloat(slowdown, >, 0);
+    g_assert_cmpfloat(slowdown, <=, 0.5);
 
+    /* 100 %: the counter stops (once a step begun before the throttle is done) and
+     * stays stopped. */
     g_assert_true(fm_backend_set_throttle(b, 100, &error));
-    sleep_ms(20);
+    {
+        guint64 w = backend_writes(b), prev = G_MAXUINT64;
+
+        for (guint i = 0; i < WAIT_STEPS && w != prev; i++) {
+            prev = w;
+            sleep_ms(100);
+            w = backend_writes(b);
+        }
+        g_assert_cmpuint(w, ==, prev);
+    }
     g_assert_cmpfloat(measure_rate(b, 100), ==, 0);
     g_assert_true(fm_backend_set_throttle(b, 0, &error));
     g_assert_no_error(error);
-    sleep_ms(20);
-    g_assert_cmpfloat(measure_rate(b, 100), >, GUEST_RATE * 0.5);
+    wait_writes_above(b, backend_writes(b));
     child_stop(c);
 }
 
@@ -711,7 +763,7 @@ test_digest_record(void)
 
     /* The memory changes once the mutators run again: so does the digest. */
     child_cmd(c, CMD_START, NULL, 0);
-    sleep_ms(50);
+    wait_writes_above(b, backend_writes(b));
     child_cmd(c, CMD_STOP, NULL, 0);
     {
         guint8 d_after[FM_DIGEST_SIZE];
@@ -853,17 +905,14 @@ test_soft_dirty(void)
     g_clear_pointer(&dirty, fm_bitmap_free);
 
     child_cmd(c, CMD_START, NULL, 0);
-    sleep_ms(150);
-    dirty = harvest_all(b, TRUE);
-    g_assert_cmpuint(fm_bitmap_count(dirty), >, 100);
+    dirty = wait_dirty(b, 100, TRUE);
     assert_in_region(dirty);
     g_clear_pointer(&dirty, fm_bitmap_free);
 
     /* The stop around the clear was undone: the guest still writes. */
     g_assert_cmpfloat(fm_local_backend_paused_seconds(b), ==, 0);
     w0 = backend_writes(b);
-    sleep_ms(50);
-    g_assert_cmpuint(backend_writes(b), >, w0);
+    wait_writes_above(b, w0);
 
     child_cmd(c, CMD_STOP, NULL, 0);
     dirty = harvest_all(b, TRUE);
@@ -981,6 +1030,21 @@ copy_region(FmGuest *g)
 }
 
 /* The header, the fill pattern, and the pages the mutators change. */
+/* Returns TRUE once each of the 3 threads of @h is past the 20 ms web phase of
+ * small_guest()'s workload. */
+static gboolean
+threads_in_sweep(const FmGuestHeader *h)
+{
+    for (guint i = 0; i < 3; i++) {
+        const FmGuestThread *t = &h->threads[i];
+        guint32 tc = __atomic_load_n(&t->current, __ATOMIC_ACQUIRE);
+
+        if (tc > 1 || t->state[tc].phase != 1 || !(t->state[tc].now > 0.02))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static void
 test_guest_new(void)
 {
@@ -1027,7 +1091,9 @@ test_guest_new(void)
 
     g_assert_true(fm_guest_start(g, NULL));
     g_assert_true(fm_guest_start(g, NULL));
-    sleep_ms(60);
+    wait_guest_writes_above(g, 200);
+    for (guint n = 0; n < WAIT_STEPS && !threads_in_sweep(h); n++)
+        sleep_ms(10);
     fm_guest_stop(g);
     fm_guest_stop(g);
     g_assert_cmpuint(fm_guest_writes(g), >, 200);
@@ -1056,6 +1122,23 @@ test_guest_new(void)
 }
 
 /* A copy of a stopped guest's region is adopted and carries on where it stopped. */
+/* Returns TRUE if each of the 3 threads of @h has written since @before and its
+ * workload time is 10 ms past @before's at least. */
+static gboolean
+threads_went_on(const FmGuestHeader *h, const FmGuestHeader *before)
+{
+    for (guint i = 0; i < 3; i++) {
+        const FmGuestThread *t = &h->threads[i];
+        const FmGuestThread *b = &before->threads[i];
+        guint32 tc = __atomic_load_n(&t->current, __ATOMIC_ACQUIRE);
+
+        if (tc > 1 || t->writes <= b->writes ||
+            !(t->state[tc].now > b->state[b->current].now + 0.01))
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static void
 test_guest_adopt(void)
 {
@@ -1071,7 +1154,7 @@ test_guest_adopt(void)
     if (!g)
         return;
     g_assert_true(fm_guest_start(g, NULL));
-    sleep_ms(40);
+    wait_guest_writes_above(g, 0);
     fm_guest_stop(g);
     w0 = fm_guest_writes(g);
     g_assert_cmpuint(w0, >, 0);
@@ -1090,20 +1173,16 @@ test_guest_adopt(void)
     g_assert_cmpuint(fm_guest_is_tracked(adopted), ==, fm_uffd_probe(NULL));
 
     g_assert_true(fm_guest_start(adopted, NULL));
-    sleep_ms(40);
+    /* until every thread has gone on, its workload time by 10 ms at least */
+    for (guint n = 0; n < WAIT_STEPS && !threads_went_on(fm_guest_header(adopted), &before); n++)
+        sleep_ms(10);
     fm_guest_stop(adopted);
     h = fm_guest_header(adopted);
     g_assert_cmpuint(fm_guest_writes(adopted), >, w0);
-    for (guint i = 0; i < 3; i++) {
-        const FmGuestThread *t = &h->threads[i];
-        const FmGuestThread *b = &before.threads[i];
-
-        /* Workload time went on from where it was, by about the time run. */
-        g_assert_cmpfloat(t->state[t->current].now, >, b->state[b->current].now + 0.01);
-        g_assert_cmpfloat(t->state[t->current].now, <, b->state[b->current].now + 1.0);
-        g_assert_cmpuint(t->writes, >, b->writes);
-        g_assert_cmpuint(t->seed, ==, b->seed);
-    }
+    /* Workload time went on from where it was: it was carried over, not restarted. */
+    g_assert_true(threads_went_on(h, &before));
+    for (guint i = 0; i < 3; i++)
+        g_assert_cmpuint(h->threads[i].seed, ==, before.threads[i].seed);
     fm_guest_free(adopted);     /* unmaps @copy */
 }
 

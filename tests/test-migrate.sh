@@ -122,7 +122,7 @@ socat -d -d -u TCP-LISTEN:0,bind=127.0.0.1 OPEN:"$tmp/saved.fms",creat,trunc 2>"
 capture=$!
 pids="$pids $capture"
 cport=$(wait_line "$tmp/socat.err" 's/.* listening on AF=2 127\.0\.0\.1:\([0-9]*\)$/\1/p')
-timeout 60 "$FRAGMIG" migrate --pid "$guest" --quiet --timeout 2 tcp://127.0.0.1:$cport >"$tmp/mig.out" 2>"$tmp/mig.err"
+timeout 60 "$FRAGMIG" migrate --pid "$guest" --quiet --timeout 5 tcp://127.0.0.1:$cport >"$tmp/mig.out" 2>"$tmp/mig.err"
 check "capture: the source gets no verdict and keeps its guest" '[ $? -eq 1 ] && running "$guest"'
 stop "$guest" "$capture"
 timeout 60 "$FRAGMIG" receive --stdin --no-resume <"$tmp/saved.fms" >"$tmp/r.out" 2>"$tmp/r.err"

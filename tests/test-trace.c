@@ -1668,10 +1668,12 @@ test_guest_trace(void)
                         g_bytes_get_data(encoded, NULL), g_bytes_get_size(encoded));
     }
     g_assert_true(fm_guest_start(g, NULL));
-    g_usleep(60000);
+    /* 30 ms of trace hold 1.5 loops of 306 pages: the replay loops (waiting for it
+     * rather than a fixed time: a loaded host may keep the mutators off a CPU) */
+    for (guint i = 0; i < 3000 && fm_guest_writes(g) < fm_trace_total_pages(t); i++)
+        g_usleep(10000);
     fm_guest_stop(g);
     writes = fm_guest_writes(g);
-    /* 30 ms of trace hold 1.5 loops of 306 pages: at least one loop in 60 ms */
     g_assert_cmpuint(writes, >=, fm_trace_total_pages(t));
 
     /* the copy resumes and goes on writing */
@@ -1680,7 +1682,8 @@ test_guest_trace(void)
     g_assert_no_error(error);
     g_assert_cmpuint(fm_guest_writes(adopted), ==, writes);
     g_assert_true(fm_guest_start(adopted, NULL));
-    g_usleep(40000);
+    for (guint i = 0; i < 3000 && fm_guest_writes(adopted) <= writes; i++)
+        g_usleep(10000);
     fm_guest_stop(adopted);
     g_assert_cmpuint(fm_guest_writes(adopted), >, writes);
     /* the encoding is intact: the replay never wrote it */
