@@ -59,3 +59,18 @@ fm_test_channel_contents(FmChannel *channel)
     g_assert_cmpint(pread(fd, data, len, 0), ==, len);
     return g_bytes_new_take(data, len);
 }
+
+#define FM_TEST_APPEND(bits, order, ORDER)                                    \
+    /* Appends @v in order-endian byte order. */                              \
+    void                                                                      \
+    fm_test_append_##order##bits(GByteArray *b, guint##bits v)                \
+    {                                                                         \
+        v = GUINT##bits##_TO_##ORDER(v);                                      \
+        g_byte_array_append(b, (const guint8 *)&v, sizeof(v));               \
+    }
+
+FM_TEST_APPEND(16, le, LE)
+FM_TEST_APPEND(32, le, LE)
+FM_TEST_APPEND(64, le, LE)
+FM_TEST_APPEND(32, be, BE)
+FM_TEST_APPEND(64, be, BE)

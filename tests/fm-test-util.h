@@ -22,4 +22,12 @@ FmChannel *fm_test_channel_from_bytes(const guint8 *data, gsize len);
  * fm_test_channel_from_bytes() (caller frees). */
 GBytes *fm_test_channel_contents(FmChannel *channel);
 
+/* Append @v to @b in little- or big-endian byte order: the builders of tests that
+ * write streams and files byte by byte, malformed ones included. */
+void fm_test_append_le16(GByteArray *b, guint16 v);
+void fm_test_append_le32(GByteArray *b, guint32 v);
+void fm_test_append_le64(GByteArray *b, guint64 v);
+void fm_test_append_be32(GByteArray *b, guint32 v);
+void fm_test_append_be64(GByteArray *b, guint64 v);
+
 G_END_DECLS

@@ -111,20 +111,6 @@ read_bytes(const guint8 *data, gsize len, guint64 max_memory)
 
 /* ---- byte-level builder of (possibly malformed) streams ---- */
 
-static void
-put32(GByteArray *b, guint32 v)
-{
-    v = GUINT32_TO_LE(v);
-    g_byte_array_append(b, (const guint8 *)&v, 4);
-}
-
-static void
-put64(GByteArray *b, guint64 v)
-{
-    v = GUINT64_TO_LE(v);
-    g_byte_array_append(b, (const guint8 *)&v, 8);
-}
-
 /* Appends a header with a correct CRC. */
 static void
 put_header(GByteArray *b, guint32 page_size, guint64 page_count, guint32 flags,
@@ -134,13 +120,13 @@ put_header(GByteArray *b, guint32 page_size, guint64 page_count, guint32 flags,
     guint32 crc;
 
     g_byte_array_append(b, (const guint8 *)"FRAGMIG!", 8);
-    put32(b, FM_STREAM_VERSION);
-    put32(b, flags);
-    put32(b, page_size);
-    put32(b, reserved1);
-    put64(b, page_count);
-    put32(b, 0);
-    put32(b, reserved2);
+    fm_test_append_le32(b, FM_STREAM_VERSION);
+    fm_test_append_le32(b, flags);
+    fm_test_append_le32(b, page_size);
+    fm_test_append_le32(b, reserved1);
+    fm_test_append_le64(b, page_count);
+    fm_test_append_le32(b, 0);
+    fm_test_append_le32(b, reserved2);
     crc = GUINT32_TO_LE(fm_stream_header_crc(b->data + start));
     memcpy(b->data + start + 32, &crc, 4);
 }
@@ -151,8 +137,8 @@ static void
 put_record(GByteArray *b, guint32 type, const void *body, gsize len, guint32 declared,
            guint8 pad_byte)
 {
-    put32(b, type);
-    put32(b, declared);
+    fm_test_append_le32(b, type);
+    fm_test_append_le32(b, declared);
     if (len > 0)
         g_byte_array_append(b, body, len);
     while (b->len % 8 != 0)
@@ -166,11 +152,11 @@ put_one_page(GByteArray *b, guint64 pfn)
     guint8 page[512];
 
     fill_page(page, pfn, 0, sizeof(page));
-    put32(b, FM_RECORD_PAGE_DATA);
-    put32(b, 8 + 8 + 512);
-    put32(b, 1);
-    put32(b, 0);
-    put64(b, pfn);
+    fm_test_append_le32(b, FM_RECORD_PAGE_DATA);
+    fm_test_append_le32(b, 8 + 8 + 512);
+    fm_test_append_le32(b, 1);
+    fm_test_append_le32(b, 0);
+    fm_test_append_le64(b, pfn);
     g_byte_array_append(b, page, sizeof(page));
 }
 
@@ -900,10 +886,10 @@ test_parse_page_data(void)
     guint8 page[512];
     FmPageData pd;
 
-    put32(b, 2);
-    put32(b, 0);
-    put64(b, 7);
-    put64(b, 0);
+    fm_test_append_le32(b, 2);
+    fm_test_append_le32(b, 0);
+    fm_test_append_le64(b, 7);
+    fm_test_append_le64(b, 0);
     fill_page(page, 7, 0, 512);
     g_byte_array_append(b, page, 512);
     fill_page(page, 0, 0, 512);

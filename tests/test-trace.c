@@ -41,6 +41,7 @@
 #include "stream/fm-stream.h"
 #include "tests/fm-test-util.h"
 #include "backend/fm-trace-record.h"
+#include "util/fm-bytes.h"
 #include "util/fm-error.h"
 #include "util/fm-rand.h"
 
@@ -163,32 +164,11 @@ header_bytes(guint64 page_count)
     return g_bytes_unref_to_array(b);
 }
 
-/* Writes the little-endian @v at @p. */
-static void
-put_u32(guint8 *p, guint32 v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (guint8)(v >> (8 * i));
-}
-
-static void
-put_u64(guint8 *p, guint64 v)
-{
-    put_u32(p, (guint32)v);
-    put_u32(p + 4, (guint32)(v >> 32));
-}
-
-static guint32
-get_u32(const guint8 *p)
-{
-    return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
-}
-
 /* Makes the header at @h consistent again after an edit. */
 static void
 fix_header_crc(guint8 *h)
 {
-    put_u32(h + 32, fm_trace_header_crc(h));
+    fm_put_le32(h + 32, fm_trace_header_crc(h));
 }
 
 /* Returns a new temporary directory (caller removes it with rm_rf() and frees). */
@@ -251,19 +231,19 @@ test_layout(void)
 
     check_invariants(t);
     g_assert_cmpmem(h, 8, "FMTRACE!", 8);
-    g_assert_cmpuint(get_u32(h + 8), ==, 1);
-    g_assert_cmpuint(get_u32(h + 12), ==, 0);
-    g_assert_cmpuint(get_u32(h + 16), ==, 4096);
-    g_assert_cmpuint(get_u32(h + 20), ==, 0);
-    g_assert_cmpuint(get_u32(h + 24), ==, 100);
-    g_assert_cmpuint(get_u32(h + 28), ==, 0);
-    g_assert_cmphex(get_u32(h + 32), ==, fm_trace_header_crc(h));
-    g_assert_cmpuint(get_u32(h + 36), ==, 0);
+    g_assert_cmpuint(fm_get_le32(h + 8), ==, 1);
+    g_assert_cmpuint(fm_get_le32(h + 12), ==, 0);
+    g_assert_cmpuint(fm_get_le32(h + 16), ==, 4096);
+    g_assert_cmpuint(fm_get_le32(h + 20), ==, 0);
+    g_assert_cmpuint(fm_get_le32(h + 24), ==, 100);
+    g_assert_cmpuint(fm_get_le32(h + 28), ==, 0);
+    g_assert_cmphex(fm_get_le32(h + 32), ==, fm_trace_header_crc(h));
+    g_assert_cmpuint(fm_get_le32(h + 36), ==, 0);
 
     g_assert_cmpuint(b->len, ==, FM_TRACE_HEADER_SIZE + sizeof(records) + 4);
     g_assert_cmpmem(b->data + FM_TRACE_HEADER_SIZE, sizeof(records), records, sizeof(records));
     crc = fm_trace_crc32c(0, records, sizeof(records));
-    g_assert_cmphex(get_u32(b->data + b->len - 4), ==, crc);
+    g_assert_cmphex(fm_get_le32(b->data + b->len - 4), ==, crc);
 
     g_assert_cmpuint(fm_trace_total_pages(t), ==, 8);
     g_assert_cmpuint(fm_trace_duration_ns(t), ==, G_GUINT64_CONSTANT(1) << 35);
@@ -565,10 +545,10 @@ test_header_bit_flips(void)
                                        (unsigned long long)magic);
             } else if (byte < 12) {
                 want = g_strdup_printf("unsupported trace version %u at offset 8 (this build reads version 1)",
-                                       get_u32(b->data + 8));
+                                       fm_get_le32(b->data + 8));
             } else {
                 want = g_strdup_printf("header checksum mismatch at offset 32: stored 0x%08x, computed 0x%08x",
-                                       get_u32(b->data + 32), fm_trace_header_crc(b->data));
+                                       fm_get_le32(b->data + 32), fm_trace_header_crc(b->data));
             }
             assert_rejected(b->data, b->len, want);
         }
@@ -605,9 +585,9 @@ test_header_fields(void)
 
         g_byte_array_append(b, good->data, good->len);
         if (cases[i].size == 4)
-            put_u32(b->data + cases[i].offset, (guint32)cases[i].value);
+            fm_put_le32(b->data + cases[i].offset, (guint32)cases[i].value);
         else
-            put_u64(b->data + cases[i].offset, cases[i].value);
+            fm_put_le64(b->data + cases[i].offset, cases[i].value);
         fix_header_crc(b->data);
         g_test_message("%s", cases[i].name);
         assert_rejected(b->data, b->len, cases[i].message);
@@ -699,7 +679,7 @@ test_checksum_and_trailing(void)
     b->data[41] = 0xe9;
     computed = fm_trace_crc32c(0, b->data + FM_TRACE_HEADER_SIZE, b->len - 4 - FM_TRACE_HEADER_SIZE);
     want = g_strdup_printf("trace checksum mismatch at offset %u: stored 0x%08x, computed 0x%08x",
-                           b->len - 4, get_u32(b->data + b->len - 4), computed);
+                           b->len - 4, fm_get_le32(b->data + b->len - 4), computed);
     assert_rejected(b->data, b->len, want);
 
     /* the checksum itself damaged */
@@ -708,8 +688,8 @@ test_checksum_and_trailing(void)
     b->data[b->len - 1] ^= 0x80;
     g_free(want);
     want = g_strdup_printf("trace checksum mismatch at offset %u: stored 0x%08x, computed 0x%08x",
-                           b->len - 4, get_u32(b->data + b->len - 4),
-                           get_u32(good->data + good->len - 4));
+                           b->len - 4, fm_get_le32(b->data + b->len - 4),
+                           fm_get_le32(good->data + good->len - 4));
     assert_rejected(b->data, b->len, want);
 
     /* one octet after END, even a zero */

@@ -1180,50 +1180,14 @@ test_engine(void)
 
 /* ---- corrupt streams, built byte by byte ---- */
 
-/* Appenders of big- and little-endian integers. */
-static void
-b_be32(GByteArray *b, guint32 v)
-{
-    v = GUINT32_TO_BE(v);
-    g_byte_array_append(b, (const guint8 *)&v, 4);
-}
-
-static void
-b_be64(GByteArray *b, guint64 v)
-{
-    v = GUINT64_TO_BE(v);
-    g_byte_array_append(b, (const guint8 *)&v, 8);
-}
-
-static void
-b_le16(GByteArray *b, guint16 v)
-{
-    v = GUINT16_TO_LE(v);
-    g_byte_array_append(b, (const guint8 *)&v, 2);
-}
-
-static void
-b_le32(GByteArray *b, guint32 v)
-{
-    v = GUINT32_TO_LE(v);
-    g_byte_array_append(b, (const guint8 *)&v, 4);
-}
-
-static void
-b_le64(GByteArray *b, guint64 v)
-{
-    v = GUINT64_TO_LE(v);
-    g_byte_array_append(b, (const guint8 *)&v, 8);
-}
-
 /* Appends a record: @declared as its length, @len bytes of @body, then @pad up to a
  * multiple of 8. */
 static void
 b_rec_pad(GByteArray *b, guint32 type, const void *body, gsize len, guint32 declared,
           guint8 pad)
 {
-    b_le32(b, type);
-    b_le32(b, declared);
+    fm_test_append_le32(b, type);
+    fm_test_append_le32(b, declared);
     if (len > 0)
         g_byte_array_append(b, body, len);
     while (b->len % 8 != 0)
@@ -1241,9 +1205,9 @@ b_rec(GByteArray *b, guint32 type, const void *body, gsize len)
 static void
 b_libxl_header(GByteArray *b, guint64 ident, guint32 version, guint32 options)
 {
-    b_be64(b, ident);
-    b_be32(b, version);
-    b_be32(b, options);
+    fm_test_append_be64(b, ident);
+    fm_test_append_be32(b, version);
+    fm_test_append_be32(b, options);
 }
 
 /* libxc image header, big-endian. */
@@ -1253,23 +1217,23 @@ b_image_header(GByteArray *b, guint64 marker, guint32 id, guint32 version,
 {
     guint16 o = GUINT16_TO_BE(options), r = GUINT16_TO_BE(res1);
 
-    b_be64(b, marker);
-    b_be32(b, id);
-    b_be32(b, version);
+    fm_test_append_be64(b, marker);
+    fm_test_append_be32(b, id);
+    fm_test_append_be32(b, version);
     g_byte_array_append(b, (const guint8 *)&o, 2);
     g_byte_array_append(b, (const guint8 *)&r, 2);
-    b_be32(b, res2);
+    fm_test_append_be32(b, res2);
 }
 
 /* libxc domain header for Xen 4.17. */
 static void
 b_domain_header(GByteArray *b, guint32 type, guint16 page_shift, guint16 res)
 {
-    b_le32(b, type);
-    b_le16(b, page_shift);
-    b_le16(b, res);
-    b_le32(b, 4);
-    b_le32(b, 17);
+    fm_test_append_le32(b, type);
+    fm_test_append_le16(b, page_shift);
+    fm_test_append_le16(b, res);
+    fm_test_append_le32(b, 4);
+    fm_test_append_le32(b, 17);
 }
 
 /* A valid start: libxl header, LIBXC_CONTEXT, libxc headers (@version): 64 bytes. */
@@ -1301,12 +1265,12 @@ b_pages(GByteArray *b, const guint64 *entries, guint32 n, guint32 data_pages)
 {
     guint8 page[PAGE];
 
-    b_le32(b, FM_XEN_LIBXC_REC_PAGE_DATA);
-    b_le32(b, 8 + 8 * n + data_pages * PAGE);
-    b_le32(b, n);
-    b_le32(b, 0);
+    fm_test_append_le32(b, FM_XEN_LIBXC_REC_PAGE_DATA);
+    fm_test_append_le32(b, 8 + 8 * n + data_pages * PAGE);
+    fm_test_append_le32(b, n);
+    fm_test_append_le32(b, 0);
     for (guint32 i = 0; i < n; i++)
-        b_le64(b, entries[i]);
+        fm_test_append_le64(b, entries[i]);
     for (guint32 i = 0; i < data_pages; i++) {
         fill_page(page, i, 9);
         g_byte_array_append(b, page, PAGE);
@@ -1555,11 +1519,11 @@ c_pages_count_zero(GByteArray *b)
 {
     b_start(b, 3);
     b_static(b);
-    b_le32(b, FM_XEN_LIBXC_REC_PAGE_DATA);
-    b_le32(b, 16);
-    b_le32(b, 0);
-    b_le32(b, 0);
-    b_le64(b, 5);
+    fm_test_append_le32(b, FM_XEN_LIBXC_REC_PAGE_DATA);
+    fm_test_append_le32(b, 16);
+    fm_test_append_le32(b, 0);
+    fm_test_append_le32(b, 0);
+    fm_test_append_le64(b, 5);
 }
 
 static void
@@ -1567,11 +1531,11 @@ c_pages_count_big(GByteArray *b)
 {
     b_start(b, 3);
     b_static(b);
-    b_le32(b, FM_XEN_LIBXC_REC_PAGE_DATA);
-    b_le32(b, 16);
-    b_le32(b, 0x10000000);
-    b_le32(b, 0);
-    b_le64(b, 5);
+    fm_test_append_le32(b, FM_XEN_LIBXC_REC_PAGE_DATA);
+    fm_test_append_le32(b, 16);
+    fm_test_append_le32(b, 0x10000000);
+    fm_test_append_le32(b, 0);
+    fm_test_append_le64(b, 5);
 }
 
 static void
@@ -1579,11 +1543,11 @@ c_pages_reserved(GByteArray *b)
 {
     b_start(b, 3);
     b_static(b);
-    b_le32(b, FM_XEN_LIBXC_REC_PAGE_DATA);
-    b_le32(b, 16);
-    b_le32(b, 1);
-    b_le32(b, 0x100);
-    b_le64(b, 5);
+    fm_test_append_le32(b, FM_XEN_LIBXC_REC_PAGE_DATA);
+    fm_test_append_le32(b, 16);
+    fm_test_append_le32(b, 1);
+    fm_test_append_le32(b, 0x100);
+    fm_test_append_le64(b, 5);
 }
 
 static void
@@ -1935,8 +1899,8 @@ c_xenstore(GByteArray *b, const char *data, gsize len)
 {
     GByteArray *body = g_byte_array_new();
 
-    b_le32(body, FM_XEN_EMULATOR_QEMU_UPSTREAM);
-    b_le32(body, 0);
+    fm_test_append_le32(body, FM_XEN_EMULATOR_QEMU_UPSTREAM);
+    fm_test_append_le32(body, 0);
     g_byte_array_append(body, (const guint8 *)data, len);
     b_valid_libxc(b);
     b_rec(b, FM_XEN_LIBXC_REC_END, NULL, 0);

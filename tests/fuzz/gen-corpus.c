@@ -22,6 +22,7 @@
 #include "stream/fm-xl-format.h"
 #include "tests/fm-test-util.h"
 #include "trace/fm-trace.h"
+#include "util/fm-bytes.h"
 #include "util/fm-digest.h"
 #include "util/fm-error.h"
 
@@ -181,21 +182,6 @@ gen_results(const char *dir)
 
 /* ---- Xen stream ---- */
 
-/* Stores @v little-endian at @p. */
-static void
-gen_le32(guint8 *p, guint32 v)
-{
-    v = GUINT32_TO_LE(v);
-    memcpy(p, &v, 4);
-}
-
-static void
-gen_le64(guint8 *p, guint64 v)
-{
-    v = GUINT64_TO_LE(v);
-    memcpy(p, &v, 8);
-}
-
 /* Writes a Xen stream of a small guest of @type through the Xen sink: RAM pages in
  * two rounds, holes, the state records, for HVM the emulator records. */
 static void
@@ -218,20 +204,20 @@ gen_xen(const char *dir, const char *name, FmXenGuestType type)
     FmXenStreamInfo info = { 0 };
     gboolean ok;
 
-    gen_le32(cpuid + 4, 0xffffffffu);
-    gen_le32(cpuid + 8, 0xd);
+    fm_put_le32(cpuid + 4, 0xffffffffu);
+    fm_put_le32(cpuid + 8, 0xd);
     memcpy(cpuid + 12, "GenuineIntel", 12);
-    gen_le32(msr, 0xce);
-    gen_le32(tsc + 4, 2000000);
-    gen_le64(tsc + 8, 1000000000);
-    gen_le32(tsc + 16, 1);
+    fm_put_le32(msr, 0xce);
+    fm_put_le32(tsc + 4, 2000000);
+    fm_put_le64(tsc + 8, 1000000000);
+    fm_put_le32(tsc + 16, 1);
     for (gsize i = 0; i < sizeof(hvm_context); i++)
         hvm_context[i] = (guint8)(i * 7 + 3);
-    gen_le32(hvm_params, 2);
-    gen_le64(hvm_params + 8, 1);
-    gen_le64(hvm_params + 16, 0xfeffc);
-    gen_le64(hvm_params + 24, 17);
-    gen_le64(hvm_params + 32, 0xfefff);
+    fm_put_le32(hvm_params, 2);
+    fm_put_le64(hvm_params + 8, 1);
+    fm_put_le64(hvm_params + 16, 0xfeffc);
+    fm_put_le64(hvm_params + 24, 17);
+    fm_put_le64(hvm_params + 32, 0xfefff);
     gen_fill(memory, 3, FM_XEN_PAGE_SIZE);
 
     info.guest_type = type;
