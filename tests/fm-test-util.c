@@ -6,6 +6,10 @@
 #include <config.h>
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -74,3 +78,73 @@ FM_TEST_APPEND(32, le, LE)
 FM_TEST_APPEND(64, le, LE)
 FM_TEST_APPEND(32, be, BE)
 FM_TEST_APPEND(64, be, BE)
+
+/* Forks a child over a socketpair; see fm-test-util.h. */
+pid_t
+fm_test_child_fork(FmTestChildMain child_main, gpointer data, int *sock, void *hello,
+                   gsize hello_size)
+{
+    int sv[2];
+    pid_t pid;
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        /* never outlive the test, even stopped by SIGSTOP when it fails */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(sv[0]);
+        child_main(sv[1], data);
+        _exit(1);
+    }
+    close(sv[1]);
+    *sock = sv[0];
+    g_assert_true(fm_test_io_full(*sock, hello, hello_size, FALSE));
+    return pid;
+}
+
+/* Reads the next command header, in the child. */
+gboolean
+fm_test_child_next_cmd(int sock, FmTestCmdHeader *h)
+{
+    return fm_test_io_full(sock, h, sizeof(*h), FALSE);
+}
+
+/* Sends a command and returns the child's status. */
+gint32
+fm_test_child_cmd(int sock, guint32 cmd, const void *items, guint32 n, gsize item_size)
+{
+    FmTestCmdHeader h = { cmd, n };
+    gint32 status = -1;
+
+    g_assert_true(fm_test_io_full(sock, &h, sizeof(h), TRUE));
+    if (n)
+        g_assert_true(fm_test_io_full(sock, (void *)items, n * item_size, TRUE));
+    g_assert_true(fm_test_io_full(sock, &status, sizeof(status), FALSE));
+    return status;
+}
+
+/* Tells the child to exit and checks it did, cleanly. */
+void
+fm_test_child_exit(pid_t pid, int sock, guint32 exit_cmd)
+{
+    FmTestCmdHeader h = { exit_cmd, 0 };
+    int status;
+
+    g_assert_true(fm_test_io_full(sock, &h, sizeof(h), TRUE));
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    close(sock);
+}
+
+/* Kills and reaps a child. */
+void
+fm_test_child_kill(pid_t pid, int sock)
+{
+    int status;
+
+    close(sock);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+}

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <sys/types.h>
 #include <glib.h>
 #include "transport/fm-channel.h"
 
@@ -21,6 +22,35 @@ FmChannel *fm_test_channel_from_bytes(const guint8 *data, gsize len);
 /* Returns everything written into the memfd of a channel made by
  * fm_test_channel_from_bytes() (caller frees). */
 GBytes *fm_test_channel_contents(FmChannel *channel);
+
+/* ---- a forked child that plays a guest, driven over a socketpair ----
+ * The child runs @child_main(sock, data), which never returns: it sets itself up,
+ * sends a hello (a struct of the test's own), then obeys commands, each an
+ * FmTestCmdHeader followed by n items, answered by a gint32 status (and whatever the
+ * command returns), until an exit command.  It dies with its parent. */
+typedef struct {
+    guint32 cmd;
+    guint32 n;          /* number of items that follow */
+} FmTestCmdHeader;
+
+typedef void (*FmTestChildMain)(int sock, gpointer data);
+
+/* Forks a child running @child_main(sock, @data) and reads its hello, @hello_size
+ * bytes, into @hello.  Returns its pid; *@sock is the parent's end of the socket
+ * (the caller closes it through fm_test_child_exit() or fm_test_child_kill()). */
+pid_t fm_test_child_fork(FmTestChildMain child_main, gpointer data, int *sock,
+                         void *hello, gsize hello_size);
+/* In the child: reads the next command header into @h; FALSE when the parent is
+ * gone. */
+gboolean fm_test_child_next_cmd(int sock, FmTestCmdHeader *h);
+/* Sends @cmd with @n items of @item_size bytes at @items (NULL when @n is 0) and
+ * returns the child's status. */
+gint32 fm_test_child_cmd(int sock, guint32 cmd, const void *items, guint32 n,
+                         gsize item_size);
+/* Sends @exit_cmd, asserts that child @pid exits with status 0, closes @sock. */
+void fm_test_child_exit(pid_t pid, int sock, guint32 exit_cmd);
+/* Kills child @pid (a set-up that failed), reaps it, closes @sock. */
+void fm_test_child_kill(pid_t pid, int sock);
 
 /* Append @v to @b in little- or big-endian byte order: the builders of tests that
  * write streams and files byte by byte, malformed ones included. */

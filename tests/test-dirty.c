@@ -38,11 +38,6 @@ typedef enum {
     CMD_EXIT,
 } Cmd;
 
-typedef struct {
-    guint32 cmd;
-    guint32 n;          /* number of guint32 page numbers that follow */
-} CmdHeader;
-
 typedef enum {
     GUEST_REGISTER = 1 << 0,    /* register with fm_uffd_register() */
     GUEST_POPULATE = 1 << 1,    /* write the first half before registering */
@@ -108,11 +103,11 @@ guest_main(int sock, GuestFlags flags)
         _exit(3);
 
     for (;;) {
-        CmdHeader h;
+        FmTestCmdHeader h;   /* n guint32 page numbers follow */
         g_autofree guint32 *list = NULL;
         gint32 reply = 0;
 
-        if (!fm_test_io_full(sock, &h, sizeof(h), FALSE))
+        if (!fm_test_child_next_cmd(sock, &h))
             _exit(0);   /* the parent is gone (a failed assertion): just leave */
         list = g_new(guint32, h.n + 1);
         if (!fm_test_io_full(sock, list, (gsize) h.n * sizeof(guint32), FALSE))
@@ -159,6 +154,13 @@ guest_main(int sock, GuestFlags flags)
     }
 }
 
+/* fm_test_child_fork()'s entry point: the guest with the flags in @data. */
+static void
+guest_child(int sock, gpointer data)
+{
+    guest_main(sock, (GuestFlags) GPOINTER_TO_UINT(data));
+}
+
 /* Forks a guest with @flags; returns it set up, or NULL with @message set to why its
  * registration failed (the guest is then gone). */
 static Guest *
@@ -166,30 +168,17 @@ guest_start(GuestFlags flags, char **message)
 {
     Guest *g = g_new0(Guest, 1);
     Hello hello;
-    int sv[2];
 
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-    g->pid = fork();
-    g_assert_cmpint(g->pid, >=, 0);
-    if (g->pid == 0) {
-        close(sv[0]);
-        guest_main(sv[1], flags);
-    }
-    close(sv[1]);
-    g->sock = sv[0];
-    g_assert_true(fm_test_io_full(g->sock, &hello, sizeof(hello), FALSE));
+    g->pid = fm_test_child_fork(guest_child, GUINT_TO_POINTER(flags), &g->sock,
+                                &hello, sizeof(hello));
     g->addr = hello.addr;
     g->len = hello.len;
     g->page_size = (gsize) sysconf(_SC_PAGESIZE);
     g->n_pages = g->len / g->page_size;
 
     if (hello.status != 0) {
-        int status;
-
         *message = g_strdup(hello.message);
-        close(g->sock);
-        kill(g->pid, SIGKILL);
-        waitpid(g->pid, &status, 0);
+        fm_test_child_kill(g->pid, g->sock);
         g_free(g);
         return NULL;
     }
@@ -200,13 +189,7 @@ guest_start(GuestFlags flags, char **message)
 static gint32
 guest_cmd(Guest *g, Cmd cmd, const guint32 *list, guint32 n)
 {
-    CmdHeader h = { cmd, n };
-    gint32 reply = -1;
-
-    g_assert_true(fm_test_io_full(g->sock, &h, sizeof(h), TRUE));
-    g_assert_true(fm_test_io_full(g->sock, (void *) list, (gsize) n * sizeof(guint32), TRUE));
-    g_assert_true(fm_test_io_full(g->sock, &reply, sizeof(reply), FALSE));
-    return reply;
+    return fm_test_child_cmd(g->sock, cmd, list, n, sizeof(guint32));
 }
 
 /* Writes every page set in @pages. */
@@ -226,14 +209,7 @@ guest_write(Guest *g, const FmBitmap *pages)
 static void
 guest_stop(Guest *g)
 {
-    CmdHeader h = { CMD_EXIT, 0 };
-    int status;
-
-    g_assert_true(fm_test_io_full(g->sock, &h, sizeof(h), TRUE));
-    g_assert_cmpint(waitpid(g->pid, &status, 0), ==, g->pid);
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
-    close(g->sock);
+    fm_test_child_exit(g->pid, g->sock, CMD_EXIT);
     g_free(g);
 }
 

@@ -49,11 +49,6 @@ typedef enum {
     CMD_EXIT,
 } Cmd;
 
-typedef struct {
-    guint32 cmd;
-    guint32 n;
-} CmdHeader;
-
 typedef enum {
     CHILD_START = 1 << 0,       /* start the mutators at once */
     CHILD_UNTRACK = 1 << 1,     /* drop userfaultfd tracking (soft-dirty case) */
@@ -98,8 +93,6 @@ child_main(int sock, ChildFlags flags)
     Hello hello = { 0 };
     FmGuest *guest;
 
-    /* Never outlive the test, even stopped by SIGSTOP when it fails. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
     guest = fm_guest_new(GUEST_BYTES, page, &spec, 2, 42, &error);
     if (!guest) {
         hello.status = error->code ? error->code : -1;
@@ -116,10 +109,10 @@ child_main(int sock, ChildFlags flags)
         _exit(3);
 
     for (;;) {
-        CmdHeader h;
+        FmTestCmdHeader h;
         gint32 status = 0;
 
-        if (!fm_test_io_full(sock, &h, sizeof(h), FALSE))
+        if (!fm_test_child_next_cmd(sock, &h))
             _exit(0);   /* the parent is gone */
         switch (h.cmd) {
         case CMD_START:
@@ -164,6 +157,13 @@ child_main(int sock, ChildFlags flags)
     }
 }
 
+/* fm_test_child_fork()'s entry point: the child with the flags in @data. */
+static void
+child_entry(int sock, gpointer data)
+{
+    child_main(sock, (ChildFlags) GPOINTER_TO_UINT(data));
+}
+
 /* Forks a guest child; returns it, or NULL (test skipped) when this kernel can track
  * its writes in no way. */
 static Child *
@@ -171,28 +171,16 @@ child_start(ChildFlags flags)
 {
     Child *c = g_new0(Child, 1);
     Hello hello;
-    int sv[2];
 
-    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-    c->pid = fork();
-    g_assert_cmpint(c->pid, >=, 0);
-    if (c->pid == 0) {
-        close(sv[0]);
-        child_main(sv[1], flags);
-    }
-    close(sv[1]);
-    c->sock = sv[0];
-    g_assert_true(fm_test_io_full(c->sock, &hello, sizeof(hello), FALSE));
+    c->pid = fm_test_child_fork(child_entry, GUINT_TO_POINTER(flags), &c->sock, &hello,
+                                sizeof(hello));
     c->addr = hello.addr;
     c->page_size = (gsize) sysconf(_SC_PAGESIZE);
     c->n_pages = GUEST_BYTES / c->page_size;
     if (hello.status != 0) {
-        int status;
-
         g_assert_cmpint(hello.status, ==, FM_ERROR_UNSUPPORTED);
         g_test_skip(hello.message);
-        waitpid(c->pid, &status, 0);
-        close(c->sock);
+        fm_test_child_kill(c->pid, c->sock);
         g_free(c);
         return NULL;
     }
@@ -203,14 +191,7 @@ child_start(ChildFlags flags)
 static void
 child_cmd(Child *c, Cmd cmd, const guint64 *pfns, guint32 n)
 {
-    CmdHeader h = { cmd, n };
-    gint32 status = -1;
-
-    g_assert_true(fm_test_io_full(c->sock, &h, sizeof(h), TRUE));
-    if (n)
-        g_assert_true(fm_test_io_full(c->sock, (void *) pfns, n * sizeof(guint64), TRUE));
-    g_assert_true(fm_test_io_full(c->sock, &status, sizeof(status), FALSE));
-    g_assert_cmpint(status, ==, 0);
+    g_assert_cmpint(fm_test_child_cmd(c->sock, cmd, pfns, n, sizeof(guint64)), ==, 0);
 }
 
 /* Returns the child's own digest of its memory into @out. */
@@ -225,16 +206,10 @@ child_digest(Child *c, guint8 out[FM_DIGEST_SIZE])
 static void
 child_stop(Child *c)
 {
-    CmdHeader h = { CMD_EXIT, 0 };
-    int status;
-
-    if (!c->reaped) {
-        g_assert_true(fm_test_io_full(c->sock, &h, sizeof(h), TRUE));
-        g_assert_cmpint(waitpid(c->pid, &status, 0), ==, c->pid);
-        g_assert_true(WIFEXITED(status));
-        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
-    }
-    close(c->sock);
+    if (!c->reaped)
+        fm_test_child_exit(c->pid, c->sock, CMD_EXIT);
+    else
+        close(c->sock);
     g_free(c);
 }
 

@@ -1388,52 +1388,50 @@ db_spec(void)
     return spec;
 }
 
-/* Forks a child that runs a guest of @memory bytes with @spec until the parent
- * closes its end of the pipe.  Returns its pid, or 0 (test skipped) when this kernel
- * cannot track the guest's writes. */
-static pid_t
-guest_child(guint64 memory, const FmWorkloadSpec *spec, int *keep)
+typedef struct {
+    guint64 memory;
+    const FmWorkloadSpec *spec;
+} GuestArgs;
+
+/* fm_test_child_fork()'s entry point: runs the guest of @data until told to exit
+ * (command 0) or the parent is gone. */
+static void
+guest_child_main(int sock, gpointer data)
 {
-    int hello_pipe[2], keep_pipe[2];
+    const GuestArgs *args = data;
+    g_autoptr(GError) error = NULL;
     Hello hello = { 0 };
-    pid_t pid;
+    FmTestCmdHeader h;
+    FmGuest *guest;
 
-    g_assert_cmpint(pipe(hello_pipe), ==, 0);
-    g_assert_cmpint(pipe(keep_pipe), ==, 0);
-    pid = fork();
-    g_assert_cmpint(pid, >=, 0);
-    if (pid == 0) {
-        g_autoptr(GError) error = NULL;
-        FmGuest *guest;
-        char c;
-
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        close(hello_pipe[0]);
-        close(keep_pipe[1]);
-        guest = fm_guest_new(memory, (gsize)sysconf(_SC_PAGESIZE), spec, 2, 42, &error);
-        if (guest && !fm_guest_start(guest, &error))
-            g_clear_pointer(&guest, fm_guest_free);
-        if (!guest) {
-            hello.status = error->code ? error->code : -1;
-            g_strlcpy(hello.message, error->message, sizeof(hello.message));
-        }
-        fm_test_io_full(hello_pipe[1], &hello, sizeof(hello), TRUE);
-        if (guest)
-            (void)read(keep_pipe[0], &c, 1);      /* until the parent lets go */
-        _exit(0);
+    guest = fm_guest_new(args->memory, (gsize)sysconf(_SC_PAGESIZE), args->spec, 2, 42,
+                         &error);
+    if (guest && !fm_guest_start(guest, &error))
+        g_clear_pointer(&guest, fm_guest_free);
+    if (!guest) {
+        hello.status = error->code ? error->code : -1;
+        g_strlcpy(hello.message, error->message, sizeof(hello.message));
     }
-    close(hello_pipe[1]);
-    close(keep_pipe[0]);
-    g_assert_true(fm_test_io_full(hello_pipe[0], &hello, sizeof(hello), FALSE));
-    close(hello_pipe[0]);
-    *keep = keep_pipe[1];
-    if (hello.status != 0) {
-        int status;
+    fm_test_io_full(sock, &hello, sizeof(hello), TRUE);
+    if (guest)
+        (void)fm_test_child_next_cmd(sock, &h);     /* until the parent lets go */
+    _exit(0);
+}
 
+/* Forks a child that runs a guest of @memory bytes with @spec until
+ * guest_child_end().  Returns its pid and *@sock, or 0 (test skipped) when this
+ * kernel cannot track the guest's writes. */
+static pid_t
+guest_child(guint64 memory, const FmWorkloadSpec *spec, int *sock)
+{
+    GuestArgs args = { memory, spec };
+    Hello hello = { 0 };
+    pid_t pid = fm_test_child_fork(guest_child_main, &args, sock, &hello, sizeof(hello));
+
+    if (hello.status != 0) {
         g_assert_cmpint(hello.status, ==, FM_ERROR_UNSUPPORTED);
         g_test_skip(hello.message);
-        close(keep_pipe[1]);
-        waitpid(pid, &status, 0);
+        fm_test_child_kill(pid, *sock);
         return 0;
     }
     return pid;
@@ -1441,14 +1439,9 @@ guest_child(guint64 memory, const FmWorkloadSpec *spec, int *keep)
 
 /* Lets the child go and reaps it. */
 static void
-guest_child_end(pid_t pid, int keep)
+guest_child_end(pid_t pid, int sock)
 {
-    int status;
-
-    close(keep);
-    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    fm_test_child_exit(pid, sock, 0);
 }
 
 /* Records the guest of @pid for @seconds; returns the trace. */
