@@ -5,12 +5,7 @@
 # planted.  Speaks TAP.  Needs $FM_TOP_SRCDIR and $PYTHON3 (set by make check).
 set -u
 : "${FM_TOP_SRCDIR:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-layers.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$tmp/err"; }
+. "$(dirname "$0")/tap-lib.sh"
 
 if [ -z "${PYTHON3:-}" ]; then
     echo "Bail out! configure found no python3, which the layer check needs"
@@ -78,5 +73,4 @@ mkdir "$tmp/tree/src/newthing"
 printf '#include "util/fm-error.h"\n' >"$tmp/tree/src/newthing/fm-new.c"
 expect_check "$tmp/tree" 1 "folder 'newthing' is in no layer" "a folder in no layer fails"
 
-echo "1..$n"
-[ "$fails" -eq 0 ]
+tap_done
