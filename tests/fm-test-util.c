@@ -148,3 +148,53 @@ fm_test_child_kill(pid_t pid, int sock)
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
 }
+
+/* Readies @pause (unreached, unreleased). */
+void
+fm_test_pause_init(FmTestPause *pause)
+{
+    g_mutex_init(&pause->lock);
+    g_cond_init(&pause->cond);
+    pause->reached = FALSE;
+    pause->released = FALSE;
+}
+
+/* Frees what fm_test_pause_init() set up. */
+void
+fm_test_pause_clear(FmTestPause *pause)
+{
+    g_mutex_clear(&pause->lock);
+    g_cond_clear(&pause->cond);
+}
+
+/* The job's thread: says it is here, then waits for the release. */
+void
+fm_test_pause_here(FmTestPause *pause)
+{
+    g_mutex_lock(&pause->lock);
+    pause->reached = TRUE;
+    g_cond_broadcast(&pause->cond);
+    while (!pause->released)
+        g_cond_wait(&pause->cond, &pause->lock);
+    g_mutex_unlock(&pause->lock);
+}
+
+/* The other thread: returns once the job's thread is at the point. */
+void
+fm_test_pause_wait(FmTestPause *pause)
+{
+    g_mutex_lock(&pause->lock);
+    while (!pause->reached)
+        g_cond_wait(&pause->cond, &pause->lock);
+    g_mutex_unlock(&pause->lock);
+}
+
+/* The other thread: lets the job's thread go on. */
+void
+fm_test_pause_release(FmTestPause *pause)
+{
+    g_mutex_lock(&pause->lock);
+    pause->released = TRUE;
+    g_cond_broadcast(&pause->cond);
+    g_mutex_unlock(&pause->lock);
+}

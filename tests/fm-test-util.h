@@ -60,4 +60,21 @@ void fm_test_append_le64(GByteArray *b, guint64 v);
 void fm_test_append_be32(GByteArray *b, guint32 v);
 void fm_test_append_be64(GByteArray *b, guint64 v);
 
+/* A point where a job's thread waits for another thread, so that a test of a control
+ * from another thread does not depend on timing: the job's thread calls
+ * fm_test_pause_here() (in a subscriber to the job's events), which returns once the
+ * other thread, after fm_test_pause_wait() returned, called fm_test_pause_release(). */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    gboolean reached;
+    gboolean released;
+} FmTestPause;
+
+void fm_test_pause_init(FmTestPause *pause);
+void fm_test_pause_clear(FmTestPause *pause);
+void fm_test_pause_here(FmTestPause *pause);
+void fm_test_pause_wait(FmTestPause *pause);
+void fm_test_pause_release(FmTestPause *pause);
+
 G_END_DECLS

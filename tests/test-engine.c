@@ -9,6 +9,7 @@
 
 #include <math.h>
 
+#include "fm-test-util.h"
 #include "backend/sim/fm-sim.h"
 #include "conf/fm-scenario.h"
 #include "engine/fm-job.h"
@@ -399,10 +400,7 @@ assert_snapshot_consistent(const FmJobStats *st)
 /* The job thread stops in its round-1 callback until the other thread, which reads
  * the statistics and changes the downtime target, lets it go on. */
 typedef struct {
-    GMutex lock;
-    GCond cond;
-    gboolean reached;
-    gboolean go;
+    FmTestPause pause;
     Run run;
 } Handshake;
 
@@ -411,14 +409,8 @@ handshake_at_round_1(FmJob *job G_GNUC_UNUSED, const FmJobEvent *event, gpointer
 {
     Handshake *hs = data;
 
-    if (event->round.record->round != 1)
-        return;
-    g_mutex_lock(&hs->lock);
-    hs->reached = TRUE;
-    g_cond_broadcast(&hs->cond);
-    while (!hs->go)
-        g_cond_wait(&hs->cond, &hs->lock);
-    g_mutex_unlock(&hs->lock);
+    if (event->round.record->round == 1)
+        fm_test_pause_here(&hs->pause);
 }
 
 static gpointer
@@ -442,8 +434,7 @@ test_set_max_downtime_threaded(void)
     FmJobStats snap, before;
     const GArray *rounds;
 
-    g_mutex_init(&hs.lock);
-    g_cond_init(&hs.cond);
+    fm_test_pause_init(&hs.pause);
     run_prepare(&hs.run, workloads[3], "qemu", knobs);
     fm_job_copy_stats(hs.run.job, &before);
     g_assert_cmpuint(before.memory_processed, ==, 0);
@@ -453,10 +444,7 @@ test_set_max_downtime_threaded(void)
                      &hs);
     thread = g_thread_new("job", handshake_job_thread, &hs);
 
-    g_mutex_lock(&hs.lock);
-    while (!hs.reached)
-        g_cond_wait(&hs.cond, &hs.lock);
-    g_mutex_unlock(&hs.lock);
+    fm_test_pause_wait(&hs.pause);
     fm_job_copy_stats(hs.run.job, &snap);
     assert_snapshot_consistent(&snap);
     g_assert_cmpuint(snap.memory_iteration, ==, 2);
@@ -468,10 +456,7 @@ test_set_max_downtime_threaded(void)
     fm_job_set_max_downtime(hs.run.job, 5.0);
     g_assert_cmpfloat(fm_job_get_max_downtime(hs.run.job), ==, 5.0);
 
-    g_mutex_lock(&hs.lock);
-    hs.go = TRUE;
-    g_cond_broadcast(&hs.cond);
-    g_mutex_unlock(&hs.lock);
+    fm_test_pause_release(&hs.pause);
     g_thread_join(thread);
 
     g_assert_no_error(hs.run.error);
@@ -487,8 +472,7 @@ test_set_max_downtime_threaded(void)
     g_assert_cmpfloat(snap.time_remaining, ==, 0);
     g_assert_cmpint(snap.stop_reason, ==, FM_STOP_DOWNTIME_TARGET);
     run_clear(&hs.run);
-    g_mutex_clear(&hs.lock);
-    g_cond_clear(&hs.cond);
+    fm_test_pause_clear(&hs.pause);
 }
 
 /* The published statistics advance within a round, per batch: a link that breaks

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fm-test-util.h"
 #include "backend/sim/fm-sim.h"
 #include "conf/fm-scenario.h"
 #include "migrate/fm-migration.h"
@@ -49,9 +50,7 @@ typedef struct {
     guint at_round;
     void (*control)(FmMigration *mig, gpointer data);
     gpointer control_data;
-    GMutex lock;
-    GCond cond;
-    gboolean reached;     /* the job is at the round */
+    FmTestPause pause;
     gboolean done;        /* the control ran */
     GThread *job_thread;
     GThread *control_thread;
@@ -64,14 +63,8 @@ handshake_on_round(FmJob *job G_GNUC_UNUSED, const FmJobEvent *event, gpointer d
     Handshake *hs = data;
 
     g_assert_true(g_thread_self() == hs->job_thread);
-    if (event->round.record->round != hs->at_round)
-        return;
-    g_mutex_lock(&hs->lock);
-    hs->reached = TRUE;
-    g_cond_broadcast(&hs->cond);
-    while (!hs->done)
-        g_cond_wait(&hs->cond, &hs->lock);
-    g_mutex_unlock(&hs->lock);
+    if (event->round.record->round == hs->at_round)
+        fm_test_pause_here(&hs->pause);
 }
 
 /* The control thread: waits for the round, runs the control, lets the job go on. */
@@ -80,15 +73,10 @@ handshake_control_thread(gpointer data)
 {
     Handshake *hs = data;
 
-    g_mutex_lock(&hs->lock);
-    while (!hs->reached)
-        g_cond_wait(&hs->cond, &hs->lock);
-    g_mutex_unlock(&hs->lock);
+    fm_test_pause_wait(&hs->pause);
     hs->control(hs->mig, hs->control_data);
-    g_mutex_lock(&hs->lock);
     hs->done = TRUE;
-    g_cond_broadcast(&hs->cond);
-    g_mutex_unlock(&hs->lock);
+    fm_test_pause_release(&hs->pause);
     return NULL;
 }
 
@@ -102,8 +90,7 @@ handshake_init(Handshake *hs, FmMigration *mig, guint at_round,
     hs->at_round = at_round;
     hs->control = control;
     hs->control_data = control_data;
-    g_mutex_init(&hs->lock);
-    g_cond_init(&hs->cond);
+    fm_test_pause_init(&hs->pause);
     hs->job_thread = g_thread_self();
     fm_migration_subscribe(mig, FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND), handshake_on_round, hs);
     hs->control_thread = g_thread_new("control", handshake_control_thread, hs);
@@ -115,8 +102,7 @@ handshake_clear(Handshake *hs)
 {
     g_thread_join(hs->control_thread);
     g_assert_true(hs->done);
-    g_mutex_clear(&hs->lock);
-    g_cond_clear(&hs->cond);
+    fm_test_pause_clear(&hs->pause);
 }
 
 /* Checks that @mig ended cancelled after @rounds rounds, the guest running on. */
