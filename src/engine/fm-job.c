@@ -27,6 +27,9 @@
 
 /* The prediction's rule (b), as the fragment policy's default progress_min. */
 #define FM_JOB_PREDICT_PROGRESS_MIN 0.10
+/* A waiting policy's round ends on the stream at least this often, in seconds: far
+ * below the receiver's timeout for a silent peer (FM_CHANNEL_DEFAULT_TIMEOUT). */
+#define FM_JOB_KEEPALIVE 10.0
 /* abort_if_busy before the policy stops: after this many predictions in a row that
  * the downtime cannot reach the target (one could be a burst). */
 #define FM_JOB_BUSY_PREDICTIONS 2
@@ -87,6 +90,7 @@ struct _FmJob {
 
     gint64 t_start;                /* backend clock, ns */
     gint64 round_t0;               /* backend clock when the current round began, ns */
+    gint64 last_flush;             /* backend clock of the last ROUND_END, ns */
     guint64 round_bytes0;          /* wire bytes sent before the current round */
     gboolean in_round;             /* a pre-copy round is sending (live bandwidth) */
     gint64 t_log_dirty;            /* backend clock when log-dirty was enabled, ns */
@@ -533,10 +537,44 @@ fm_job_setup(FmJob *job, GError **error)
     if (!fm_backend_log_dirty_enable(job->backend, error))
         return FALSE;
     job->t_log_dirty = fm_backend_now(job->backend);
+    job->last_flush = job->t_log_dirty;
     job->log_dirty_on = TRUE;
     fm_bitmap_set_all(job->pending);
     job->pending_count = job->page_count;
     job->stats.setup_time = fm_job_elapsed(job);
+    return TRUE;
+}
+
+/* Ends a round on the stream (ROUND_END, a round trip) and notes when. */
+static gboolean
+fm_job_flush(FmJob *job, GError **error)
+{
+    job->last_flush = fm_backend_now(job->backend);
+    return fm_sink_flush(job->sink, error);
+}
+
+/* Returns TRUE if the destination has heard nothing for FM_JOB_KEEPALIVE seconds:
+ * a policy that waits must not look like a dead peer to the receiver's timeout. */
+static gboolean
+fm_job_keepalive_due(FmJob *job)
+{
+    return (fm_backend_now(job->backend) - job->last_flush) / 1e9 >= FM_JOB_KEEPALIVE;
+}
+
+/* Lets the guest run until @until seconds since the start (a policy's wait), in
+ * steps of at most FM_JOB_KEEPALIVE, ending an empty round on the stream between
+ * steps.  Returns FALSE with @error if cancelled or the stream fails. */
+static gboolean
+fm_job_wait(FmJob *job, double until, GError **error)
+{
+    for (double now = fm_job_elapsed(job); now < until; now = fm_job_elapsed(job)) {
+        if (!fm_job_check_cancel(job, error))
+            return FALSE;
+        fm_backend_wait(job->backend, MIN(until - now, FM_JOB_KEEPALIVE));
+        if (fm_job_elapsed(job) < until && fm_job_keepalive_due(job) &&
+            !fm_job_flush(job, error))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -558,8 +596,10 @@ fm_job_round(FmJob *job, const FmPlan *plan, FmRoundRecord *rec, GError **error)
     if (!fm_job_send_fragments(job, plan ? plan->fragments : NULL,
                                plan ? plan->skip_redirtied : FALSE,
                                &rec->pages_sent, &rec->pages_skipped, error) ||
-        /* a round that sent nothing has nothing to flush: no round trip */
-        (fm_sink_bytes_sent(job->sink) != bytes0 && !fm_sink_flush(job->sink, error))) {
+        /* a round that sent nothing has nothing to flush: no round trip, unless
+         * the destination has heard nothing for a while (fm_job_keepalive()) */
+        ((fm_sink_bytes_sent(job->sink) != bytes0 || fm_job_keepalive_due(job)) &&
+         !fm_job_flush(job, error))) {
         job->in_round = FALSE;
         return FALSE;
     }
@@ -569,15 +609,8 @@ fm_job_round(FmJob *job, const FmPlan *plan, FmRoundRecord *rec, GError **error)
     bytes = fm_sink_bytes_sent(job->sink) - bytes0;
     if (bytes >= FM_JOB_MIN_BANDWIDTH_SAMPLE && sending > 0)
         job->stats.memory_bps = bytes / sending;
-    if (plan && plan->wait_until > 0) {
-        double now = fm_job_elapsed(job);
-
-        if (plan->wait_until > now) {
-            if (!fm_job_check_cancel(job, error))
-                return FALSE;
-            fm_backend_wait(job->backend, plan->wait_until - now);
-        }
-    }
+    if (plan && plan->wait_until > 0 && !fm_job_wait(job, plan->wait_until, error))
+        return FALSE;
     rec->duration = (fm_backend_now(job->backend) - t0) / 1e9;
     job->stats.memory_iteration++;
     return TRUE;

@@ -38,6 +38,7 @@
 #include <config.h>
 
 #include <math.h>
+#include <string.h>
 
 #include "engine/policies/fm-policies.h"
 #include "util/fm-i18n.h"
@@ -74,6 +75,13 @@ typedef struct {
     guint *streak;             /* shadow rounds in a row predicted to re-dirty it */
 
     guint quiet;               /* observations in a row of a quiet HOT set */
+
+    /* the link as xen's rounds see it: the best measurement so far (round 0's, unless
+     * a later one is better); the short rounds of a waiting policy are dominated by
+     * the round trip and would make the shadow's rounds longer than xen's */
+    double bandwidth;
+    guint *visits;             /* observations since the boundary that found it dirty */
+    guint observations;        /* harvests since the boundary */
 
     /* the HOT set's write rate, pages per second, EWMA over observations */
     double hot_rate;
@@ -136,6 +144,15 @@ fm_policy_fragment_finalize(FmPolicy *self)
     g_free(priv->planned);
     g_free(priv->cooled);
     g_free(priv->streak);
+    g_free(priv->visits);
+}
+
+/* Returns the seconds xen needs to send @pages over the shadow's link. */
+static double
+fm_policy_fragment_seconds(const FmPolicyFragment *priv, const FmRoundStats *stats,
+                           double pages)
+{
+    return pages * stats->page_size / priv->bandwidth;
 }
 
 /* Returns the share of fragment @i's pages predicted to be written within @seconds,
@@ -176,7 +193,7 @@ fm_policy_fragment_boundary(FmPolicyFragment *priv, const FmRoundStats *stats,
     }
     priv->shadow_rounds++;
     priv->shadow_start = stats->elapsed;
-    priv->shadow_end = stats->elapsed + fm_policy_send_seconds(stats, dirty);
+    priv->shadow_end = stats->elapsed + fm_policy_fragment_seconds(priv, stats, dirty);
 }
 
 /* Marks HOT the fragments whose pages would be written again within the coming
@@ -190,7 +207,13 @@ fm_policy_fragment_classify(FmPolicyFragment *priv, FmFragTracker *tracker)
 
     for (guint i = 0; i < n; i++) {
         const FmFragment *frag = fm_frag_tracker_get(tracker, i);
+        /* A fragment visited v times in a round of length L comes back within L'
+         * with a chance of at most v L' / L (a periodic writer, a sweep, has this
+         * chance exactly): the Poisson projection alone would call a slow sweep's
+         * last stretch HOT just as the sweep moves on. */
+        double periodic = MIN(1.0, MAX(priv->visits[i], 1) * horizon / priv->window_len);
         gboolean hot = !priv->cooled[i] && priv->hot_ratio > 0 &&
+                       periodic >= priv->hot_ratio &&
                        fm_policy_fragment_redirty(priv, frag, priv->frac[i], horizon) >=
                        priv->hot_ratio;
 
@@ -224,6 +247,8 @@ fm_policy_fragment_observe(FmPolicyFragment *priv, const FmRoundStats *stats,
          * its pages that could make it HOT */
         if (frag->dirty_last > (1 - priv->hot_ratio) * frag->pages)
             priv->cooled[i] = FALSE;
+        if (frag->dirty_last)
+            priv->visits[i]++;
         if (frag->state == FM_FRAG_HOT) {
             hot++;
             hot_dirty += frag->dirty_last;
@@ -277,7 +302,7 @@ fm_policy_fragment_plan_sends(FmPolicyFragment *priv, const FmRoundStats *stats,
     guint n = fm_frag_tracker_count(tracker);
     g_autoptr(GArray) order = g_array_new(FALSE, FALSE, sizeof(FmFragOrder));
     gboolean last = priv->shadow_rounds >= priv->xen_rounds;
-    double budget = (priv->shadow_end - stats->elapsed) * stats->bandwidth /
+    double budget = (priv->shadow_end - stats->elapsed) * priv->bandwidth /
                     stats->page_size;
     double planned = 0, step;
 
@@ -305,7 +330,7 @@ fm_policy_fragment_plan_sends(FmPolicyFragment *priv, const FmRoundStats *stats,
     /* Harvest again after the sends and one observation step, landing exactly on
      * the shadow's boundary rather than just short of it. */
     step = (priv->shadow_end - priv->shadow_start) / priv->observe_splits;
-    plan->wait_until = stats->elapsed + fm_policy_send_seconds(stats, (guint64)planned) + step;
+    plan->wait_until = stats->elapsed + fm_policy_fragment_seconds(priv, stats, planned) + step;
     if (plan->wait_until > priv->shadow_end - step / 2)
         plan->wait_until = priv->shadow_end;
 }
@@ -326,6 +351,7 @@ fm_policy_fragment_plan_round(FmPolicy *self, const FmRoundStats *stats,
         priv->planned = g_new0(guint, n);
         priv->cooled = g_new0(gboolean, n);
         priv->streak = g_new0(guint, n);
+        priv->visits = g_new0(guint, n);
         priv->shadow_rounds = 1;
         priv->shadow_start = 0;
         priv->shadow_end = stats->elapsed;
@@ -335,14 +361,20 @@ fm_policy_fragment_plan_round(FmPolicy *self, const FmRoundStats *stats,
     else
         fm_bitmap_set_all(priv->window); /* hand-built stats: assume the worst */
 
+    priv->bandwidth = MAX(priv->bandwidth, stats->bandwidth);
     fm_policy_fragment_observe(priv, stats, tracker);
     priv->last_harvest = stats->elapsed;
     if (stats->elapsed >= priv->shadow_end - FM_FRAGMENT_EPSILON && !priv->xen_stops) {
+        if (priv->bandwidth <= 0) {
+            priv->xen_stops = TRUE;  /* too little sent to measure the link: stop */
+            return;
+        }
         fm_policy_fragment_boundary(priv, stats, tracker);
         if (!priv->xen_stops)
             fm_policy_fragment_classify(priv, tracker);
+        memset(priv->visits, 0, n * sizeof(*priv->visits));
     }
-    if (!priv->xen_stops && stats->bandwidth > 0)
+    if (!priv->xen_stops)
         fm_policy_fragment_plan_sends(priv, stats, tracker, plan);
 }
 
