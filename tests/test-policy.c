@@ -347,11 +347,12 @@ test_fragment_cool_down(void)
     g_assert_cmpint(fragment_step_pending(frag, tracker, dirty, pending, t + 1e-4, &plan,
                                           &reason), ==, FM_DECISION_CONTINUE);
     g_assert_cmpuint(fm_frag_tracker_hot_count(tracker), ==, 0);
-    /* coldest first (11), then as many of 0-9 as fit before the shadow's boundary:
-     * 19.6 ms of the 21 ms round are left, 598 pages */
-    g_assert_cmpuint(plan.fragments->len, ==, 10);
+    /* coldest first (11), then 0-9 until the shadow's boundary is reached: 19.6 ms
+     * of the 21 ms round are left, 598 pages; the last fragment may overshoot (peek
+     * and skip usually sends less than planned) */
+    g_assert_cmpuint(plan.fragments->len, ==, 11);
     g_assert_cmpuint(g_array_index(plan.fragments, guint32, 0), ==, 11);
-    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 9), ==, 8);
+    g_assert_cmpuint(g_array_index(plan.fragments, guint32, 10), ==, 9);
     /* one page written again in fragment 0: still cooled */
     fm_bitmap_set(dirty, 0);
     fragment_step_pending(frag, tracker, dirty, pending, t + 2e-4, &plan, &reason);

@@ -319,7 +319,7 @@ fm_policy_fragment_plan_sends(FmPolicyFragment *priv, const FmRoundStats *stats,
         guint32 i = g_array_index(order, FmFragOrder, k).index;
         guint32 pending = fm_frag_tracker_get(tracker, i)->pending;
 
-        if (!last && planned + pending > budget)
+        if (!last && planned >= budget)
             break;
         planned += pending;
         priv->planned[i] = priv->shadow_rounds;
