@@ -54,6 +54,14 @@ if [ ! -e /proc/xen/capabilities ]; then
         notok "save --xen off Xen leaves no file"
 fi
 
+# under systemd, errors carry the journal's priority prefix, and only there
+: >"$tmp/journal"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$tmp/journal") "$FRAGMIG" frobnicate 2>>"$tmp/journal"
+head -1 "$tmp/journal" | grep -q "^<3>fragmig: error: unknown command 'frobnicate'" &&
+    ok "stderr to the journal: errors at priority 3" || notok "stderr to the journal: errors at priority 3"
+"$FRAGMIG" frobnicate 2>&1 | head -1 | grep -q "^fragmig: error: " &&
+    ok "stderr elsewhere: no priority prefix" || notok "stderr elsewhere: no priority prefix"
+
 # determinism through the command line: same scenario, same numbers
 "$FRAGMIG" simulate --format csv "$small" | cut -d, -f1-13 >"$tmp/a"
 "$FRAGMIG" simulate --format csv "$small" | cut -d, -f1-13 >"$tmp/b"

@@ -12,8 +12,23 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "util/fm-i18n.h"
+
+/* Returns TRUE when @fd is the stream that systemd connected to the journal:
+ * systemd names it in $JOURNAL_STREAM as "DEVICE:INODE" (systemd.exec(5)). */
+gboolean
+fm_cmd_fd_is_journal(int fd)
+{
+    const char *env = g_getenv("JOURNAL_STREAM");
+    guint64 dev, ino;
+    struct stat st;
+
+    if (!env || sscanf(env, "%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT, &dev, &ino) != 2)
+        return FALSE;
+    return fstat(fd, &st) == 0 && (guint64)st.st_dev == dev && (guint64)st.st_ino == ino;
+}
 
 /* Prints "fragmig: MESSAGE" on stderr; returns @status. */
 int
@@ -25,6 +40,10 @@ fm_cmd_fail(int status, const char *format, ...)
     va_start(ap, format);
     msg = g_strdup_vprintf(format, ap);
     va_end(ap);
+    /* The journal stamps each line itself, and reads a leading "<3>" as the
+     * line's priority (error), so that `journalctl -p err` finds it. */
+    if (fm_cmd_fd_is_journal(fileno(stderr)))
+        fputs("<3>", stderr);
     /* TRANSLATORS: the prefix of every error message of the command line */
     fprintf(stderr, _("fragmig: error: %s\n"), msg);
     return status;

@@ -42,6 +42,9 @@ int fm_cmd_save(int argc, char **argv);
 
 /* Prints "fragmig: MESSAGE" on stderr (translated prefix); returns @status. */
 int fm_cmd_fail(int status, const char *format, ...) G_GNUC_PRINTF(2, 3);
+/* Returns TRUE when @fd is the stream systemd connected to the journal
+ * ($JOURNAL_STREAM), where errors carry a priority prefix. */
+gboolean fm_cmd_fd_is_journal(int fd);
 
 /* Parses the options of a command from *@argc / *@argv (which keep the positional
  * arguments): @parameter_string ("ADDRESS", or NULL) and @summary (translated) for

@@ -26,6 +26,16 @@ static const FmCommand fm_commands[] = {
     { "plot", N_("draw SVG figures of recorded runs and scenario suites"), fm_cmd_plot },
 };
 
+/* Under systemd (fragmig-receive.service) stdout is a stream to the journal:
+ * line-buffered, each message reaches the journal when it is printed rather
+ * than when a buffer fills. */
+static void
+fm_journal_setup(void)
+{
+    if (fm_cmd_fd_is_journal(fileno(stdout)))
+        setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
 /* Prints the top-level usage on @out. */
 static void
 fm_usage(FILE *out)
@@ -45,6 +55,7 @@ main(int argc, char **argv)
     setlocale(LC_ALL, "");
     fm_i18n_init();
     textdomain(GETTEXT_PACKAGE);
+    fm_journal_setup();
 
     if (argc < 2) {
         fm_usage(stderr);
