@@ -322,6 +322,12 @@ static const BadAddress bad_addresses[] = {
       "invalid address 'ftp://x': expected tcp://HOST:PORT, unix:PATH or fd:N" },
     { "", FALSE, FM_ERROR_INVALID_ARG,
       "invalid address '': expected tcp://HOST:PORT, unix:PATH or fd:N" },
+    /* input that is not UTF-8, or spans lines, is escaped */
+    { "tcp://h\xff\xfe", FALSE, FM_ERROR_INVALID_ARG,
+      "invalid address 'tcp://h\\xFF\\xFE': missing port" },
+    { "unix:", FALSE, FM_ERROR_INVALID_ARG, "invalid address 'unix:': missing socket path" },
+    { "fd:\n", FALSE, FM_ERROR_INVALID_ARG,
+      "invalid address 'fd:\\n': expected a file descriptor number after 'fd:'" },
     { "tcp://localhost:99999", FALSE, FM_ERROR_INVALID_ARG,
       "invalid address 'tcp://localhost:99999': the port must be a number from 1 to 65535" },
     { "tcp://localhost:99999", TRUE, FM_ERROR_INVALID_ARG,

@@ -23,6 +23,17 @@ expect 2 "parameter hot_ratio: 2 is out of range [0, 1]" "out-of-range parameter
 expect 2 "invalid parameter 'hot_ratio': expected NAME=VALUE" "malformed parameter" -- simulate --param hot_ratio "$small"
 expect 2 "unknown output format 'xml' (use table, csv or json)" "bad format" -- simulate --format xml "$small"
 expect 2 "Unknown option --frob" "unknown option" -- simulate --frob "$small"
+# input that is not UTF-8 is escaped in messages, which stay UTF-8
+ff=$(printf '\377')
+expect 2 "fragmig: error: unknown command '\\xFF\\xFE'" "unknown command, not UTF-8" -- "$ff$(printf '\376')"
+expect 2 "fragmig: error: unexpected argument '\\xFF'" "unexpected argument, not UTF-8" -- policies "$ff"
+expect 1 "fragmig: error: $tmp/x\\xFF.xml: cannot open" "file name, not UTF-8" -- simulate "$tmp/x$ff.xml"
+expect 2 "unknown output format 'a\\nb' (use table, csv or json)" "format, two lines" -- \
+    simulate --format "a
+b" "$small"
+expect 2 "unknown output format '' (use table, csv or json)" "format, empty" -- simulate --format "" "$small"
+LC_ALL=C.UTF-8 iconv -f UTF-8 -t UTF-8 "$tmp/err" >/dev/null && ok "the last message is UTF-8" ||
+    notok "the last message is UTF-8"
 
 expect 0 "" "simulate csv, all policies" -- simulate --format csv "$small"
 lines=$(wc -l <"$tmp/out")

@@ -38,6 +38,7 @@
 #include "util/fm-digest.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 #include "util/fm-units.h"
 
 #define FM_ADVISE_DEFAULT_OBSERVE "10s"
@@ -224,7 +225,7 @@ fm_cmd_advise(int argc, char **argv)
                               _("Observe the guest's dirty log for a short window, without migrating it, then simulate every policy on the observed load and print, per policy, the predicted total time, downtime, data sent and whether it converges, and the recommended policy and parameters: among those whose downtime (less the fixed verification time) is within the limit, the one with the least total time; if none is, the one with the least downtime."), entries))
         return FM_EXIT_USAGE;
     if (argc > 1)
-        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+        return fm_cmd_fail_unexpected(argv[1]);
     sources = (pid != 0) + (xen_arg != NULL) + (trace_arg != NULL);
     if (sources != 1)
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", _("give one of --pid PID, --xen DOMAIN or --trace FILE"));
@@ -233,9 +234,12 @@ fm_cmd_advise(int argc, char **argv)
     if (format_arg) {
         if (g_str_equal(format_arg, "json"))
             json = TRUE;
-        else if (!g_str_equal(format_arg, "table"))
-            return fm_cmd_fail(FM_EXIT_USAGE, _("unknown output format '%s' (use table or json)"),
-                               format_arg);
+        else if (!g_str_equal(format_arg, "table")) {
+            g_autofree char *quoted = fm_quote(format_arg, -1);
+
+            return fm_cmd_fail(FM_EXIT_USAGE, _("unknown output format %s (use table or json)"),
+                               quoted);
+        }
     }
     if (!fm_units_parse_duration(observe_arg ? observe_arg : FM_ADVISE_DEFAULT_OBSERVE,
                                  &observe, &error))

@@ -23,6 +23,7 @@
 #include "backend/local/fm-local.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 #include "util/fm-units.h"
 
 /* The workloads of the scenario suite, as `fragmig guest` options. */
@@ -301,14 +302,17 @@ fm_cmd_demo(int argc, char **argv)
                               _("Start a guest and a receiver on this host, live-migrate the guest over loopback TCP at a limited bandwidth with live progress, check the workload resumes on the receiver, and summarise."), entries))
         return FM_EXIT_USAGE;
     if (argc > 1)
-        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+        return fm_cmd_fail_unexpected(argv[1]);
     for (guint i = 0; i < G_N_ELEMENTS(fm_demo_workloads); i++) {
         if (g_str_equal(workload, fm_demo_workloads[i].name))
             wargs = fm_demo_workloads[i].args;
     }
-    if (wargs == NULL)
-        return fm_cmd_fail(FM_EXIT_USAGE, _("unknown demo workload '%s' (known: idle, web, db, sweep)"),
-                           workload);
+    if (wargs == NULL) {
+        g_autofree char *quoted = fm_quote(workload, -1);
+
+        return fm_cmd_fail(FM_EXIT_USAGE, _("unknown demo workload %s (known: idle, web, db, sweep)"),
+                           quoted);
+    }
     if (compare && policy_arg)
         return fm_cmd_fail(FM_EXIT_USAGE, _("--compare runs fragment, xen and qemu: give no --policy"));
     policies[0] = policy_arg ? policy_arg : "fragment";

@@ -33,6 +33,7 @@
 #include "trace/fm-trace.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 #include "util/fm-units.h"
 
 /* The scenario parser's defaults (fm-scenario.c), so that a guest started from the
@@ -184,9 +185,10 @@ fm_guest_cmd_spec(const FmGuestCmdArgs *args, gsize page_size, GError **error)
         return NULL;
     }
     if (type < 0) {
+        g_autofree char *quoted = fm_quote(args->workload, -1);
+
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("unknown workload type '%s' (expected idle, web, db or sweep)"),
-                    args->workload);
+                    _("unknown workload type %s (expected idle, web, db or sweep)"), quoted);
         return NULL;
     }
     spec->type = type;
@@ -405,7 +407,7 @@ fm_cmd_guest(int argc, char **argv)
                               _("Run a local guest: a memory region written by mutator threads that run a workload model, for the local backend to migrate.  It runs until SIGTERM or SIGINT."), entries))
         return FM_EXIT_USAGE;
     if (argc > 1)
-        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+        return fm_cmd_fail_unexpected(argv[1]);
     status = fm_guest_cmd_resolve(&args, &config);
     spec = config.spec;
     if (status != FM_EXIT_OK)

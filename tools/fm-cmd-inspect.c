@@ -32,7 +32,7 @@ fm_cmd_inspect(int argc, char **argv)
                               _("Print what the guest process PID holds, read from its memory without disturbing it, as NAME=VALUE lines."), entries))
         return FM_EXIT_USAGE;
     if (argc > 1)
-        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+        return fm_cmd_fail_unexpected(argv[1]);
     if (pid <= 0)
         return fm_cmd_fail(FM_EXIT_USAGE, _("--pid PID is required and must be positive"));
 

@@ -39,7 +39,7 @@ fm_cmd_policies(int argc, char **argv)
                               NULL))
         return FM_EXIT_USAGE;
     if (argc > 1)
-        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+        return fm_cmd_fail_unexpected(argv[1]);
 
     fm_cmd_policies_print_specs(_("engine"), NULL, fm_job_param_specs());
     for (guint i = 0; list[i]; i++)

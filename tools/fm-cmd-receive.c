@@ -297,7 +297,7 @@ fm_cmd_receive(int argc, char **argv)
                               _("Receive one migrating guest, verify its memory against the source's digest, then run it here until interrupted. With --parallel N, serve up to N migrations at once, each guest in a process of its own. With --tls, accept only TLS connections from sources whose certificate our CA signed: the credentials are DIR/ca-cert.pem (or /etc/pki/CA/cacert.pem), DIR/server-cert.pem and DIR/server-key.pem, DIR being /etc/pki/libvirt-migrate or --tls-dir."), entries))
         return FM_EXIT_USAGE;
     if (argc > 1)
-        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+        return fm_cmd_fail_unexpected(argv[1]);
     if ((listen_arg == NULL) == !use_stdin)
         return fm_cmd_fail(FM_EXIT_USAGE, _("give exactly one of --listen ADDR and --stdin"));
     if (max_memory_arg && !fm_units_parse_size(max_memory_arg, &opts.max_memory, &error))

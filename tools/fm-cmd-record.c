@@ -106,7 +106,7 @@ fm_cmd_record(int argc, char **argv)
                               _("Record the dirty log of the guest process PID over time as a trace file (docs/trace-format.md), which a 'trace' workload replays. The guest keeps running."), entries))
         return FM_EXIT_USAGE;
     if (argc > 1)
-        return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument '%s'"), argv[1]);
+        return fm_cmd_fail_unexpected(argv[1]);
     if (pid <= 0)
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", _("--pid PID is required and must be positive"));
     if (!duration_arg)

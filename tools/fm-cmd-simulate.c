@@ -23,6 +23,7 @@
 #include "migrate/fm-migration.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 /* Parses the --policy values ("xen,fragment", repeatable) into a NULL-terminated
  * array of policies (caller frees the array, not the entries); all policies if none
@@ -44,8 +45,10 @@ fm_simulate_parse_policies(char **values, GError **error)
             ops = fm_policy_lookup(name);
             if (ops == NULL) {
                 g_autofree char *known = fm_policy_names();
+                g_autofree char *quoted = fm_quote(name, -1);
+
                 g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                            _("unknown policy '%s' (known: %s)"), name, known);
+                            _("unknown policy %s (known: %s)"), quoted, known);
                 return NULL;
             }
             g_ptr_array_add(out, (gpointer)ops);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 /* Returns TRUE when @fd is the stream that systemd connected to the journal:
  * systemd names it in $JOURNAL_STREAM as "DEVICE:INODE" (systemd.exec(5)). */
@@ -40,6 +41,12 @@ fm_cmd_fail(int status, const char *format, ...)
     va_start(ap, format);
     msg = g_strdup_vprintf(format, ap);
     va_end(ap);
+    if (!g_utf8_validate(msg, -1, NULL)) {
+        char *safe = fm_utf8_safe(msg, -1);
+
+        g_free(msg);
+        msg = safe;
+    }
     /* The journal stamps each line itself, and reads a leading "<3>" as the
      * line's priority (error), so that `journalctl -p err` finds it. */
     if (fm_cmd_fd_is_journal(fileno(stderr)))
@@ -47,6 +54,15 @@ fm_cmd_fail(int status, const char *format, ...)
     /* TRANSLATORS: the prefix of every error message of the command line */
     fprintf(stderr, _("fragmig: error: %s\n"), msg);
     return status;
+}
+
+/* Prints that @arg was not expected; returns FM_EXIT_USAGE. */
+int
+fm_cmd_fail_unexpected(const char *arg)
+{
+    g_autofree char *quoted = fm_quote(arg, -1);
+
+    return fm_cmd_fail(FM_EXIT_USAGE, _("unexpected argument %s"), quoted);
 }
 
 /* Parses a command's options; FALSE after printing the error. */

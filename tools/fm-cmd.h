@@ -40,11 +40,17 @@ int fm_cmd_save(int argc, char **argv);
 
 /* ---- what every command shares (tools/fm-cmd.c) ---- */
 
-/* Prints "fragmig: MESSAGE" on stderr (translated prefix); returns @status. */
+/* Prints "fragmig: MESSAGE" on stderr (translated prefix); returns @status.  Input
+ * in MESSAGE goes through fm_quote() or fm_utf8_safe(); should bytes that are not
+ * UTF-8 reach it anyway (another library's message), they are escaped there. */
 int fm_cmd_fail(int status, const char *format, ...) G_GNUC_PRINTF(2, 3);
 /* Returns TRUE when @fd is the stream systemd connected to the journal
  * ($JOURNAL_STREAM), where errors carry a priority prefix. */
 gboolean fm_cmd_fd_is_journal(int fd);
+
+/* Prints that @arg (a command line argument) was not expected; returns
+ * FM_EXIT_USAGE. */
+int fm_cmd_fail_unexpected(const char *arg);
 
 /* Parses the options of a command from *@argc / *@argv (which keep the positional
  * arguments): @parameter_string ("ADDRESS", or NULL) and @summary (translated) for

@@ -19,6 +19,7 @@
 #include "transport/fm-channel.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 #include "util/fm-units.h"
 
 typedef struct {
@@ -296,8 +297,10 @@ fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth_arg,
     req->policy = fm_policy_lookup(policy_arg ? policy_arg : "fragment");
     if (req->policy == NULL) {
         g_autofree char *known = fm_policy_names();
+        g_autofree char *quoted = fm_quote(policy_arg, -1);
+
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("unknown policy '%s' (known: %s)"), policy_arg, known);
+                    _("unknown policy %s (known: %s)"), quoted, known);
         return FALSE;
     }
     if (bandwidth_arg && !g_str_equal(bandwidth_arg, "0") &&

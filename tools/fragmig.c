@@ -11,6 +11,7 @@
 
 #include "fm-cmd.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 static const FmCommand fm_commands[] = {
     { "simulate", N_("run scenarios in the simulator under each policy"), fm_cmd_simulate },
@@ -52,6 +53,8 @@ fm_usage(FILE *out)
 int
 main(int argc, char **argv)
 {
+    g_autofree char *quoted = NULL;
+
     setlocale(LC_ALL, "");
     fm_i18n_init();
     textdomain(GETTEXT_PACKAGE);
@@ -77,7 +80,8 @@ main(int argc, char **argv)
             return fm_commands[i].run(argc - 1, argv + 1);
         }
     }
-    fm_cmd_fail(FM_EXIT_USAGE, _("unknown command '%s'"), argv[1]);
+    quoted = fm_quote(argv[1], -1);
+    fm_cmd_fail(FM_EXIT_USAGE, _("unknown command %s"), quoted);
     fm_usage(stderr);
     return FM_EXIT_USAGE;
 }

@@ -11,6 +11,7 @@
 
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 typedef struct {
     guint mask;
@@ -75,9 +76,10 @@ fm_migration_set_policy(FmMigration *mig, const char *name, GError **error)
     g_return_val_if_fail(!fm_migration_started(mig), FALSE);
     if (ops == NULL) {
         g_autofree char *names = fm_policy_names();
+        g_autofree char *quoted = fm_quote(name, -1);
 
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("unknown policy '%s' (known: %s)"), name, names);
+                    _("unknown policy %s (known: %s)"), quoted, names);
         return FALSE;
     }
     mig->policy = ops;

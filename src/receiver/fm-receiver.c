@@ -14,6 +14,7 @@
 #include "stream/fm-stream.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 /* The memory being received; unmapped unless handed to a guest. */
 typedef struct {
@@ -144,11 +145,15 @@ fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
         case FM_RECORD_ROUND_END:
             stats->rounds++;
             break;
-        case FM_RECORD_ABORT:
+        case FM_RECORD_ABORT: {
+            /* the reader checked the text; it may still be empty or span lines */
+            g_autofree char *why = fm_utf8_safe((const char *)rec.body,
+                                                MIN(rec.len, (gsize)FM_STREAM_MAX_TEXT));
+
             g_set_error(error, FM_ERROR, FM_ERROR_CANCELLED,
-                        _("the source abandoned the migration: %.*s"),
-                        (int)MIN(rec.len, (gsize)FM_STREAM_MAX_TEXT), rec.body);
+                        _("the source abandoned the migration: %s"), why);
             return FALSE;
+        }
         case FM_RECORD_END:
             if (!have_digest) {
                 g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,

@@ -10,6 +10,7 @@
 #include "report/fm-report.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 struct _FmReport {
     GArray *rows;  /* FmReportRow, strings owned */
@@ -255,12 +256,14 @@ gboolean
 fm_report_format_parse(const char *text, FmReportFormat *format, GError **error)
 {
     int value = fm_report_format_from_string(text);
+    g_autofree char *quoted = NULL;
 
     if (value >= 0) {
         *format = value;
         return TRUE;
     }
+    quoted = fm_quote(text, -1);
     g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                _("unknown output format '%s' (use table, csv or json)"), text);
+                _("unknown output format %s (use table, csv or json)"), quoted);
     return FALSE;
 }

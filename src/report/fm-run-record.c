@@ -15,6 +15,7 @@
 
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 #define FM_RUN_RECORD_ROUNDS_HEADER "round,start_s,duration_s,pages_sent,dirty_after," \
     "pending_after,fragments_hot,throttle,data_sent_bytes_cumulative,data_remaining_bytes"
@@ -837,6 +838,7 @@ fm_run_record_set_load_data(FmRunRecordSet *set, const char *name, const char *t
     g_autoptr(GHashTable) values = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_autoptr(GHashTable) where = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr(GPtrArray) header = NULL;
+    g_autofree char *quoted = NULL;
     FmRunRecordPos pos = { name, 0 };
     guint i;
 
@@ -895,9 +897,10 @@ fm_run_record_set_load_data(FmRunRecordSet *set, const char *name, const char *t
         g_ptr_array_add(set->suites, suite);
         return TRUE;
     }
+    quoted = fm_quote(lines[i], -1);
     g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
-                _("%s:%u: not a rounds, heat or suite CSV (unknown header '%s')"),
-                name, i + 1, lines[i]);
+                _("%s:%u: not a rounds, heat or suite CSV (unknown header %s)"),
+                name, i + 1, quoted);
     return FALSE;
 }
 

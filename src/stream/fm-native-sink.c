@@ -9,6 +9,7 @@
 
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 /* How long, after a failed write, to look for the destination's reason. */
 #define FM_NATIVE_SINK_REPLY_GRACE 1.0
@@ -46,12 +47,15 @@ fm_native_sink_set_refusal(GError **error, guint32 status, const char *message)
 {
     int code = fm_stream_result_status_to_error_code(status);
 
-    if (message[0] != '\0')
+    if (message[0] != '\0') {
+        g_autofree char *why = fm_utf8_safe(message, -1);
+
         g_set_error(error, FM_ERROR, code, _("the destination refused the migration: %s"),
-                    message);
-    else
+                    why);
+    } else {
         g_set_error(error, FM_ERROR, code,
                     _("the destination refused the migration (status %u)"), status);
+    }
 }
 
 /* Reads the destination's RESULT and turns it into the sink's verdict: TRUE only

@@ -26,6 +26,7 @@
 
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 
 /* Depth of the token bucket, in seconds of data: deep enough to absorb scheduling
  * noise, shallow enough that a loopback transfer of a few MB already runs at the
@@ -106,6 +107,7 @@ static gboolean
 fm_address_parse_tcp(const char *address, const char *rest, gboolean listening,
                      FmAddress *out, GError **error)
 {
+    g_autofree char *quoted = fm_quote(address, -1);
     const char *port;
     guint64 value;
 
@@ -114,8 +116,8 @@ fm_address_parse_tcp(const char *address, const char *rest, gboolean listening,
 
         if (close == NULL) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid address '%s': missing ']' after the IPv6 address"),
-                        address);
+                        _("invalid address %s: missing ']' after the IPv6 address"),
+                        quoted);
             return FALSE;
         }
         out->host = g_strndup(rest + 1, close - rest - 1);
@@ -123,14 +125,14 @@ fm_address_parse_tcp(const char *address, const char *rest, gboolean listening,
             port = NULL;
         } else if (close[1] != ':') {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid address '%s': expected ':PORT' after ']'"), address);
+                        _("invalid address %s: expected ':PORT' after ']'"), quoted);
             return FALSE;
         } else {
             port = close + 2;
         }
         if (out->host[0] == '\0') {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid address '%s': missing host"), address);
+                        _("invalid address %s: missing host"), quoted);
             return FALSE;
         }
     } else {
@@ -145,20 +147,20 @@ fm_address_parse_tcp(const char *address, const char *rest, gboolean listening,
         }
         if (strchr(out->host, ':') != NULL) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid address '%s': an IPv6 address must be in brackets, as in tcp://[::1]:PORT"),
-                        address);
+                        _("invalid address %s: an IPv6 address must be in brackets, as in tcp://[::1]:PORT"),
+                        quoted);
             return FALSE;
         }
         if (out->host[0] == '\0' && !listening) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid address '%s': missing host"), address);
+                        _("invalid address %s: missing host"), quoted);
             return FALSE;
         }
     }
 
     if (port == NULL || port[0] == '\0') {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("invalid address '%s': missing port"), address);
+                    _("invalid address %s: missing port"), quoted);
         return FALSE;
     }
     /* g_ascii_string_to_unsigned() would accept a sign or spaces in some versions;
@@ -166,8 +168,8 @@ fm_address_parse_tcp(const char *address, const char *rest, gboolean listening,
     if (strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
         !g_ascii_string_to_unsigned(port, 10, listening ? 0 : 1, 65535, &value, NULL)) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("invalid address '%s': the port must be a number from %u to 65535"),
-                    address, listening ? 0u : 1u);
+                    _("invalid address %s: the port must be a number from %u to 65535"),
+                    quoted, listening ? 0u : 1u);
         return FALSE;
     }
     out->port = (guint)value;
@@ -180,6 +182,8 @@ static gboolean
 fm_address_parse(const char *address, gboolean listening, FmAddress *out,
                  GError **error)
 {
+    g_autofree char *quoted = fm_quote(address, -1);
+
     memset(out, 0, sizeof(*out));
     out->fd = -1;
 
@@ -194,13 +198,13 @@ fm_address_parse(const char *address, gboolean listening, FmAddress *out,
         out->kind = FM_ADDRESS_UNIX;
         if (path[0] == '\0') {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid address '%s': missing socket path"), address);
+                        _("invalid address %s: missing socket path"), quoted);
             return FALSE;
         }
         if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid address '%s': the socket path is too long (at most %u bytes)"),
-                        address,
+                        _("invalid address %s: the socket path is too long (at most %u bytes)"),
+                        quoted,
                         (unsigned)sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
             return FALSE;
         }
@@ -215,16 +219,16 @@ fm_address_parse(const char *address, gboolean listening, FmAddress *out,
         if (num[0] == '\0' || strspn(num, "0123456789") != strlen(num) ||
             !g_ascii_string_to_unsigned(num, 10, 0, G_MAXINT, &value, NULL)) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("invalid address '%s': expected a file descriptor number after 'fd:'"),
-                        address);
+                        _("invalid address %s: expected a file descriptor number after 'fd:'"),
+                        quoted);
             return FALSE;
         }
         out->fd = (int)value;
         return TRUE;
     }
     g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                _("invalid address '%s': expected tcp://HOST:PORT, unix:PATH or fd:N"),
-                address);
+                _("invalid address %s: expected tcp://HOST:PORT, unix:PATH or fd:N"),
+                quoted);
     return FALSE;
 }
 
@@ -413,8 +417,10 @@ fm_channel_connect_tcp(const char *address, const FmAddress *addr, GError **erro
 
     r = getaddrinfo(addr->host, addr->port_str, &hints, &res);
     if (r != 0) {
-        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot resolve host '%s': %s"),
-                    addr->host, r == EAI_SYSTEM ? g_strerror(errno) : gai_strerror(r));
+        g_autofree char *host = fm_quote(addr->host, -1);
+
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot resolve host %s: %s"),
+                    host, r == EAI_SYSTEM ? g_strerror(errno) : gai_strerror(r));
         return NULL;
     }
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
@@ -1111,9 +1117,10 @@ fm_listen_tcp(const char *address, const FmAddress *addr, GError **error)
         int r = getaddrinfo(addr->host, addr->port_str, &hints, &res);
 
         if (r != 0) {
-            g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot resolve host '%s': %s"),
-                        addr->host,
-                        r == EAI_SYSTEM ? g_strerror(errno) : gai_strerror(r));
+            g_autofree char *host = fm_quote(addr->host, -1);
+
+            g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot resolve host %s: %s"),
+                        host, r == EAI_SYSTEM ? g_strerror(errno) : gai_strerror(r));
             return NULL;
         }
         for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
@@ -1168,9 +1175,11 @@ fm_listen_fd(const char *address, int fd, GError **error)
     socklen_t len = sizeof(listening);
 
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+        g_autofree char *quoted = fm_quote(address, -1);
+
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("invalid address '%s': descriptor %d is not a listening socket"),
-                    address, fd);
+                    _("invalid address %s: descriptor %d is not a listening socket"),
+                    quoted, fd);
         return NULL;
     }
     if (!fm_fd_prepare(fd)) {

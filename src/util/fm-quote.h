@@ -27,7 +27,7 @@ G_BEGIN_DECLS
 
 /* The longest rendering of one piece of input, in bytes, before "..." (and the
  * quotes). */
-#define FM_QUOTE_MAX_BYTES 200
+#define FM_QUOTE_MAX_BYTES 1024
 
 /* Returns @text in single quotes, escaped as above: 'abc', '\xff', '' for an
  * empty @text.  @len is the number of bytes, or -1 for a NUL-terminated @text;
