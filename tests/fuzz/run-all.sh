@@ -17,8 +17,10 @@
 # executes the same inputs and gets the same verdict.
 #
 # A crash (the harness aborts on any broken promise), a leak, a timeout (an input
-# that takes over $FUZZ_TIMEOUT s, default 30: far beyond any real input, so that a
-# loaded machine is no finding) or running out of memory (2 GiB) is a finding: the
+# that takes over $FUZZ_TIMEOUT s: by default 60, and 600 in a reproducible run;
+# real inputs take milliseconds, but on a loaded machine a process can wait minutes
+# for a core, and a verdict must not depend on the load) or running out of memory
+# (2 GiB) is a finding: the
 # run goes on with the next target, and the script exits 1.  Each finding is kept
 # as FUZZ_DIR/findings/TARGET/*, copied to $FUZZ_KEEP/TARGET/ when FUZZ_KEEP is set
 # (a directory that later cleaning leaves alone), and printed in base64 with the
@@ -33,19 +35,19 @@ mode=${1:?usage: run-all.sh SECONDS|runs=N [FUZZ_DIR [SRCDIR]]}
 dir=${2:-fuzz-build}
 srcdir=${3:-$(cd "$(dirname "$0")/../.." && pwd)}
 targets=${FUZZ_TARGETS:-"stream result receiver xen-stream xl scenario trace guest"}
-timeout=${FUZZ_TIMEOUT:-30}
 seed=${FUZZ_SEED:-1}
 norandom=""
 case $mode in
     runs=*)
         runs=${mode#runs=}; limit="-runs=$runs -seed=$seed -reload=0"; what="$runs runs"
+        timeout=${FUZZ_TIMEOUT:-600}
         if setarch "$(uname -m)" -R true 2>/dev/null; then
             norandom="setarch $(uname -m) -R"
         else
             echo "fuzz: setarch -R fails here: addresses are random, runs may differ"
         fi
         ;;
-    *) runs=""; limit="-max_total_time=$mode"; what="$mode s" ;;
+    *) runs=""; limit="-max_total_time=$mode"; what="$mode s"; timeout=${FUZZ_TIMEOUT:-60} ;;
 esac
 status=0
 total_execs=0
