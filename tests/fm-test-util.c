@@ -198,3 +198,16 @@ fm_test_pause_release(FmTestPause *pause)
     g_cond_broadcast(&pause->cond);
     g_mutex_unlock(&pause->lock);
 }
+
+/* Polls @cond until it holds; see fm-test-util.h. */
+void
+fm_test_wait_until(FmTestCondition cond, gpointer data, const char *what)
+{
+    gint64 limit = g_get_monotonic_time() + (gint64) FM_TEST_HANG_GUARD * G_USEC_PER_SEC;
+
+    while (!cond(data)) {
+        if (g_get_monotonic_time() > limit)
+            g_error("gave up after %d s waiting until %s", FM_TEST_HANG_GUARD, what);
+        g_usleep(1000);
+    }
+}

@@ -77,4 +77,17 @@ void fm_test_pause_here(FmTestPause *pause);
 void fm_test_pause_wait(FmTestPause *pause);
 void fm_test_pause_release(FmTestPause *pause);
 
+/* A condition a test waits for: returns TRUE once it holds. */
+typedef gboolean (*FmTestCondition)(gpointer data);
+
+/* Seconds fm_test_wait_until() waits before it fails the test: a guard against a
+ * hang, never a measure of speed (a loaded host may take long, never this long). */
+#define FM_TEST_HANG_GUARD 300
+
+/* Returns once @cond(@data) holds, polling it every millisecond; @what names the
+ * condition ("the guest made 600 writes").  A test waits for what it then checks
+ * instead of sleeping for a time in which it usually happens; after
+ * FM_TEST_HANG_GUARD seconds it fails with a message naming @what. */
+void fm_test_wait_until(FmTestCondition cond, gpointer data, const char *what);
+
 G_END_DECLS

@@ -272,6 +272,81 @@ wait_guest_writes_above(FmGuest *g, guint64 above)
     g_assert_cmpuint(fm_guest_writes(g), >, above);
 }
 
+/* The throttle test waits in the guest's own books (its nominal work, i.e. its
+ * workload time), polling through fm_test_wait_until(). */
+
+typedef struct {
+    FmBackend *b;
+    double nominal;
+    double thread_nominal[FM_GUEST_MAX_THREADS];
+    guint n_threads;
+} GuestMark;
+
+/* Returns the header of the guest behind @b, read through the backend. */
+static FmGuestHeader
+backend_header(FmBackend *b)
+{
+    g_autoptr(GError) error = NULL;
+    FmGuestHeader h;
+
+    g_assert_true(fm_local_backend_read_header(b, &h, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(h.n_threads, <=, FM_GUEST_MAX_THREADS);
+    return h;
+}
+
+static gboolean
+nominal_reached(gpointer data)
+{
+    GuestMark *m = data;
+    FmGuestHeader h = backend_header(m->b);
+
+    return fm_guest_header_nominal(&h) >= m->nominal;
+}
+
+/* Returns once the guest behind @b has run for @writes page writes of workload time
+ * (its nominal work, written or throttled away) beyond where it is now. */
+static void
+wait_nominal(FmBackend *b, double writes)
+{
+    FmGuestHeader h = backend_header(b);
+    GuestMark m = { .b = b, .nominal = fm_guest_header_nominal(&h) + writes };
+    g_autofree char *what = g_strdup_printf("the guest has run %.0f more page writes of workload time",
+                                            writes);
+
+    fm_test_wait_until(nominal_reached, &m, what);
+}
+
+static gboolean
+every_thread_stepped(gpointer data)
+{
+    GuestMark *m = data;
+    FmGuestHeader h = backend_header(m->b);
+
+    for (guint i = 0; i < m->n_threads; i++) {
+        if (!(h.threads[i].nominal > m->thread_nominal[i]))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Returns once every mutator of the guest behind @b has begun a workload step after
+ * this call: each has published two steps since (a step publishes its nominal work,
+ * which always grows), so that whatever the source wrote into the header before (the
+ * throttle) governs every write from here on. */
+static void
+wait_steps(FmBackend *b)
+{
+    for (guint round = 0; round < 2; round++) {
+        FmGuestHeader h = backend_header(b);
+        GuestMark m = { .b = b, .n_threads = h.n_threads };
+
+        for (guint i = 0; i < h.n_threads; i++)
+            m.thread_nominal[i] = h.threads[i].nominal;
+        fm_test_wait_until(every_thread_stepped, &m, "every guest thread has made a workload step");
+    }
+}
+
 /* Harvests the whole guest into a new bitmap. */
 static FmBitmap *
 harvest_all(FmBackend *b, gboolean clear)
@@ -564,7 +639,7 @@ test_pause(void)
     g_autoptr(GError) error = NULL;
     g_autoptr(FmBackend) b = NULL;
     guint64 w0, wa, wb, wc;
-    gint64 t_resume;
+    gint64 t_pause, t_resume, t_resumed;
     double paused, after, latency, elapsed;
     Child *c = child_start(CHILD_START);
 
@@ -574,11 +649,14 @@ test_pause(void)
     w0 = backend_writes(b);
     wait_writes_above(b, w0);
 
+    /* The backend's clocks of the pause lie within the test's own measure of it. */
+    t_pause = g_get_monotonic_time();
     g_assert_true(fm_backend_pause(b, &error));
     g_assert_no_error(error);
     latency = fm_local_backend_pause_latency(b);
     g_test_message("pause latency %.1f us", latency * 1e6);
     g_assert_cmpfloat(latency, >, 0);
+    g_assert_cmpfloat(latency, <=, (g_get_monotonic_time() - t_pause) / 1e6);
     /* Pausing again is harmless. */
     g_assert_true(fm_backend_pause(b, &error));
     g_assert_no_error(error);
@@ -592,8 +670,10 @@ test_pause(void)
     t_resume = g_get_monotonic_time();
     g_assert_true(fm_backend_resume(b, &error));
     g_assert_no_error(error);
+    t_resumed = g_get_monotonic_time();
     paused = fm_local_backend_paused_seconds(b);
     g_assert_cmpfloat(paused, >=, 0.15);
+    g_assert_cmpfloat(paused, <=, (t_resumed - t_pause) / 1e6);
     wc = wait_writes_above(b, wb);
     elapsed = (g_get_monotonic_time() - t_resume) / 1e6;
     /* No catching up on the 150 ms lost: at most the rate over the time since
@@ -611,87 +691,109 @@ test_pause(void)
     child_stop(c);
 }
 
-/* Returns the guest's write rate over @ms milliseconds. */
-static double
-measure_rate(FmBackend *b, guint ms)
+/* What the guest did between two readings of its header: writes made, writes due
+ * unthrottled (its nominal work), and the wall-clock seconds between the readings. */
+typedef struct {
+    double writes;
+    double nominal;
+    double seconds;
+} GuestSpan;
+
+/* Runs the guest behind @b for @nominal page writes of workload time from now and
+ * returns what it did meanwhile. */
+static GuestSpan
+run_span(FmBackend *b, double nominal)
 {
     gint64 t0 = g_get_monotonic_time();
-    guint64 w0 = backend_writes(b);
-    guint64 w1;
+    FmGuestHeader h0 = backend_header(b);
+    FmGuestHeader h1;
 
-    sleep_ms(ms);
-    w1 = backend_writes(b);
-    return (double) (w1 - w0) / ((g_get_monotonic_time() - t0) / 1e6);
+    wait_nominal(b, nominal);
+    h1 = backend_header(b);
+    return (GuestSpan) {
+        .writes = (double) (fm_guest_header_writes(&h1) - fm_guest_header_writes(&h0)),
+        .nominal = fm_guest_header_nominal(&h1) - fm_guest_header_nominal(&h0),
+        .seconds = (g_get_monotonic_time() - t0) / 1e6,
+    };
 }
 
-/* Throttling 50 % halves the write rate (loosely), 100 % stops it; the slowdown
- * says how much work was lost. */
+/* Throttling 50 % halves the work the guest makes of its workload time, 100 % stops
+ * it; the slowdown says how much work was lost.  All in the guest's own books (its
+ * writes against its nominal work): a loaded host slows the guest's clock, not the
+ * share of the work a throttle withholds.  Wall-clock rates are only reported. */
 static void
 test_throttle(void)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(FmBackend) b = NULL;
-    double r0, r50, slowdown;
-    FmGuestHeader h;
+    GuestSpan full, half, stopped;
+    FmGuestHeader base, end;
+    double slowdown, lost;
+    guint64 w;
     Child *c = child_start(CHILD_START);
 
     if (!c)
         return;
     b = attach(c);
+    /* The baseline of the slowdown, taken while the guest holds still, so that the
+     * test knows it exactly. */
+    g_assert_true(fm_backend_pause(b, &error));
+    base = backend_header(b);
     g_assert_true(fm_backend_log_dirty_enable(b, &error));
     g_assert_no_error(error);
-    g_assert_cmpfloat(fm_backend_guest_slowdown(b), ==, 0);
+    g_assert_cmpfloat(fm_backend_guest_slowdown(b), ==, 0);   /* nothing due yet */
+    g_assert_true(fm_backend_resume(b, &error));
+    g_assert_no_error(error);
 
-    r0 = measure_rate(b, 300);
+    /* 6000 writes of workload time: 300 ms on a quiet host. */
+    full = run_span(b, 6000);
     g_assert_true(fm_backend_set_throttle(b, 50, &error));
     g_assert_no_error(error);
-    g_assert_true(fm_local_backend_read_header(b, &h, &error));
-    g_assert_cmpuint(h.throttle, ==, 50);
-    sleep_ms(20);
-    {
-        /* The guest's own books: at 50 % it makes half the writes it is owed,
-         * whatever else the machine is doing (wall-clock rates are only a sanity
-         * check here: this machine is shared). */
-        double n0;
-        guint64 k0;
+    end = backend_header(b);
+    g_assert_cmpuint(end.throttle, ==, 50);
+    wait_steps(b);
+    half = run_span(b, 10000);
+    g_test_message("write rate %.0f/s, throttled 50 %%: %.0f/s",
+                   full.writes / full.seconds, half.writes / half.seconds);
+    /* Unthrottled, every write due is made; at 50 %, half of them.  (A reading may
+     * fall inside a step whose writes count but whose nominal work is not yet
+     * published: at most FM_GUEST_MAX_STEP of the rate, 200 writes.) */
+    g_assert_cmpfloat(full.writes / full.nominal, >, 0.95);
+    g_assert_cmpfloat(full.writes / full.nominal, <, 1.05);
+    g_assert_cmpfloat(half.writes / half.nominal, >, 0.45);
+    g_assert_cmpfloat(half.writes / half.nominal, <, 0.55);
 
-        g_assert_true(fm_local_backend_read_header(b, &h, &error));
-        n0 = fm_guest_header_nominal(&h);
-        k0 = fm_guest_header_writes(&h);
-
-        r50 = measure_rate(b, 300);
-        g_assert_true(fm_local_backend_read_header(b, &h, &error));
-        g_assert_cmpfloat((fm_guest_header_writes(&h) - k0) / (fm_guest_header_nominal(&h) - n0),
-                          >, 0.45);
-        g_assert_cmpfloat((fm_guest_header_writes(&h) - k0) / (fm_guest_header_nominal(&h) - n0),
-                          <, 0.55);
-    }
-    /* Wall-clock rates are reported only: how fast the mutators run here depends on
-     * the host.  Some time at half speed and none slower: some work lost, at most
-     * half of it. */
+    /* The slowdown is the share of the work due since log_dirty_enable that was
+     * lost: read on the paused guest, it is exactly what the header says, and at
+     * least the half lost while throttled. */
+    g_assert_true(fm_backend_pause(b, &error));
+    end = backend_header(b);
     slowdown = fm_backend_guest_slowdown(b);
-    g_test_message("write rate %.0f/s, throttled 50 %%: %.0f/s, slowdown %.3f",
-                   r0, r50, slowdown);
+    g_assert_true(fm_backend_resume(b, &error));
+    g_assert_no_error(error);
+    lost = (fm_guest_header_nominal(&end) - fm_guest_header_nominal(&base)) -
+           (double) (fm_guest_header_writes(&end) - fm_guest_header_writes(&base));
+    g_test_message("slowdown %.3f: %.0f writes lost of %.0f due", slowdown, lost,
+                   fm_guest_header_nominal(&end) - fm_guest_header_nominal(&base));
+    g_assert_cmpfloat(fabs(slowdown - lost / (fm_guest_header_nominal(&end) -
+                                              fm_guest_header_nominal(&base))), <, 1e-9);
+    g_assert_cmpfloat(lost, >=, (half.nominal - half.writes) - 4 * GUEST_RATE * FM_GUEST_MAX_STEP);
     g_assert_cmpfloat(slowdown, >, 0);
-    g_assert_cmpfloat(slowdown, <=, 0.5);
+    g_assert_cmpfloat(slowdown, <, 0.5);
 
-    /* 100 %: the counter stops (once a step begun before the throttle is done) and
-     * stays stopped. */
+    /* 100 %: not one write while 2000 are due. */
     g_assert_true(fm_backend_set_throttle(b, 100, &error));
-    {
-        guint64 w = backend_writes(b), prev = G_MAXUINT64;
-
-        for (guint i = 0; i < WAIT_STEPS && w != prev; i++) {
-            prev = w;
-            sleep_ms(100);
-            w = backend_writes(b);
-        }
-        g_assert_cmpuint(w, ==, prev);
-    }
-    g_assert_cmpfloat(measure_rate(b, 100), ==, 0);
+    wait_steps(b);
+    w = backend_writes(b);
+    stopped = run_span(b, 2000);
+    g_assert_cmpfloat(stopped.writes, ==, 0);
+    g_assert_cmpuint(backend_writes(b), ==, w);
+    /* Released: every write due is made again. */
     g_assert_true(fm_backend_set_throttle(b, 0, &error));
     g_assert_no_error(error);
-    wait_writes_above(b, backend_writes(b));
+    wait_steps(b);
+    full = run_span(b, 2000);
+    g_assert_cmpfloat(full.writes / full.nominal, >, 0.95);
     child_stop(c);
 }
 

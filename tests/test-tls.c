@@ -18,6 +18,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "tests/fm-test-util.h"
 #include "util/fm-error.h"
 
 /* ---- certificates ---- */
@@ -172,6 +173,10 @@ load_creds(FmTlsRole role, const char *dir)
 
     g_assert_no_error(err);
     g_assert_nonnull(creds);
+    /* A handshake on a loaded host may take longer than a receiver's default bound:
+     * only the tests of the bound set a short one. */
+    if (role == FM_TLS_SERVER)
+        fm_tls_creds_set_handshake_timeout(creds, FM_TEST_HANG_GUARD);
     return creds;
 }
 
@@ -463,7 +468,8 @@ test_allowed_dn(void)
     server_clear(&s);
 }
 
-/* A client that sends a fragmig stream in the clear is told apart at once. */
+/* A client that sends a fragmig stream in the clear is told apart at once: with the
+ * protocol error, not after the handshake's bound (the timeout's error). */
 static void
 test_plain_client(void)
 {
@@ -482,11 +488,11 @@ test_plain_client(void)
     g_thread_join(thread);
     g_assert_false(s.ok);
     assert_error(s.error, FM_ERROR_PROTOCOL, "does not speak TLS (this receiver requires --tls)");
-    g_assert_cmpfloat(s.seconds, <, 5);
     server_clear(&s);
 }
 
-/* A client that sends nothing does not hold the server beyond the handshake bound. */
+/* A client that sends nothing does not hold the server beyond the handshake bound:
+ * the bound's error, never before the bound (when after it depends on the host). */
 static void
 test_silent_client(void)
 {
@@ -503,7 +509,6 @@ test_silent_client(void)
     g_assert_false(s.ok);
     assert_error(s.error, FM_ERROR_IO, "within 0.3 s");
     g_assert_cmpfloat(s.seconds, >=, 0.25);
-    g_assert_cmpfloat(s.seconds, <, 3);
     server_clear(&s);
 }
 
@@ -600,13 +605,12 @@ test_bandwidth(void)
     seconds = (g_get_monotonic_time() - t0) / 1e6;
     /* 600 kB at 2 MB/s with a 10 ms bucket: at least 0.29 s */
     g_assert_cmpfloat(seconds, >=, 0.28);
-    g_assert_cmpfloat(seconds, <, 3);
     fm_channel_free(client);
     g_thread_join(thread);
     server_clear(&s);
 }
 
-/* The channel's timeout bounds a read through the session. */
+/* The channel's timeout bounds a read through the session: its error, not before. */
 static void
 test_read_timeout(void)
 {
@@ -624,7 +628,7 @@ test_read_timeout(void)
     t0 = g_get_monotonic_time();
     g_assert_cmpint(fm_channel_read(client, &byte, 1, &err), ==, -1);
     assert_error(err, FM_ERROR_IO, "timed out after 0.3 s waiting for the peer");
-    g_assert_cmpfloat((g_get_monotonic_time() - t0) / 1e6, <, 3);
+    g_assert_cmpfloat((g_get_monotonic_time() - t0) / 1e6, >=, 0.29);
     fm_channel_free(client);
     g_thread_join(thread);
     server_clear(&s);
