@@ -16,6 +16,10 @@
  *   corrupt  the byte is inverted (every bit), the rest relayed unchanged
  *   stall    nothing more is relayed either way, the sockets stay open: a peer
  *            that waits for ever hangs (the proxy exits when killed)
+ *   hold     as stall, until the proxy gets SIGUSR1: then it prints
+ *            "fault-proxy: released" and relays on.  A test holds a migration
+ *            at a chosen phase, strikes (kills the receiver, the proxy, sends
+ *            SIGINT...) and releases it: the strike cannot come too late
  *   reset    both connections are aborted (SO_LINGER 0: the peers get RST)
  *   close    both connections are closed in order (FIN: end of file)
  *   none     plain relay
@@ -48,10 +52,10 @@
 #define STREAM_HEADER 40
 
 typedef enum { FAULT_NONE, FAULT_SHORT, FAULT_CORRUPT, FAULT_STALL, FAULT_RESET,
-               FAULT_CLOSE } FaultKind;
+               FAULT_CLOSE, FAULT_HOLD } FaultKind;
 
 static const char *const fault_names[] = { "none", "short", "corrupt", "stall", "reset",
-                                           "close" };
+                                           "close", "hold" };
 static const char *const record_names[] = { "END", "PAGE_DATA", "CPU_STATE",
     "DEVICE_STATE", "STATS", "DIGEST", "ROUND_END", "ABORT", "RESULT" };
 
@@ -213,6 +217,21 @@ send_out(Direction *d, Direction *other, gsize n)
         write_all(d->to, d->buf, at);
         for (;;)
             pause();
+    case FAULT_HOLD: {
+        sigset_t usr1;
+        int sig;
+
+        if (!write_all(d->to, d->buf, at))
+            return FALSE;
+        /* SIGUSR1 is blocked since main() began: none is lost before this wait */
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        while (sigwait(&usr1, &sig) != 0)
+            ;
+        printf("fault-proxy: released\n");
+        fflush(stdout);
+        return write_all(d->to, d->buf + at, n - at);
+    }
     case FAULT_RESET:
         write_all(d->to, d->buf, at);
         abort_connection(d->to);
@@ -328,6 +347,15 @@ main(int argc, char **argv)
     }
     short_len = (gsize)MAX(len_arg, 1);
     signal(SIGPIPE, SIG_IGN);
+    {
+        /* a hold waits for SIGUSR1 with sigwait(): blocked from the start, it stays
+         * pending if it comes early, and never kills the proxy */
+        sigset_t usr1;
+
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, NULL);
+    }
 
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

@@ -25,12 +25,38 @@ stop() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/guest-lib.sh"
+RECV_TIMEOUT=120   # a guard against hangs: the receivers wait for slow sources
 
-# wait_round1: waits (20 s at most) until the migration in the background reported
-# its first round, so that what follows strikes it mid-migration, not before it began
-wait_round1() {
-    for _ in $(seq 300); do grep -q '^round 1:' "$tmp/mig.out" && return 0; sleep 0.1; done
-    return 1
+# ---- striking a migration mid-way, deterministically ----
+# The migration in the background runs through the fault proxy, which holds it at
+# the end of its first pre-copy round (the stream's first ROUND_END: nothing more
+# goes either way).  The test strikes (kills the receiver or the proxy, interrupts
+# the source) while it is held, then releases it: the migration can neither have
+# ended before the strike nor have failed for another reason (every --timeout is a
+# guard of minutes), however slowly this host runs the test.
+proxy_bin=$(dirname "$FRAGMIG")/tests/fault-proxy
+LONG=600
+
+# start_held_migration: starts a guest (ARGS), a receiver, the proxy and, in the
+# background, the migration ($mig); returns once the proxy holds it
+start_held_migration() {
+    start_guest "$@" && start_receiver --timeout $LONG || return 1
+    # the old files must go first (see start_receiver): no stale address or hold line
+    rm -f "$tmp/proxy.out" "$tmp/mig.out"
+    "$proxy_bin" --to "$addr" --fault hold --at ROUND_END >"$tmp/proxy.out" 2>"$tmp/proxy.err" &
+    proxy=$!
+    pids="$pids $proxy"
+    paddr=$(wait_line "$tmp/proxy.out" 's/^fault-proxy: listening on //p') || return 1
+    "$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit --timeout $LONG "$paddr" \
+        >"$tmp/mig.out" 2>"$tmp/mig.err" &
+    mig=$!
+    wait_line "$tmp/proxy.out" 's/^fault-proxy: hold at offset //p' >/dev/null
+}
+
+# held WHAT: checks that the migration is held, running, with no summary yet
+held() {
+    check "$1: the strike comes mid-migration (held after round 0, no summary yet)" \
+        'grep -q "^fault-proxy: hold at offset" "$tmp/proxy.out" && kill -0 "$mig" 2>/dev/null && ! grep -q "verified" "$tmp/mig.out"'
 }
 
 # ---- every workload under every policy ----
@@ -65,54 +91,43 @@ for wl in idle web db sweep phases; do
 done
 
 # ---- the receiver is killed mid-migration ----
-start_guest --memory 64M --workload db --rate 60% --region-size 10% && start_receiver
-rm -f "$tmp/mig.out"   # see start_receiver: no stale "round 1:" line
-"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
-mig=$!
-wait_round1
+start_held_migration --memory 64M --workload db --rate 60% --region-size 10%
+held "receiver killed"
 kill -9 "$receiver"
-wait_exit "$mig" 20
+wait "$receiver" 2>/dev/null
+kill -USR1 "$proxy"
+wait_exit "$mig" $LONG
 check "receiver killed: migrate fails" '[ "$status" -eq 1 ]'
 check "receiver killed: error says the guest keeps running" \
     "grep -q \"migration of pid $guest failed, the guest keeps running here: \" '$tmp/mig.err'"
 check "receiver killed: source guest running" 'running "$guest" && advancing "$guest"'
-stop "$guest"
+stop "$guest" "$proxy"
 
-# ---- the connection drops mid-migration (a proxy in between dies) ----
-start_guest --memory 64M --workload web --rate 25% && start_receiver
-# a plain relay (the fault proxy injecting nothing), on a port the kernel picks
-"$(dirname "$FRAGMIG")/tests/fault-proxy" --to "$addr" --fault none >"$tmp/proxy.out" 2>"$tmp/proxy.err" &
-proxy=$!
-pids="$pids $proxy"
-paddr=$(wait_line "$tmp/proxy.out" 's/^fault-proxy: listening on //p')
-rm -f "$tmp/mig.out"   # see start_receiver: no stale "round 1:" line
-"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit "$paddr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
-mig=$!
-wait_round1
+# ---- the connection drops mid-migration (the proxy in between dies) ----
+start_held_migration --memory 64M --workload web --rate 25%
+held "connection dropped"
 kill -9 "$proxy"
-wait_exit "$mig" 30
+wait_exit "$mig" $LONG
 check "connection dropped: migrate fails" '[ "$status" -eq 1 ]'
 check "connection dropped: source guest running" 'running "$guest" && advancing "$guest"'
-wait_exit "$receiver" 30
+wait_exit "$receiver" $LONG
 check "connection dropped: receiver discards and fails" \
     "[ \"\$status\" -eq 1 ] && grep -q 'migration failed, nothing kept: ' '$tmp/recv.err'"
 stop "$guest"
 
 # ---- Ctrl-C on migrate ----
-start_guest --memory 64M --workload sweep --rate 120% --region-size 50% && start_receiver
-rm -f "$tmp/mig.out"   # see start_receiver: no stale "round 1:" line
-"$FRAGMIG" migrate --pid "$guest" --bandwidth 100Mbit "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err" &
-mig=$!
-wait_round1
+start_held_migration --memory 64M --workload sweep --rate 120% --region-size 50%
+held "SIGINT"
 kill -INT "$mig"
-wait_exit "$mig" 20
+kill -USR1 "$proxy"     # the source's ABORT record must get through
+wait_exit "$mig" $LONG
 check "SIGINT: migrate fails with 'migration cancelled'" \
     "[ \"\$status\" -eq 1 ] && grep -q 'migration cancelled' '$tmp/mig.err'"
 check "SIGINT: source guest running" 'running "$guest" && advancing "$guest"'
-wait_exit "$receiver" 20
+wait_exit "$receiver" $LONG
 check "SIGINT: receiver told, discards" \
     "[ \"\$status\" -eq 1 ] && grep -q 'the source abandoned the migration: migration cancelled' '$tmp/recv.err'"
-stop "$guest"
+stop "$guest" "$proxy"
 
 # ---- a saved stream: verified offline; truncated or corrupted copies refused ----
 # An idle guest, so that almost every page is sent once: a corrupted copy is not
@@ -184,9 +199,13 @@ check "advise on a sweep: every candidate; plain fragment cannot meet 50 ms" \
     '[ $? -eq 0 ] && [ "$(grep -c "\"policy\": " "$tmp/adv.out")" -ge 11 ] && grep -q "\"recommended\": {\"policy\": " "$tmp/adv.out" &&
      grep -q "{\"policy\": \"fragment\", \"params\": \"\", .*\"converges\": false, \"meets_limit\": false" "$tmp/adv.out"'
 check "advise leaves the guest running" 'running "$guest" && advancing "$guest"'
-start_receiver
-timeout 60 "$FRAGMIG" migrate --pid "$guest" --policy qemu --bandwidth 1Gbit --max-downtime 50ms \
-    --abort-if-busy "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err"
+stop "$guest"
+# The verdict must not depend on the host's speed: a link of 10 Mbit/s, which the
+# sweep (120 % of a 1 Gbit/s link's page rate) outruns even slowed a hundredfold by
+# a loaded host; a small guest, so that its round 0 is short on that link.
+start_guest --memory 4M --workload sweep --rate 120% --region-size 50% && start_receiver
+timeout 600 "$FRAGMIG" migrate --pid "$guest" --policy qemu --bandwidth 10Mbit --max-downtime 50ms \
+    --abort-if-busy --timeout 600 "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err"
 st=$?
 check "abort-if-busy: the sweep aborts" '[ $st -eq 1 ]'
 check "abort-if-busy: the error states the predicted downtime and the limit" \

@@ -36,8 +36,10 @@ log_filters = "1:driver 1:util.module 1:libxl 3:*"
 EOC
 
 # In the namespace: our module over the packaged directory, fresh /run and /var
-# (/var/run is a link to /run on Debian), libvirtd until the libxl driver has
-# decided whether to run (at most 30 s), then stopped.
+# (/var/run is a link to /run on Debian), libvirtd until the log holds the last
+# line the checks below look for (the driver's decision whether to run, or a load
+# error), then stopped.  Its limit (300 s) is only a guard against a hang: a
+# loaded host may be slow, so the test waits for the line, not for a time.
 unshare -m --propagation private sh -c '
     set -e
     mount --bind "$1" "$2"
@@ -48,10 +50,9 @@ unshare -m --propagation private sh -c '
     "$3" -f "$4" >"$5.stdout" 2>&1 &
     pid=$!
     i=0
-    while [ $i -lt 60 ]; do
-        if grep -qE "libxlDriverShouldLoad|libxlStateInitialize|Failed to load module|undefined symbol" "$5" 2>/dev/null; then
-            sleep 1; break
-        fi
+    while [ $i -lt 600 ]; do
+        grep -qE "libxlStateInitialize|neither /proc/xen/capabilities nor /dev/xen/xenstored exist|Failed to load module|undefined symbol|cannot open shared object" \
+            "$5" "$5.stdout" 2>/dev/null && break
         kill -0 $pid 2>/dev/null || break
         sleep 0.5; i=$((i + 1))
     done
