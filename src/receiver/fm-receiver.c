@@ -92,7 +92,7 @@ fm_receiver_hex(const guint8 *bytes, gsize len)
 
 /* Computes the digest of @mem with the source's algorithm and compares; FALSE with
  * an FM_ERROR_VERIFY error naming both digests if they differ.  Our digest goes to
- * @out (FM128) for the statistics. */
+ * @out (XXH3-128) for the statistics. */
 static gboolean
 fm_receiver_verify(const FmReceiverMemory *mem, const FmReceiverDigest *theirs,
                    guint8 out[FM_DIGEST_SIZE], GError **error)

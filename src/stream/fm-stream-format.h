@@ -43,7 +43,8 @@ typedef enum {
 /* DIGEST algorithms (docs/stream-format.md section 4.4). */
 typedef enum {
     FM_DIGEST_SHA256 = 1,                 /* 32 bytes */
-    FM_DIGEST_FM128  = 2,                 /* 16 bytes, src/util/fm-digest.h */
+    FM_DIGEST_FM128  = 2,                 /* retired: fragmig 0.1.0's own hash, refused */
+    FM_DIGEST_XXH3_128 = 3,               /* 16 bytes, src/util/fm-digest.h */
 } FmDigestAlgorithm;
 
 /* RESULT status: the destination's verdict.  Each failure status corresponds to the

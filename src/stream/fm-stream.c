@@ -254,10 +254,17 @@ fm_stream_check_digest(const guint8 *body, gsize len, guint64 offset, GError **e
         name = "SHA-256";
         expected = 32;
         break;
-    case FM_DIGEST_FM128:
-        name = "fm128";
+    case FM_DIGEST_XXH3_128:
+        name = "XXH3-128";
         expected = 16;
         break;
+    case FM_DIGEST_FM128:
+        /* fragmig 0.1.0's home-made hash, replaced by XXH3-128: dropped rather
+         * than kept as a second hash to maintain for reading old streams, which
+         * are refused with this message (docs/stream-format.md section 4.4). */
+        fm_record_protocol_error(error, _("DIGEST record at offset %llu: the stream's memory digest is fm128, the digest of fragmig 0.1.0, which this version no longer computes: send or save the guest again with this version"),
+                          (ull)offset);
+        return FALSE;
     default:
         fm_record_protocol_error(error, _("DIGEST record at offset %llu: unknown digest algorithm %u"),
                                  (ull)offset, algorithm);

@@ -78,7 +78,7 @@ gen_fill(guint8 *memory, gsize n, gsize page)
 /* ---- native stream ---- */
 
 /* Writes a complete native stream of the pattern memory: every page, a second
- * round with some pages again, each other record type, the fm128 digest of the
+ * round with some pages again, each other record type, the XXH3-128 digest of the
  * memory, END (or ABORT when @abort_reason is set). */
 static void
 gen_native(const char *dir, const char *target, const char *name,
@@ -90,7 +90,7 @@ gen_native(const char *dir, const char *target, const char *name,
     guint8 memory[SEED_PAGES * SEED_PAGE];
     guint64 pfns[SEED_PAGES];
     guint8 round[8] = { 0 };
-    guint8 digest[8 + FM_DIGEST_SIZE] = { FM_DIGEST_FM128, 0, 0, 0, FM_DIGEST_SIZE };
+    guint8 digest[8 + FM_DIGEST_SIZE] = { FM_DIGEST_XXH3_128, 0, 0, 0, FM_DIGEST_SIZE };
     static const char stats[] = "time_elapsed=12\ndata_total=4096\n";
     gboolean ok;
 

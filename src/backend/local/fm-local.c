@@ -46,7 +46,7 @@
 #define FM_LOCAL_NS_PER_SEC G_GINT64_CONSTANT(1000000000)
 
 /* The DIGEST record names its algorithm with the stream format's id. */
-G_STATIC_ASSERT(FM_DIGEST_ALGORITHM_ID == FM_DIGEST_FM128);
+G_STATIC_ASSERT(FM_DIGEST_ALGORITHM_ID == FM_DIGEST_XXH3_128);
 
 typedef struct {
     FmBackend parent;

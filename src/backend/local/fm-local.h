@@ -17,7 +17,7 @@
  *  - throttle: the header's throttle field, written with process_vm_writev(); the
  *    guest's slowdown is read from the header's counters (work done against the
  *    unthrottled work of the same workload time);
- *  - save_state: the fm128 digest (util/fm-digest.h) of the whole region, taken
+ *  - save_state: the XXH3-128 digest (util/fm-digest.h) of the whole region, taken
  *    while the guest is paused, as one FM_RECORD_DIGEST record;
  *  - now: CLOCK_MONOTONIC.
  * Signals go through a pidfd where the kernel has one, so that a pid reused after the
@@ -75,7 +75,7 @@ double fm_local_backend_pause_latency(FmBackend *backend);
 gboolean fm_local_backend_read_header(FmBackend *backend, FmGuestHeader *header,
                                       GError **error);
 
-/* Computes the fm128 digest of the guest's whole memory into @out, reading it in
+/* Computes the XXH3-128 digest of the guest's whole memory into @out, reading it in
  * large chunks (consistent only while the guest is paused).  Returns TRUE, or FALSE
  * with @error set. */
 gboolean fm_local_backend_digest(FmBackend *backend, guint8 out[FM_DIGEST_SIZE],
