@@ -37,7 +37,7 @@ simulate(const FmScenario *sc, const FmPolicyOps *policy, const char *variant,
 {
     g_autoptr(FmParamSet) params = fm_param_set_new();
     g_autoptr(GError) error = NULL;
-    g_autofree char *dt = g_strdup_printf("%.9f", downtime);
+    g_autofree char *dt = g_strdup_printf("%.9fs", downtime);
     g_auto(GStrv) words = g_strsplit(variant, " ", -1);
     g_autoptr(FmSim) sim = fm_sim_new(sc, &error);
     g_autoptr(FmJob) job = NULL;

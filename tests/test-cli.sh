@@ -65,6 +65,19 @@ if [ ! -e /proc/xen/capabilities ]; then
         notok "save --xen off Xen leaves no file"
 fi
 
+# units as virsh: a bare downtime is ms, a bare bandwidth MiB/s, suffixes in any case
+expect 0 "" "a bare max_downtime counts ms (3601 = 3.601 s)" -- simulate --param max_downtime=3601 --policy xen "$small"
+expect 2 "parameter max_downtime: 3601s is out of range [0, 3600]" "max_downtime=3601s is seconds" -- \
+    simulate --param max_downtime=3601s --policy xen "$small"
+expect 2 "unknown unit 'q' (expected bit/s, kbit, Mbit, Gbit, Mbps, Gbps, B/s, MB/s, GB/s, K, M, G, MiB/s, GiB/s, or a bare number of MiB/s)" \
+    "a bad bandwidth names the accepted forms" -- migrate --pid 1 --bandwidth 1q tcp://127.0.0.1:1
+expect 2 "ambiguous unit 'MBps': write MB/s for bytes or Mbit/s for bits" "MBps is refused" -- \
+    migrate --pid 1 --bandwidth 1MBps tcp://127.0.0.1:1
+expect 2 "or a bare number of ms" "a bad downtime names the accepted forms" -- \
+    advise --pid 1 --max-downtime 3sec
+"$FRAGMIG" policies | grep -q '^ *max_downtime  *downtime  *0.3s ' &&
+    ok "policies shows durations with their unit" || notok "policies shows durations with their unit"
+
 # under systemd, errors carry the journal's priority prefix, and only there
 : >"$tmp/journal"
 JOURNAL_STREAM=$(stat -c '%d:%i' "$tmp/journal") "$FRAGMIG" frobnicate 2>>"$tmp/journal"

@@ -18,7 +18,7 @@
 /* The list of units that follows an unknown unit in the messages. */
 #define SIZE_UNITS " (expected B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)"
 #define BANDWIDTH_UNITS \
-    " (expected bit/s, kbit, Mbit, Gbit, Mbps, Gbps, B/s, MB/s, GB/s, MiB/s, GiB/s)"
+    " (expected bit/s, kbit, Mbit, Gbit, Mbps, Gbps, B/s, MB/s, GB/s, K, M, G, MiB/s, GiB/s)"
 
 typedef struct {
     const char *text;
@@ -60,6 +60,12 @@ static const SizeCase good_sizes[] = {
     { "18446744073709551615", G_MAXUINT64 },
     { "9007199254740993", G_GUINT64_CONSTANT(9007199254740993) },
     { "16383P", G_GUINT64_CONSTANT(16383) << 50 },
+    /* units without regard to case, as virsh: "gb" is SI, "g" and "gib" binary */
+    { "1gb", 1000000000 },
+    { "1g", G_GUINT64_CONSTANT(1) << 30 },
+    { "1GIB", G_GUINT64_CONSTANT(1) << 30 },
+    { "2k", 2048 },
+    { "1b", 1 },
 };
 
 static const BadCase bad_sizes[] = {
@@ -74,7 +80,6 @@ static const BadCase bad_sizes[] = {
     { "-1", "invalid size '-1': must not be negative" },
     { "-0", "invalid size '-0': must not be negative" },
     { "1x", "invalid size '1x': unknown unit 'x'" SIZE_UNITS },
-    { "1gb", "invalid size '1gb': unknown unit 'gb'" SIZE_UNITS },
     { "1e", "invalid size '1e': unknown unit 'e'" SIZE_UNITS },
     { "0x10", "invalid size '0x10': unknown unit 'x10'" SIZE_UNITS },
     { "1 2", "invalid size '1 2': unknown unit '2'" SIZE_UNITS },
@@ -109,6 +114,14 @@ static const DoubleCase good_bandwidths[] = {
     { "1GiB/s", 1073741824.0 },
     { "1000", 1000.0 },
     { "1000B/s", 1000.0 },
+    /* case-insensitive units; sizes per second as virsh writes them */
+    { "1g", 1073741824.0 },
+    { "1G", 1073741824.0 },
+    { "1GiB", 1073741824.0 },
+    { "100m", 104857600.0 },
+    { "1gbit", 125e6 },
+    { "100MBIT/S", 12.5e6 },
+    { "125mb/s", 125e6 },
 };
 
 static const BadCase bad_bandwidths[] = {
@@ -122,6 +135,9 @@ static const BadCase bad_bandwidths[] = {
     { "1GB", "invalid bandwidth '1GB': unknown unit 'GB'" BANDWIDTH_UNITS },
     { "1e400Gbit", "invalid bandwidth '1e400Gbit': out of range" },
     { "1e308GiB/s", "invalid bandwidth '1e308GiB/s': out of range" },
+    /* bytes or bits?  refused rather than guessed */
+    { "1MBps", "invalid bandwidth '1MBps': ambiguous unit 'MBps': write MB/s for bytes or Mbit/s for bits" },
+    { "8Bps", "invalid bandwidth '8Bps': ambiguous unit 'Bps': write MB/s for bytes or Mbit/s for bits" },
 };
 
 static const DoubleCase good_durations[] = {
@@ -136,6 +152,9 @@ static const DoubleCase good_durations[] = {
     { "10ns", 1e-8 },
     { "1h", 3600.0 },
     { "0.5 ms", 0.5e-3 },
+    { "1S", 1.0 },
+    { "300MS", 0.3 },
+    { "2Min", 120.0 },
 };
 
 static const BadCase bad_durations[] = {
@@ -143,7 +162,6 @@ static const BadCase bad_durations[] = {
     { "soon", "invalid duration 'soon'" },
     { "-1s", "invalid duration '-1s': must not be negative" },
     { "1sec", "invalid duration '1sec': unknown unit 'sec' (expected ns, us, ms, s, min, h)" },
-    { "1S", "invalid duration '1S': unknown unit 'S' (expected ns, us, ms, s, min, h)" },
     { "1e400s", "invalid duration '1e400s': out of range" },
     { "1e308h", "invalid duration '1e308h': out of range" },
     { "20s ", "invalid duration '20s ': unexpected whitespace" },
@@ -395,6 +413,39 @@ test_number(void)
     }
 }
 
+/* The command line's bare numbers: MiB/s and ms, as virsh; units still win, and
+ * an unknown unit says what a bare number means. */
+static void
+test_bare(void)
+{
+    g_autoptr(GError) error = NULL;
+    double v = SENTINEL_DBL;
+
+    g_assert_true(fm_units_parse_bandwidth_bare("100", FM_UNITS_CLI_BANDWIDTH, &v, &error));
+    g_assert_no_error(error);
+    g_assert_cmpfloat(v, ==, 100 * 1048576.0);
+    g_assert_true(fm_units_parse_bandwidth_bare("1Gbit", FM_UNITS_CLI_BANDWIDTH, &v, &error));
+    g_assert_cmpfloat(v, ==, 125e6);
+    g_assert_true(fm_units_parse_bandwidth("100", &v, &error));
+    g_assert_cmpfloat(v, ==, 100.0);
+    g_assert_true(fm_units_parse_duration_bare("300", FM_UNITS_CLI_DOWNTIME, &v, &error));
+    g_assert_cmpfloat_with_epsilon(v, 0.3, 1e-12);
+    g_assert_true(fm_units_parse_duration_bare("2s", FM_UNITS_CLI_DOWNTIME, &v, &error));
+    g_assert_cmpfloat(v, ==, 2.0);
+    g_assert_true(fm_units_parse_duration("300", &v, &error));
+    g_assert_cmpfloat(v, ==, 300.0);
+
+    v = SENTINEL_DBL;
+    g_assert_false(fm_units_parse_bandwidth_bare("1q", FM_UNITS_CLI_BANDWIDTH, &v, &error));
+    g_assert_cmpstr(error->message, ==,
+                    "invalid bandwidth '1q': unknown unit 'q' (expected bit/s, kbit, Mbit, Gbit, Mbps, Gbps, B/s, MB/s, GB/s, K, M, G, MiB/s, GiB/s, or a bare number of MiB/s)");
+    g_assert_cmpfloat(v, ==, SENTINEL_DBL);
+    g_clear_error(&error);
+    g_assert_false(fm_units_parse_duration_bare("3 sec", FM_UNITS_CLI_DOWNTIME, &v, &error));
+    g_assert_cmpstr(error->message, ==,
+                    "invalid duration '3 sec': unknown unit 'sec' (expected ns, us, ms, s, min, h, or a bare number of ms)");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -405,6 +456,7 @@ main(int argc, char **argv)
     g_test_add_func("/units/bandwidth", test_bandwidth);
     g_test_add_func("/units/duration", test_duration);
     g_test_add_func("/units/ratio", test_ratio);
+    g_test_add_func("/units/bare", test_bare);
     g_test_add_func("/units/format", test_format);
     g_test_add_func("/units/rate", test_rate);
     g_test_add_func("/units/number", test_number);

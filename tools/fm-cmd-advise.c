@@ -203,9 +203,9 @@ fm_cmd_advise(int argc, char **argv)
         { "interval", 'i', 0, G_OPTION_ARG_STRING, &interval_arg,
           N_("time between two harvests of the dirty log (default 50ms)"), "T" },
         { "bandwidth", 'b', 0, G_OPTION_ARG_STRING, &bandwidth_arg,
-          N_("the link, e.g. 1Gbit (default: measured from the guest's page reads)"), "B" },
+          N_("the link, e.g. 1Gbit, 125MB/s; a bare number is MiB/s, as in virsh (default: measured from the guest's page reads)"), "B" },
         { "max-downtime", 'd', 0, G_OPTION_ARG_STRING, &downtime_arg,
-          N_("downtime limit, e.g. 300ms (default)"), "T" },
+          N_("downtime limit, e.g. 300ms (default); a bare number is ms, as in virsh"), "T" },
         { "latency", 0, 0, G_OPTION_ARG_STRING, &latency_arg,
           N_("one-way link latency (default 0.1ms)"), "T" },
         { "verify-rate", 0, 0, G_OPTION_ARG_STRING, &verify_arg,
@@ -251,17 +251,19 @@ fm_cmd_advise(int argc, char **argv)
         return fm_cmd_fail(FM_EXIT_USAGE, "--interval: %s", error->message);
     if (!(interval >= 0.001))
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", _("--interval must be at least 1 ms"));
-    if (bandwidth_arg && !fm_units_parse_bandwidth(bandwidth_arg, &opts.bandwidth, &error))
+    if (bandwidth_arg && !fm_units_parse_bandwidth_bare(bandwidth_arg, FM_UNITS_CLI_BANDWIDTH,
+                                                         &opts.bandwidth, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "--bandwidth: %s", error->message);
     if (bandwidth_arg && !(opts.bandwidth > 0))
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", _("--bandwidth must be positive"));
-    if (!fm_units_parse_duration(downtime_arg ? downtime_arg : FM_ADVISE_DEFAULT_DOWNTIME,
-                                 &opts.max_downtime, &error))
+    if (!fm_units_parse_duration_bare(downtime_arg ? downtime_arg : FM_ADVISE_DEFAULT_DOWNTIME,
+                                      FM_UNITS_CLI_DOWNTIME, &opts.max_downtime, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "--max-downtime: %s", error->message);
     opts.latency = FM_ADVISE_DEFAULT_LATENCY;
     if (latency_arg && !fm_units_parse_duration(latency_arg, &opts.latency, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "--latency: %s", error->message);
-    if (verify_arg && !fm_units_parse_bandwidth(verify_arg, &opts.verify_rate, &error))
+    if (verify_arg && !fm_units_parse_bandwidth_bare(verify_arg, FM_UNITS_CLI_BANDWIDTH,
+                                                      &opts.verify_rate, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "--verify-rate: %s", error->message);
     if (pause_arg && !fm_units_parse_duration(pause_arg, &opts.pause_cost, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "--pause-cost: %s", error->message);

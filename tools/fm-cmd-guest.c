@@ -194,8 +194,8 @@ fm_guest_cmd_spec(const FmGuestCmdArgs *args, gsize page_size, GError **error)
     spec->type = type;
     spec->zipf_s = 1.0;
 
-    if (!fm_units_parse_bandwidth(args->link ? args->link : FM_GUEST_CMD_DEFAULT_LINK,
-                                  &bandwidth, &local)) {
+    if (!fm_units_parse_bandwidth_bare(args->link ? args->link : FM_GUEST_CMD_DEFAULT_LINK,
+                                       FM_UNITS_CLI_BANDWIDTH, &bandwidth, &local)) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "--link: %s", local->message);
         return NULL;
     }
@@ -381,7 +381,7 @@ fm_cmd_guest(int argc, char **argv)
         { "rate", 'r', 0, G_OPTION_ARG_STRING, &args.rate,
           N_("page writes: a share of the link's page rate (60%) or per second (7600/s); default 25%, idle 4/s"), "RATE" },
         { "link", 'l', 0, G_OPTION_ARG_STRING, &args.link,
-          N_("the link bandwidth that relative rates refer to (default 1Gbit)"), "BANDWIDTH" },
+          N_("the link bandwidth that relative rates refer to; a bare number is MiB/s (default 1Gbit)"), "BANDWIDTH" },
         { "region-start", 0, 0, G_OPTION_ARG_STRING, &args.region_start,
           N_("where the written region starts, a share of memory (default 0%)"), "FRACTION" },
         { "region-size", 0, 0, G_OPTION_ARG_STRING, &args.region_size,

@@ -23,8 +23,12 @@ fm_cmd_policies_print_specs(const char *title, const char *summary,
         printf(" - %s", _(summary));
     putchar('\n');
     for (const FmParamSpec *s = specs; s && s->name; s++) {
-        printf("    %-20s %-8s %-10g [%g, %g]  %s\n", s->name,
-               fm_param_type_to_string(s->type), s->def, s->min, s->max, _(s->blurb));
+        /* durations with their unit: a bare value may count ms (max_downtime) */
+        const char *u = s->type == FM_PARAM_DURATION || s->type == FM_PARAM_DOWNTIME ? "s" : "";
+        g_autofree char *def = g_strdup_printf("%g%s", s->def, u);
+
+        printf("    %-20s %-8s %-10s [%g%s, %g%s]  %s\n", s->name,
+               fm_param_type_to_string(s->type), def, s->min, u, s->max, u, _(s->blurb));
     }
 }
 

@@ -393,7 +393,7 @@ fm_cmd_save(int argc, char **argv)
         { "bandwidth", 'b', 0, G_OPTION_ARG_STRING, &bandwidth_arg,
           N_("limit the writes, e.g. 1Gbit (default: unlimited)"), "B" },
         { "max-downtime", 'd', 0, G_OPTION_ARG_STRING, &downtime_arg,
-          N_("downtime target, e.g. 300ms"), "T" },
+          N_("downtime target, e.g. 300ms, 1.5s; a bare number is ms, as in virsh (default 300ms)"), "T" },
         { "param", 'P', 0, G_OPTION_ARG_STRING_ARRAY, &param_args,
           N_("set an engine or policy parameter (see 'fragmig policies')"), "NAME=VALUE" },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,

@@ -304,7 +304,7 @@ fm_cmd_parse_live_options(const char *policy_arg, const char *bandwidth_arg,
         return FALSE;
     }
     if (bandwidth_arg && !g_str_equal(bandwidth_arg, "0") &&
-        !fm_units_parse_bandwidth(bandwidth_arg, &req->bandwidth, error)) {
+        !fm_units_parse_bandwidth_bare(bandwidth_arg, FM_UNITS_CLI_BANDWIDTH, &req->bandwidth, error)) {
         g_prefix_error(error, "--bandwidth: ");
         return FALSE;
     }

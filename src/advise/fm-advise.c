@@ -127,7 +127,7 @@ fm_advise_run_one(guint i, const FmScenario *scenario, const FmAdviseOptions *op
     g_autoptr(FmSim) sim = NULL;
     g_autoptr(FmMigration) mig = fm_migration_new();
     g_autoptr(GError) run_error = NULL;
-    g_autofree char *downtime = g_strdup_printf("%.9f", options->max_downtime);
+    g_autofree char *downtime = g_strdup_printf("%.9fs", options->max_downtime);
     const char *variant;
 
     fm_advise_candidate(i, &row->policy, &variant);

@@ -21,7 +21,7 @@ struct _FmParamSet {
 };
 
 FM_ENUM_IMPL(fm_param_type, FmParamType, FM_PARAM_LAST,
-             "uint", "double", "bool", "duration", "ratio");
+             "uint", "double", "bool", "duration", "ratio", "downtime");
 
 /* Returns a new empty set. */
 FmParamSet *
@@ -154,7 +154,10 @@ fm_param_parse_value(const FmParamSpec *spec, const char *text, double *out,
         }
         break;
     case FM_PARAM_DURATION:
-        if (!fm_units_parse_duration(text, &value, &local)) {
+    case FM_PARAM_DOWNTIME:
+        if (!fm_units_parse_duration_bare(text,
+                                          spec->type == FM_PARAM_DOWNTIME ? FM_UNITS_CLI_DOWNTIME : 1.0,
+                                          &value, &local)) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
                         _("parameter %s: %s"), spec->name, local->message);
             return FALSE;

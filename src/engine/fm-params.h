@@ -23,6 +23,8 @@ typedef enum {
     FM_PARAM_BOOL,      /* 0/1, true/false, yes/no, on/off */
     FM_PARAM_DURATION,  /* seconds; accepts units: "300ms", "2min" */
     FM_PARAM_RATIO,     /* "50%" or "0.5" */
+    FM_PARAM_DOWNTIME,  /* seconds, as FM_PARAM_DURATION, but a bare number is ms,
+                         * as virsh's migrate-setmaxdowntime takes it */
     FM_PARAM_LAST
 } FmParamType;
 

@@ -23,8 +23,12 @@
  * ("4", "1.5", ".5", "2e3"); no sign, no hexadecimal, no "nan"/"inf".  Spaces
  * between the number and the unit are allowed ("10 GiB"), so that what the format
  * functions print parses back; leading and trailing whitespace is not.  Units are
- * case-sensitive, because "Mb" and "MB" differ by a factor of eight.  A bare number
- * is in the base unit: bytes, bytes per second, seconds, or a plain fraction.
+ * matched without regard to case, as virsh does ("1g", "1G", "1GiB", "1gib"):
+ * where case alone would tell bits from bytes, the table spells the difference
+ * out ("Mbit"/"Mbps" are bits, "MB/s" bytes), and "MBps", which people write for
+ * both, is refused as ambiguous.  A bare number is in the base unit (bytes, bytes
+ * per second, seconds, a plain fraction) unless the caller names another, as the
+ * command line does for virsh's: bandwidths in MiB/s, downtimes in ms.
  */
 
 typedef struct {
@@ -60,6 +64,9 @@ static const FmUnit bandwidth_units[] = {
     { "TB/s", 1e12 },
     { "KiB/s", 1024.0 }, { "MiB/s", 1048576.0 }, { "GiB/s", 1073741824.0 },
     { "TiB/s", 1099511627776.0 },
+    /* virsh's sizes per second: "1g" is 1 GiB/s */
+    { "K", 1024.0 }, { "M", 1048576.0 }, { "G", 1073741824.0 }, { "T", 1099511627776.0 },
+    { "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
     { "bit", 0.125 }, { "bit/s", 0.125 }, { "bps", 0.125 },
     { "kbit", 125.0 }, { "kbit/s", 125.0 }, { "kbps", 125.0 },
     { "Kbit", 125.0 }, { "Kbit/s", 125.0 }, { "Kbps", 125.0 },
@@ -107,7 +114,7 @@ fm_units_hint(FmUnitsKind kind)
     case FM_UNITS_SIZE:
         return "B, KiB, MiB, GiB, TiB, kB, MB, GB, TB";
     case FM_UNITS_BANDWIDTH:
-        return "bit/s, kbit, Mbit, Gbit, Mbps, Gbps, B/s, MB/s, GB/s, MiB/s, GiB/s";
+        return "bit/s, kbit, Mbit, Gbit, Mbps, Gbps, B/s, MB/s, GB/s, K, M, G, MiB/s, GiB/s";
     case FM_UNITS_DURATION:
         return "ns, us, ms, s, min, h";
     case FM_UNITS_RATIO:
@@ -154,7 +161,7 @@ fm_units_fail(GError **error, FmUnitsKind kind, const char *text, const char *re
  * FALSE.
  */
 static gboolean
-fm_units_scan(const char *text, FmUnitsKind kind, double *value, double *factor,
+fm_units_scan(const char *text, FmUnitsKind kind, double bare, double *value, double *factor,
               gboolean *integer, guint64 *ivalue, GError **error)
 {
     const char *p = text;
@@ -205,14 +212,30 @@ fm_units_scan(const char *text, FmUnitsKind kind, double *value, double *factor,
     unit = p;
     while (*unit == ' ')
         unit++;
+    if (kind == FM_UNITS_BANDWIDTH && g_str_has_suffix(unit, "Bps")) {
+        g_autofree char *quoted = fm_quote(unit, -1);
+        g_autofree char *reason =
+            g_strdup_printf(_("ambiguous unit %s: write MB/s for bytes or Mbit/s for bits"), quoted);
+        return fm_units_fail(error, kind, text, reason);
+    }
     for (u = fm_units_table(kind); u->name; u++) {
-        if (strcmp(u->name, unit) == 0)
+        if (g_ascii_strcasecmp(u->name, unit) == 0)
             break;
     }
     if (!u->name) {
         g_autofree char *quoted = fm_quote(unit, -1);
-        g_autofree char *reason =
-            g_strdup_printf(_("unknown unit %s (expected %s)"), quoted, fm_units_hint(kind));
+        g_autofree char *reason = NULL;
+        const FmUnit *b = fm_units_table(kind) + 1;
+
+        /* name what a bare number means where it is not the base unit */
+        while (b->name && (bare == 1.0 || b->factor != bare))
+            b++;
+        if (b->name)
+            reason = g_strdup_printf(_("unknown unit %s (expected %s, or a bare number of %s)"),
+                                     quoted, fm_units_hint(kind), b->name);
+        else
+            reason = g_strdup_printf(_("unknown unit %s (expected %s)"), quoted,
+                                     fm_units_hint(kind));
         return fm_units_fail(error, kind, text, reason);
     }
     if (negative)
@@ -229,8 +252,8 @@ fm_units_scan(const char *text, FmUnitsKind kind, double *value, double *factor,
             return fm_units_fail(error, kind, text, _("out of range"));
     }
 
-    *factor = u->factor;
-    *value = number * u->factor;
+    *factor = *unit ? u->factor : bare;
+    *value = number * *factor;
     if (!isfinite(*value))
         return fm_units_fail(error, kind, text, _("out of range"));
     return TRUE;
@@ -248,7 +271,7 @@ fm_units_parse_size(const char *text, guint64 *bytes, GError **error)
     g_return_val_if_fail(text != NULL, FALSE);
     g_return_val_if_fail(bytes != NULL, FALSE);
 
-    if (!fm_units_scan(text, FM_UNITS_SIZE, &value, &factor, &integer, &ivalue, error))
+    if (!fm_units_scan(text, FM_UNITS_SIZE, 1.0, &value, &factor, &integer, &ivalue, error))
         return FALSE;
 
     if (integer) {
@@ -270,9 +293,11 @@ fm_units_parse_size(const char *text, guint64 *bytes, GError **error)
     return TRUE;
 }
 
-/* Returns TRUE with *@bytes_per_sec set (> 0), or FALSE with @error set. */
+/* Returns TRUE with *@bytes_per_sec set (> 0), a bare number counting @bare bytes
+ * per second, or FALSE with @error set. */
 gboolean
-fm_units_parse_bandwidth(const char *text, double *bytes_per_sec, GError **error)
+fm_units_parse_bandwidth_bare(const char *text, double bare, double *bytes_per_sec,
+                              GError **error)
 {
     double value;
     double factor;
@@ -281,8 +306,10 @@ fm_units_parse_bandwidth(const char *text, double *bytes_per_sec, GError **error
 
     g_return_val_if_fail(text != NULL, FALSE);
     g_return_val_if_fail(bytes_per_sec != NULL, FALSE);
+    g_return_val_if_fail(bare > 0, FALSE);
 
-    if (!fm_units_scan(text, FM_UNITS_BANDWIDTH, &value, &factor, &integer, &ivalue, error))
+    if (!fm_units_scan(text, FM_UNITS_BANDWIDTH, bare, &value, &factor, &integer, &ivalue,
+                       error))
         return FALSE;
     /* A link that moves nothing makes every migration time infinite. */
     if (value <= 0)
@@ -291,9 +318,17 @@ fm_units_parse_bandwidth(const char *text, double *bytes_per_sec, GError **error
     return TRUE;
 }
 
-/* Returns TRUE with *@seconds set (>= 0), or FALSE with @error set. */
+/* Returns TRUE with *@bytes_per_sec set (> 0), or FALSE with @error set. */
 gboolean
-fm_units_parse_duration(const char *text, double *seconds, GError **error)
+fm_units_parse_bandwidth(const char *text, double *bytes_per_sec, GError **error)
+{
+    return fm_units_parse_bandwidth_bare(text, 1.0, bytes_per_sec, error);
+}
+
+/* Returns TRUE with *@seconds set (>= 0), a bare number counting @bare seconds, or
+ * FALSE with @error set. */
+gboolean
+fm_units_parse_duration_bare(const char *text, double bare, double *seconds, GError **error)
 {
     double value;
     double factor;
@@ -302,11 +337,20 @@ fm_units_parse_duration(const char *text, double *seconds, GError **error)
 
     g_return_val_if_fail(text != NULL, FALSE);
     g_return_val_if_fail(seconds != NULL, FALSE);
+    g_return_val_if_fail(bare > 0, FALSE);
 
-    if (!fm_units_scan(text, FM_UNITS_DURATION, &value, &factor, &integer, &ivalue, error))
+    if (!fm_units_scan(text, FM_UNITS_DURATION, bare, &value, &factor, &integer, &ivalue,
+                       error))
         return FALSE;
     *seconds = value;
     return TRUE;
+}
+
+/* Returns TRUE with *@seconds set (>= 0), or FALSE with @error set. */
+gboolean
+fm_units_parse_duration(const char *text, double *seconds, GError **error)
+{
+    return fm_units_parse_duration_bare(text, 1.0, seconds, error);
 }
 
 /* Returns TRUE with *@ratio set (>= 0), or FALSE with @error set. */
@@ -321,7 +365,7 @@ fm_units_parse_ratio(const char *text, double *ratio, GError **error)
     g_return_val_if_fail(text != NULL, FALSE);
     g_return_val_if_fail(ratio != NULL, FALSE);
 
-    if (!fm_units_scan(text, FM_UNITS_RATIO, &value, &factor, &integer, &ivalue, error))
+    if (!fm_units_scan(text, FM_UNITS_RATIO, 1.0, &value, &factor, &integer, &ivalue, error))
         return FALSE;
     *ratio = value;
     return TRUE;

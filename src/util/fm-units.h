@@ -3,8 +3,11 @@
  * written on the command line and in scenario XML.
  *
  * Sizes: "4096", "512K", "512KiB", "4G", "4GiB" (binary multiples; "kB"/"MB"/"GB" are
- * decimal).  Bandwidths: "1Gbit", "100Mbit", "10Gbps", "125MB/s", "1GiB/s" -> bytes
- * per second.  Durations: "300ms", "20s", "1.5s", "2min", "250us" -> seconds.
+ * decimal).  Bandwidths: "1Gbit", "100Mbit", "10Gbps", "125MB/s", "1GiB/s", "1g" ->
+ * bytes per second.  Durations: "300ms", "20s", "1.5s", "2min", "250us" -> seconds.
+ * Units are case-insensitive ("1g" = "1G" = "1GiB"); "MBps" is refused as ambiguous.
+ * On the command line bare numbers mean what virsh means: FM_UNITS_CLI_BANDWIDTH
+ * (MiB/s) and FM_UNITS_CLI_DOWNTIME (ms), with the _bare() parsers.
  * Ratios: "25%" or "0.25".  All parsers reject trailing garbage, negative numbers,
  * NaN/inf and overflow with a translated FM_ERROR_INVALID_ARG message that quotes the
  * input.
@@ -19,10 +22,21 @@ G_BEGIN_DECLS
 
 /* Parses a size into *@bytes; returns FALSE and sets @error on bad input. */
 gboolean fm_units_parse_size(const char *text, guint64 *bytes, GError **error);
-/* Parses a bandwidth into *@bytes_per_sec (> 0). */
+/* Parses a bandwidth into *@bytes_per_sec (> 0); a bare number is bytes/s. */
 gboolean fm_units_parse_bandwidth(const char *text, double *bytes_per_sec, GError **error);
-/* Parses a duration into *@seconds (>= 0). */
+/* Parses a duration into *@seconds (>= 0); a bare number is seconds. */
 gboolean fm_units_parse_duration(const char *text, double *seconds, GError **error);
+
+/* virsh's units for bare numbers: migrate --bandwidth (MiB/s) and
+ * migrate-setmaxdowntime (ms) */
+#define FM_UNITS_CLI_BANDWIDTH 1048576.0
+#define FM_UNITS_CLI_DOWNTIME 1e-3
+/* As fm_units_parse_bandwidth(), a bare number counting @bare bytes/s. */
+gboolean fm_units_parse_bandwidth_bare(const char *text, double bare, double *bytes_per_sec,
+                                       GError **error);
+/* As fm_units_parse_duration(), a bare number counting @bare seconds. */
+gboolean fm_units_parse_duration_bare(const char *text, double bare, double *seconds,
+                                      GError **error);
 /* Parses "25%" or "0.25" into *@ratio (>= 0, no upper bound here). */
 gboolean fm_units_parse_ratio(const char *text, double *ratio, GError **error);
 
