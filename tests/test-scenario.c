@@ -539,7 +539,7 @@ static const BadCase bad_files[] = {
       ":4: <guest page-size>: must be a power of two from 512 to 1048576 bytes, not '3000'" },
     { "bad-bandwidth.xml",
       ":5: <link bandwidth>: invalid bandwidth '1Gb': unknown unit 'Gb' (expected bit/s, kbit, "
-      "Mbit, Gbit, Mbps, Gbps, B/s, MB/s, GB/s, MiB/s, GiB/s)" },
+      "Mbit, Gbit, Mbps, Gbps, B/s, MB/s, GB/s, K, M, G, MiB/s, GiB/s)" },
     { "bad-latency.xml", ":5: <link latency>: invalid duration '-1ms': must not be negative" },
     { "bad-region.xml",
       ":6: <workload region-size>: the region ends beyond memory (region-start '60%' + "
