@@ -868,9 +868,9 @@ test_writer_refuses(void)
                  "the libxl header has already been written");
     ASSERT_FAILS(fm_xen_stream_writer_write_pages(w, &pfn, NULL, 1, page, &err), err,
                  FM_ERROR_FAILED, "cannot write a libxc record outside the libxc stream");
-    ASSERT_FAILS(fm_xen_stream_writer_begin_libxc(w, FM_XEN_DOMAIN_X86_PV, 4, 17, &err), err,
+    ASSERT_FAILS(fm_xen_stream_writer_begin_libxc(w, 3, 4, 17, &err), err,
                  FM_ERROR_INVALID_ARG,
-                 "cannot write a stream of libxc domain type 1: only x86 HVM (HVM and PVH guests) is supported");
+                 "cannot write a stream of libxc domain type 3: only x86 HVM (HVM and PVH guests) and x86 PV are supported");
     g_assert_cmpuint(fm_xen_stream_writer_get_offset(w), ==, 16);
     g_assert_true(fm_xen_stream_writer_begin_libxc(w, FM_XEN_DOMAIN_X86_HVM, 4, 17, &err));
     offset = fm_xen_stream_writer_get_offset(w);
@@ -1453,6 +1453,8 @@ c_domain_pv(GByteArray *b)
     b_rec(b, FM_XEN_LIBXL_REC_LIBXC_CONTEXT, NULL, 0);
     b_image_header(b, FM_XEN_LIBXC_MARKER, FM_XEN_LIBXC_ID, 3, 0, 0, 0);
     b_domain_header(b, FM_XEN_DOMAIN_X86_PV, 12, 0);
+    b_rec(b, FM_XEN_LIBXC_REC_STATIC_DATA_END, NULL, 0);
+    b_rec(b, FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES, "\0\0\0\0\xff\x01\0\0\0\0\0\0\0\0\0\0", 16);
 }
 
 static void
@@ -2014,7 +2016,7 @@ static const CorruptCase corrupt_cases[] = {
     { "image-reserved", c_image_reserved, FM_ERROR_PROTOCOL,
       "nonzero reserved field 0x7 at offset 44", 0 },
     { "domain-pv", c_domain_pv, FM_ERROR_PROTOCOL,
-      "unsupported libxc domain type 1 (x86 PV) at offset 48: only x86 HVM streams (HVM and PVH guests) are supported", 0 },
+      "libxc X86_PV_P2M_FRAMES record at offset 72 before X86_PV_INFO", 0 },
     { "domain-unknown", c_domain_unknown, FM_ERROR_PROTOCOL,
       "unknown libxc domain type 3 at offset 48", 0 },
     { "page-shift", c_page_shift, FM_ERROR_PROTOCOL,
@@ -2376,6 +2378,284 @@ test_verify_stream(void)
     }
 }
 
+/* ---- x86 PV streams ---- */
+
+#define PV_PAGES 6u
+
+/* The PV state records of a fake 64-bit guest with one vCPU. */
+typedef struct {
+    guint8 p2m_frames[FM_XEN_PV_P2M_HEAD_SIZE + 8];
+    guint8 shared_info[FM_XEN_SHARED_INFO_SIZE];
+    guint8 basic[FM_XEN_PV_VCPU_HEAD_SIZE + FM_XEN_PV_VCPU_BASIC_SIZE_64];
+    guint8 extended[FM_XEN_PV_VCPU_HEAD_SIZE + 24];
+    guint8 xsave[FM_XEN_PV_VCPU_HEAD_SIZE + 64];
+    guint8 msrs[FM_XEN_PV_VCPU_HEAD_SIZE + 2 * FM_XEN_PV_VCPU_MSR_SIZE];
+} PvState;
+
+/* Fills @pv: pfns 0..PV_PAGES-1, the p2m in pfn 5, arbitrary contexts. */
+static void
+pv_state_init(PvState *pv)
+{
+    memset(pv, 0, sizeof(*pv));
+    le32_at(pv->p2m_frames, 0);
+    le32_at(pv->p2m_frames + 4, PV_PAGES - 1);
+    le64_at(pv->p2m_frames + 8, 5);
+    for (gsize i = 0; i < sizeof(pv->shared_info); i++)
+        pv->shared_info[i] = (guint8)(i * 13 + 1);
+    for (gsize i = FM_XEN_PV_VCPU_HEAD_SIZE; i < sizeof(pv->basic); i++)
+        pv->basic[i] = (guint8)(i * 5 + 2);
+    memset(pv->extended + FM_XEN_PV_VCPU_HEAD_SIZE, 0x11, 24);
+    memset(pv->xsave + FM_XEN_PV_VCPU_HEAD_SIZE, 0x22, 64);
+    le32_at(pv->msrs + FM_XEN_PV_VCPU_HEAD_SIZE, 0xc0000103);   /* TSC_AUX */
+}
+
+/* Sends the PV guest's state in Xen 4.17's order (x86_pv_end_of_checkpoint). */
+static gboolean
+send_pv_state(FmSink *sink, const GuestState *s, const PvState *pv, GError **error)
+{
+    return fm_sink_send_record(sink, FM_XEN_LIBXC_REC_X86_TSC_INFO, s->tsc,
+                               sizeof(s->tsc), error) &&
+        fm_sink_send_record(sink, FM_XEN_LIBXC_REC_SHARED_INFO, pv->shared_info,
+                            sizeof(pv->shared_info), error) &&
+        fm_sink_send_record(sink, FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC, pv->basic,
+                            sizeof(pv->basic), error) &&
+        fm_sink_send_record(sink, FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED, pv->extended,
+                            sizeof(pv->extended), error) &&
+        fm_sink_send_record(sink, FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE, pv->xsave,
+                            sizeof(pv->xsave), error) &&
+        fm_sink_send_record(sink, FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS, pv->msrs,
+                            sizeof(pv->msrs), error);
+}
+
+/* Writes a PV guest's stream through the sink: a first round with page tables,
+ * a page that could not be normalised (XTAB, no data) and a BROKEN one, then
+ * that page again once it could.  Fills @memory with the last data sent. */
+static void
+write_pv_guest(FmChannel *channel, guint8 types[PV_PAGES], guint8 *memory)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(FmSink) sink = NULL;
+    guint64 pages[PV_PAGES];
+    GuestState s;
+    PvState pv;
+    FmXenStreamInfo info;
+    static const guint8 first[PV_PAGES] = {
+        FM_XEN_PAGE_NOTAB, FM_XEN_PAGE_L1TAB, FM_XEN_PAGE_L2TAB_PIN, FM_XEN_PAGE_XTAB,
+        FM_XEN_PAGE_BROKEN, FM_XEN_PAGE_L4TAB_PIN,
+    };
+
+    guest_state_init(&s);
+    pv_state_init(&pv);
+    stream_info_init(&info, &s, FM_XEN_GUEST_PV);
+    memcpy(types, first, PV_PAGES);
+    info.page_types = types;
+    info.pv_guest_width = 8;
+    info.pv_pt_levels = 4;
+    info.pv_p2m_frames = pv.p2m_frames;
+    info.pv_p2m_frames_len = sizeof(pv.p2m_frames);
+    sink = fm_xen_sink_new(channel, &info);
+    g_assert_true(fm_sink_begin(sink, PV_PAGES, PAGE, &err));
+    for (guint64 i = 0; i < PV_PAGES; i++) {
+        pages[i] = i;
+        fill_page(memory + i * PAGE, i, 0);
+    }
+    g_assert_true(fm_sink_send_pages(sink, pages, PV_PAGES, memory, &err));
+    g_assert_no_error(err);
+    /* The page that was XTAB is now a page table: sent with its data. */
+    types[3] = FM_XEN_PAGE_L3TAB;
+    fill_page(memory + 3 * PAGE, 3, 1);
+    g_assert_true(fm_sink_send_pages(sink, &pages[3], 1, memory + 3 * PAGE, &err));
+    g_assert_true(send_pv_state(sink, &s, &pv, &err));
+    g_assert_true(fm_sink_finish(sink, &err));
+    g_assert_no_error(err);
+}
+
+/* A PV stream: Xen 4.17's records in its order, typed pages, data only for the
+ * types that have it. */
+static void
+test_sink_pv(void)
+{
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
+    g_autoptr(FmChannel) in = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree guint8 *memory = g_malloc0(PV_PAGES * PAGE);
+    guint8 types[PV_PAGES];
+    static const guint32 kinds[] = {
+        XL(LIBXC_CONTEXT), XC(X86_PV_INFO), XC(X86_CPUID_POLICY), XC(X86_MSR_POLICY),
+        XC(STATIC_DATA_END), XC(X86_PV_P2M_FRAMES), XC(PAGE_DATA), XC(PAGE_DATA),
+        XC(X86_TSC_INFO), XC(SHARED_INFO), XC(X86_PV_VCPU_BASIC),
+        XC(X86_PV_VCPU_EXTENDED), XC(X86_PV_VCPU_XSAVE), XC(X86_PV_VCPU_MSRS), XC(END),
+        XL(END),
+    };
+    static const guint8 last[PV_PAGES] = {
+        FM_XEN_PAGE_NOTAB, FM_XEN_PAGE_L1TAB, FM_XEN_PAGE_L2TAB_PIN, FM_XEN_PAGE_L3TAB,
+        FM_XEN_PAGE_BROKEN, FM_XEN_PAGE_L4TAB_PIN,
+    };
+    Decoded d;
+
+    write_pv_guest(channel, types, memory);
+    bytes = fm_test_channel_contents(channel);
+    in = fm_test_channel_from_bytes(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+    err = decode(in, ANY_PFN, &d);
+    g_assert_no_error(err);
+    g_assert_cmpuint(d.domain_type, ==, FM_XEN_DOMAIN_X86_PV);
+    assert_kinds(&d, kinds, G_N_ELEMENTS(kinds));
+    for (guint64 i = 0; i < PV_PAGES; i++) {
+        GBytes *page = g_hash_table_lookup(d.memory, &i);
+
+        g_assert_cmpuint(GPOINTER_TO_UINT(g_hash_table_lookup(d.types, &i)), ==,
+                         last[i] + 1u);
+        if (fm_xen_page_type_has_data(last[i]))
+            assert_bytes(page, memory + i * PAGE, PAGE);
+        else
+            g_assert_null(page);
+    }
+    decoded_clear(&d);
+}
+
+/* What Xen's PV restore cannot take is refused, by the writer and the reader. */
+static void
+test_pv_refuses(void)
+{
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
+    g_autoptr(FmXenStreamWriter) w = fm_xen_stream_writer_new(channel);
+    GError *err = NULL;
+    guint8 page[PAGE] = { 0 };
+    guint8 info[FM_XEN_PV_INFO_SIZE] = { 8, 3 };
+    guint8 type = FM_XEN_PAGE_L1TAB;
+    guint64 pfn = 0x1ff;
+    PvState pv;
+    GuestState s;
+
+    guest_state_init(&s);
+    pv_state_init(&pv);
+    g_assert_true(fm_xen_stream_writer_write_libxl_header(w, &err));
+    g_assert_true(fm_xen_stream_writer_begin_libxc(w, FM_XEN_DOMAIN_X86_PV, 4, 17, &err));
+    ASSERT_FAILS(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_X86_PV_INFO,
+                                                         info, sizeof(info), &err),
+                 err, FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc X86_PV_INFO record at offset 64: guest width 8 with 3 page-table levels (expected 8 with 4, or 4 with 3)");
+    ASSERT_FAILS(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_STATIC_DATA_END,
+                                                         NULL, 0, &err) &&
+                 fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_SHARED_INFO,
+                                                         pv.shared_info,
+                                                         sizeof(pv.shared_info), &err),
+                 err, FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc SHARED_INFO record at offset 72 before X86_PV_INFO");
+    g_clear_pointer(&w, fm_xen_stream_writer_free);
+    g_clear_pointer(&channel, fm_channel_free);
+
+    channel = fm_test_channel_from_bytes(NULL, 0);
+    w = fm_xen_stream_writer_new(channel);
+    info[1] = 4;
+    g_assert_true(fm_xen_stream_writer_write_libxl_header(w, &err));
+    g_assert_true(fm_xen_stream_writer_begin_libxc(w, FM_XEN_DOMAIN_X86_PV, 4, 17, &err));
+    g_assert_true(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_X86_PV_INFO,
+                                                          info, sizeof(info), &err));
+    g_assert_true(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_STATIC_DATA_END,
+                                                          NULL, 0, &err));
+    ASSERT_FAILS(fm_xen_stream_writer_write_pages(w, &pfn, &type, 1, page, &err), err,
+                 FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc PAGE_DATA record at offset 88 before X86_PV_P2M_FRAMES");
+    /* 512 entries per p2m page: pfns 0-0x1ff need one frame, not two. */
+    ASSERT_FAILS(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES,
+                                                         pv.p2m_frames, 8, &err),
+                 err, FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc X86_PV_P2M_FRAMES record at offset 88 has a body of 8 bytes (at least 16)");
+    le32_at(pv.p2m_frames + 4, 0x200);
+    ASSERT_FAILS(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES,
+                                                         pv.p2m_frames, sizeof(pv.p2m_frames),
+                                                         &err),
+                 err, FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc X86_PV_P2M_FRAMES record at offset 88: body length 16 does not match pfns 0x0-0x200 (expected 24)");
+    le32_at(pv.p2m_frames + 4, 0x1fe);
+    g_assert_true(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES,
+                                                          pv.p2m_frames, sizeof(pv.p2m_frames),
+                                                          &err));
+    ASSERT_FAILS(fm_xen_stream_writer_write_pages(w, &pfn, &type, 1, page, &err), err,
+                 FM_ERROR_INVALID_ARG,
+                 "cannot write pfn 0x1ff: X86_PV_P2M_FRAMES ends at pfn 0x1fe");
+    ASSERT_FAILS(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_HVM_CONTEXT,
+                                                         s.hvm_context, sizeof(s.hvm_context),
+                                                         &err),
+                 err, FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc HVM_CONTEXT record at offset 112 is not valid in an x86 PV stream");
+    ASSERT_FAILS(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC,
+                                                         pv.basic, sizeof(pv.basic) - 8, &err),
+                 err, FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc X86_PV_VCPU_BASIC record at offset 112: a context of 5160 bytes is not valid for a 64-bit guest");
+    ASSERT_FAILS(fm_xen_stream_writer_end_libxc(w, &err), err, FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc END record at offset 112 without SHARED_INFO (an x86 PV guest cannot be restored without it)");
+    g_assert_true(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_SHARED_INFO,
+                                                          pv.shared_info,
+                                                          sizeof(pv.shared_info), &err));
+    ASSERT_FAILS(fm_xen_stream_writer_end_libxc(w, &err), err, FM_ERROR_INVALID_ARG,
+                 "refusing to write an invalid record: libxc END record at offset 4216 without X86_PV_VCPU_BASIC (an x86 PV guest cannot be restored without it)");
+    g_clear_pointer(&w, fm_xen_stream_writer_free);
+    g_clear_pointer(&channel, fm_channel_free);
+
+    /* Page tables belong to PV streams. */
+    channel = fm_test_channel_from_bytes(NULL, 0);
+    w = fm_xen_stream_writer_new(channel);
+    pfn = 0;
+    g_assert_true(fm_xen_stream_writer_write_libxl_header(w, &err));
+    g_assert_true(fm_xen_stream_writer_begin_libxc(w, FM_XEN_DOMAIN_X86_HVM, 4, 17, &err));
+    g_assert_true(fm_xen_stream_writer_write_libxc_record(w, FM_XEN_LIBXC_REC_STATIC_DATA_END,
+                                                          NULL, 0, &err));
+    ASSERT_FAILS(fm_xen_stream_writer_write_pages(w, &pfn, &type, 1, page, &err), err,
+                 FM_ERROR_INVALID_ARG,
+                 "cannot write pfn 0x0 as a L1TAB page: page tables are typed in x86 PV streams only");
+}
+
+/* A PV sink without its p2m frames cannot begin. */
+static void
+test_pv_sink_needs_p2m(void)
+{
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
+    g_autoptr(FmSink) sink = NULL;
+    GError *err = NULL;
+    GuestState s;
+    FmXenStreamInfo info;
+
+    guest_state_init(&s);
+    stream_info_init(&info, &s, FM_XEN_GUEST_PV);
+    info.pv_guest_width = 8;
+    info.pv_pt_levels = 4;
+    sink = fm_xen_sink_new(channel, &info);
+    ASSERT_FAILS(fm_sink_begin(sink, PV_PAGES, PAGE, &err), err, FM_ERROR_INVALID_ARG,
+                 "cannot begin the stream of a PV guest without its p2m frames");
+    g_assert_cmpuint(fm_sink_bytes_sent(sink), ==, 0);
+}
+
+/* Xen's own checker takes the PV stream. */
+static void
+test_verify_stream_pv(void)
+{
+    const char *checker = find_checker();
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
+    g_autofree guint8 *memory = g_malloc0(PV_PAGES * PAGE);
+    g_autoptr(GBytes) bytes = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *output = NULL;
+    guint8 types[PV_PAGES];
+
+    if (checker == NULL)
+        return;
+    write_pv_guest(channel, types, memory);
+    bytes = fm_test_channel_contents(channel);
+    path = save_temp(bytes);
+    g_assert_cmpint(run_checker(checker, path, &output), ==, 0);
+    g_assert_nonnull(strstr(output, "Domain Header: x86 PV from Xen 4.17"));
+    g_assert_nonnull(strstr(output, "64bit guest, 4 levels of pagetables"));
+    g_assert_nonnull(strstr(output, "Start pfn 0x0, End 0x5"));
+    g_assert_nonnull(strstr(output, "vcpu0 basic context, 5168 bytes"));
+    g_assert_nonnull(strstr(output, "vcpu0 msrs context, 32 bytes"));
+    g_assert_nonnull(strstr(output, "Libxc Record: Shared info, length 4096"));
+    g_assert_nonnull(strstr(output, "Libxl Record: End, length 0"));
+    g_unlink(path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2394,5 +2674,9 @@ main(int argc, char **argv)
     g_test_add_func("/xen-stream/truncated", test_truncated);
     g_test_add_func("/xen-stream/flips", test_flips);
     g_test_add_func("/xen-stream/verify-stream-v2", test_verify_stream);
+    g_test_add_func("/xen-stream/sink-pv", test_sink_pv);
+    g_test_add_func("/xen-stream/pv-refuses", test_pv_refuses);
+    g_test_add_func("/xen-stream/pv-sink-needs-p2m", test_pv_sink_needs_p2m);
+    g_test_add_func("/xen-stream/verify-stream-v2-pv", test_verify_stream_pv);
     return g_test_run();
 }

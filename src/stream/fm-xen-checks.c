@@ -35,6 +35,65 @@ const FmRecordFormat fm_xen_libxc_format = {
     .max_body = FM_XEN_REC_LENGTH_MAX,
 };
 
+/* Returns TRUE for the record types only an x86 PV stream carries. */
+static gboolean
+fm_xen_libxc_type_is_pv(guint32 type)
+{
+    switch (type) {
+    case FM_XEN_LIBXC_REC_X86_PV_INFO:
+    case FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS:
+    case FM_XEN_LIBXC_REC_SHARED_INFO:
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
+/* Returns TRUE for the record types only an x86 HVM stream carries. */
+static gboolean
+fm_xen_libxc_type_is_hvm(guint32 type)
+{
+    return type == FM_XEN_LIBXC_REC_HVM_CONTEXT || type == FM_XEN_LIBXC_REC_HVM_PARAMS;
+}
+
+/* Checks what Xen 4.17's PV restore needs before a record of @type (already past
+ * STATIC_DATA_END): X86_PV_INFO before anything that depends on the guest's
+ * width, X86_PV_P2M_FRAMES (once) before the pages it sizes, and the shared info
+ * and a vCPU's basic state before the END. */
+static gboolean
+fm_xen_pv_check_order(const FmXenLibxcState *st, guint32 type, guint64 offset,
+                      GError **error)
+{
+    const char *name = fm_xen_libxc_record_name(type);
+
+    if (st->pv_width == 0 && type != FM_XEN_LIBXC_REC_X86_TSC_INFO) {
+        fm_record_protocol_error(error, _("libxc %s record at offset %llu before X86_PV_INFO"),
+                                 name, (ull)offset);
+        return FALSE;
+    }
+    if (type == FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES && st->p2m_frames) {
+        fm_record_protocol_error(error, _("second libxc %s record at offset %llu"), name,
+                                 (ull)offset);
+        return FALSE;
+    }
+    if ((type == FM_XEN_LIBXC_REC_PAGE_DATA || type == FM_XEN_LIBXC_REC_END) &&
+        !st->p2m_frames) {
+        fm_record_protocol_error(error, _("libxc %s record at offset %llu before X86_PV_P2M_FRAMES"),
+                                 name, (ull)offset);
+        return FALSE;
+    }
+    if (type == FM_XEN_LIBXC_REC_END && (!st->shared_info || !st->vcpu_basic)) {
+        fm_record_protocol_error(error, _("libxc END record at offset %llu without %s (an x86 PV guest cannot be restored without it)"),
+                                 (ull)offset, !st->shared_info ? "SHARED_INFO" : "X86_PV_VCPU_BASIC");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Checks a libxc record header before its body is read; see fm-xen-checks.h. */
 gboolean
 fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
@@ -73,15 +132,21 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
         min = unit = FM_XEN_MSR_ENTRY_SIZE;
         break;
     case FM_XEN_LIBXC_REC_X86_PV_INFO:
+        min = max = FM_XEN_PV_INFO_SIZE;
+        break;
     case FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES:
+        min = FM_XEN_PV_P2M_HEAD_SIZE + 8;
+        unit = 8;
+        break;
     case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
     case FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED:
     case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
     case FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS:
+        min = FM_XEN_PV_VCPU_HEAD_SIZE;
+        break;
     case FM_XEN_LIBXC_REC_SHARED_INFO:
-        fm_record_protocol_error(error, _("libxc %s record at offset %llu is not valid in an x86 HVM stream"),
-                                 name, (ull)offset);
-        return FALSE;
+        min = max = FM_XEN_SHARED_INFO_SIZE;
+        break;
     case FM_XEN_LIBXC_REC_TOOLSTACK:
         fm_record_protocol_error(error, _("libxc TOOLSTACK record at offset %llu: the record is deprecated and Xen cannot restore it"),
                                  (ull)offset);
@@ -98,6 +163,13 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
     default:
         fm_record_protocol_error(error, _("unknown mandatory libxc record type 0x%08x at offset %llu"),
                                  type, (ull)offset);
+        return FALSE;
+    }
+    if (st->domain_type == FM_XEN_DOMAIN_X86_PV ? fm_xen_libxc_type_is_hvm(type)
+                                                : fm_xen_libxc_type_is_pv(type)) {
+        fm_record_protocol_error(error, _("libxc %s record at offset %llu is not valid in an x86 %s stream"),
+                                 name, (ull)offset,
+                                 st->domain_type == FM_XEN_DOMAIN_X86_PV ? "PV" : "HVM");
         return FALSE;
     }
     if (!fm_record_check_length(&fm_xen_libxc_format, type, len, min, max, unit, offset,
@@ -139,12 +211,34 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
                                      name, (ull)offset);
             return FALSE;
         }
+        if (st->domain_type == FM_XEN_DOMAIN_X86_PV)
+            return fm_xen_pv_check_order(st, type, offset, error);
         if (type == FM_XEN_LIBXC_REC_END && !st->hvm_context) {
             fm_record_protocol_error(error, _("libxc END record at offset %llu without an HVM_CONTEXT record (an x86 HVM guest cannot be restored without one)"),
                                      (ull)offset);
             return FALSE;
         }
         break;
+    case FM_XEN_LIBXC_REC_X86_PV_INFO:
+        /* Static data in a version 3 stream; the first record of a version 2 one. */
+        if (st->static_data_end || st->pv_width != 0) {
+            fm_record_protocol_error(error, _("libxc %s record at offset %llu after STATIC_DATA_END or a second one (it is static data)"),
+                                     name, (ull)offset);
+            return FALSE;
+        }
+        break;
+    case FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS:
+    case FM_XEN_LIBXC_REC_SHARED_INFO:
+        if (st->version >= 3 && !st->static_data_end) {
+            fm_record_protocol_error(error, _("libxc %s record at offset %llu before STATIC_DATA_END"),
+                                     name, (ull)offset);
+            return FALSE;
+        }
+        return fm_xen_pv_check_order(st, type, offset, error);
     default:
         break;
     }
@@ -229,14 +323,110 @@ fm_xen_check_page_data(const guint8 *body, gsize len, guint64 offset, guint64 ma
     return TRUE;
 }
 
+/* Checks the body of an X86_PV_INFO record: a width and page-table depth that
+ * Xen 4.17 restores (64-bit with 4 levels, 32-bit PAE with 3). */
+static gboolean
+fm_xen_check_pv_info(const guint8 *body, guint64 offset, GError **error)
+{
+    guint32 width = body[0], levels = body[1];
+
+    if (!((width == 8 && levels == 4) || (width == 4 && levels == 3))) {
+        fm_record_protocol_error(error, _("libxc X86_PV_INFO record at offset %llu: guest width %u with %u page-table levels (expected 8 with 4, or 4 with 3)"),
+                                 (ull)offset, width, levels);
+        return FALSE;
+    }
+    if (fm_get_le16(body + 2) != 0 || fm_get_le32(body + 4) != 0) {
+        fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                                 (ull)(fm_get_le16(body + 2) | (guint64)fm_get_le32(body + 4) << 16),
+                                 (ull)(offset + 8 + 2));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Checks an X86_PV_P2M_FRAMES body: start <= end, and one frame for each page of
+ * the p2m between them (a page holds 4096 / width entries). */
+static gboolean
+fm_xen_check_pv_p2m_frames(const FmXenLibxcState *st, const guint8 *body, gsize len,
+                           guint64 offset, GError **error)
+{
+    guint64 start = fm_get_le32(body), end = fm_get_le32(body + 4);
+    guint64 per_frame = FM_XEN_PAGE_SIZE / st->pv_width;
+    guint64 expected;
+
+    if (start > end) {
+        fm_record_protocol_error(error, _("libxc X86_PV_P2M_FRAMES record at offset %llu: start pfn 0x%llx is above end pfn 0x%llx"),
+                                 (ull)offset, (ull)start, (ull)end);
+        return FALSE;
+    }
+    expected = FM_XEN_PV_P2M_HEAD_SIZE + 8 * (end / per_frame - start / per_frame + 1);
+    if (len != expected) {
+        fm_record_protocol_error(error, _("libxc X86_PV_P2M_FRAMES record at offset %llu: body length %llu does not match pfns 0x%llx-0x%llx (expected %llu)"),
+                                 (ull)offset, (ull)len, (ull)start, (ull)end, (ull)expected);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Checks an X86_PV_VCPU_* body: the reserved field, and the blob's size as Xen
+ * 4.17's restore wants it. */
+static gboolean
+fm_xen_check_pv_vcpu(const FmXenLibxcState *st, guint32 type, const guint8 *body,
+                     gsize len, guint64 offset, GError **error)
+{
+    gsize blob = len - FM_XEN_PV_VCPU_HEAD_SIZE;
+    gboolean ok;
+
+    if (fm_get_le32(body + 4) != 0) {
+        fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
+                                 (ull)fm_get_le32(body + 4), (ull)(offset + 8 + 4));
+        return FALSE;
+    }
+    switch (type) {
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
+        ok = blob == (st->pv_width == 8 ? FM_XEN_PV_VCPU_BASIC_SIZE_64
+                                        : FM_XEN_PV_VCPU_BASIC_SIZE_32);
+        break;
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED:
+        ok = blob > 0 && blob <= FM_XEN_PV_VCPU_EXTENDED_MAX;
+        break;
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
+        ok = blob >= FM_XEN_PV_VCPU_XSAVE_MIN;
+        break;
+    default:
+        ok = blob > 0 && blob % FM_XEN_PV_VCPU_MSR_SIZE == 0;
+        break;
+    }
+    if (!ok) {
+        fm_record_protocol_error(error, _("libxc %s record at offset %llu: a context of %llu bytes is not valid for a %u-bit guest"),
+                                 fm_xen_libxc_record_name(type), (ull)offset, (ull)blob,
+                                 st->pv_width * 8);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Checks a libxc body once read; see fm-xen-checks.h. */
 gboolean
-fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len, guint64 offset,
-                        guint64 max_pfns, FmXenPageData *out, GError **error)
+fm_xen_libxc_check_body(const FmXenLibxcState *st, guint32 type, const guint8 *body,
+                        gsize len, guint64 offset, guint64 max_pfns, FmXenPageData *out,
+                        GError **error)
 {
     switch (type) {
     case FM_XEN_LIBXC_REC_PAGE_DATA:
+        /* A PV restore sizes the guest's p2m from X86_PV_P2M_FRAMES. */
+        if (st->domain_type == FM_XEN_DOMAIN_X86_PV && st->p2m_frames)
+            max_pfns = MIN(max_pfns, st->pv_end_pfn + 1);
         return fm_xen_check_page_data(body, len, offset, max_pfns, out, error);
+    case FM_XEN_LIBXC_REC_X86_PV_INFO:
+        return fm_xen_check_pv_info(body, offset, error);
+    case FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES:
+        return fm_xen_check_pv_p2m_frames(st, body, len, offset, error);
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS:
+        return fm_xen_check_pv_vcpu(st, type, body, len, offset, error);
     case FM_XEN_LIBXC_REC_X86_TSC_INFO:
         if (fm_get_le32(body + 20) != 0) {
             fm_record_protocol_error(error, _("nonzero reserved field 0x%llx at offset %llu"),
@@ -280,9 +470,22 @@ fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len, guint64 off
 
 /* Records in @st that a @type record has been accepted. */
 void
-fm_xen_libxc_state_apply(FmXenLibxcState *st, guint32 type)
+fm_xen_libxc_state_apply(FmXenLibxcState *st, guint32 type, const guint8 *body)
 {
     switch (type) {
+    case FM_XEN_LIBXC_REC_X86_PV_INFO:
+        st->pv_width = body[0];
+        break;
+    case FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES:
+        st->p2m_frames = TRUE;
+        st->pv_end_pfn = fm_get_le32(body + 4);
+        break;
+    case FM_XEN_LIBXC_REC_SHARED_INFO:
+        st->shared_info = TRUE;
+        break;
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
+        st->vcpu_basic = TRUE;
+        break;
     case FM_XEN_LIBXC_REC_STATIC_DATA_END:
     case FM_XEN_LIBXC_REC_PAGE_DATA:
         st->static_data_end = TRUE;

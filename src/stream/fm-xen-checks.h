@@ -28,10 +28,17 @@ extern const FmRecordFormat fm_xen_libxc_format;
 /* What the libxc records seen so far allow next. */
 typedef struct {
     guint32 version;           /* image header version: 2 or 3 */
+    guint32 domain_type;       /* FmXenDomainType of the domain header */
     gboolean static_data_end;  /* seen (v3), or inferred at the first PAGE_DATA (v2) */
     gboolean cpuid_policy;
     gboolean msr_policy;
     gboolean hvm_context;
+    /* x86 PV streams */
+    guint32 pv_width;          /* from X86_PV_INFO: 4 or 8; 0 until then */
+    gboolean p2m_frames;       /* X86_PV_P2M_FRAMES seen: pv_end_pfn is set */
+    guint64 pv_end_pfn;        /* its end_pfn: the highest pfn pages may have */
+    gboolean shared_info;
+    gboolean vcpu_basic;       /* an X86_PV_VCPU_BASIC seen */
 } FmXenLibxcState;
 
 /* A PAGE_DATA body, parsed: pointers into the body, valid as long as it is. */
@@ -43,8 +50,8 @@ typedef struct {
 } FmXenPageData;
 
 /* Checks a libxc record header (@type, body length @len, at @offset) before its
- * body is read: the type is one an HVM stream may carry, the length fits it, and
- * the record may come now (@st). */
+ * body is read: the type is one a stream of its domain type may carry, the
+ * length fits it, and the record may come now (@st). */
 gboolean fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
                                    guint64 offset, GError **error);
 /* Checks the first 8 bytes of a PAGE_DATA body of @len bytes at @offset (count
@@ -52,13 +59,13 @@ gboolean fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guin
 gboolean fm_xen_check_page_data_head(const guint8 *body, guint64 len, guint64 offset,
                                      guint32 *count, GError **error);
 /* Checks a libxc body once read (its header already passed
- * fm_xen_libxc_check_header()), with pfns below @max_pfns; for PAGE_DATA, fills
- * @out. */
-gboolean fm_xen_libxc_check_body(guint32 type, const guint8 *body, gsize len,
-                                 guint64 offset, guint64 max_pfns, FmXenPageData *out,
-                                 GError **error);
-/* Records in @st that a @type record has been accepted. */
-void fm_xen_libxc_state_apply(FmXenLibxcState *st, guint32 type);
+ * fm_xen_libxc_check_header() with @st), with pfns below @max_pfns (and, in a PV
+ * stream, not above the P2M_FRAMES end_pfn); for PAGE_DATA, fills @out. */
+gboolean fm_xen_libxc_check_body(const FmXenLibxcState *st, guint32 type,
+                                 const guint8 *body, gsize len, guint64 offset,
+                                 guint64 max_pfns, FmXenPageData *out, GError **error);
+/* Records in @st that a @type record with @body (checked) has been accepted. */
+void fm_xen_libxc_state_apply(FmXenLibxcState *st, guint32 type, const guint8 *body);
 /* Checks that an emulator record of @type at @offset can carry @len bytes of
  * emulator data after its sub-header. */
 gboolean fm_xen_check_emulator_length(guint32 type, gsize len, guint64 offset,

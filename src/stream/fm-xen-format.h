@@ -1,7 +1,7 @@
 /*
  * fm-xen-format.h: the constants and names of Xen's migration streams: a libxl
  * migration stream v2 carrying a libxc migration stream (version 3) for an x86
- * HVM or PVH guest, as Xen 4.17's `xl migrate-receive` and libvirt's libxl driver
+ * HVM, PVH or PV guest, as Xen 4.17's `xl migrate-receive` and libvirt's libxl driver
  * restore it (docs/xen-stream.md; Xen's docs/specs/libxl-migration-stream.pandoc
  * and libxc-migration-stream.pandoc).
  *
@@ -74,7 +74,10 @@ typedef enum {
 #define FM_XEN_LIBXC_IMAGE_HEADER_SIZE  24
 #define FM_XEN_LIBXC_DOMAIN_HEADER_SIZE 16
 
-/* Domain header type.  A PVH guest is saved as x86 HVM. */
+/* Domain header type.  A PVH guest is saved as x86 HVM; a PV guest as x86 PV,
+ * whose stream also carries X86_PV_INFO (static data), X86_PV_P2M_FRAMES
+ * (right after STATIC_DATA_END), page tables with their frames written as pfns,
+ * and SHARED_INFO and X86_PV_VCPU_* records instead of HVM_CONTEXT/PARAMS. */
 typedef enum {
     FM_XEN_DOMAIN_X86_PV  = 1,
     FM_XEN_DOMAIN_X86_HVM = 2,
@@ -123,6 +126,18 @@ typedef enum {
 #define FM_XEN_CPUID_LEAF_SIZE    24u
 #define FM_XEN_MSR_ENTRY_SIZE     16u
 #define FM_XEN_HVM_PARAM_SIZE     16u
+
+/* PV records (x86 PV guests only). */
+#define FM_XEN_PV_INFO_SIZE       8u     /* u8 guest_width, u8 pt_levels, u16 + u32 reserved */
+#define FM_XEN_PV_P2M_HEAD_SIZE   8u     /* u32 start_pfn, u32 end_pfn, then u64 pfns */
+#define FM_XEN_PV_VCPU_HEAD_SIZE  8u     /* u32 vcpu_id, u32 reserved, then the blob */
+/* X86_PV_VCPU_BASIC blobs: vcpu_guest_context_x86_64_t / _x86_32_t. */
+#define FM_XEN_PV_VCPU_BASIC_SIZE_64 5168u
+#define FM_XEN_PV_VCPU_BASIC_SIZE_32 2800u
+#define FM_XEN_PV_VCPU_EXTENDED_MAX  128u
+#define FM_XEN_PV_VCPU_XSAVE_MIN     16u
+#define FM_XEN_PV_VCPU_MSR_SIZE      16u  /* xen_domctl_vcpu_msr_t */
+#define FM_XEN_SHARED_INFO_SIZE      4096u
 
 /* PAGE_DATA pfn entries: bits 63-60 the type, 59-52 reserved, 51-0 the pfn. */
 #define FM_XEN_PFN_MASK       ((G_GUINT64_CONSTANT(1) << 52) - 1)

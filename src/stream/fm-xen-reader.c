@@ -171,17 +171,13 @@ fm_xen_reader_read_libxc_headers(FmXenStreamReader *reader, GError **error)
                                _("in the libxc domain header"), error))
         return FALSE;
     value = fm_get_le32(dh);
-    if (value == FM_XEN_DOMAIN_X86_PV) {
-        fm_record_protocol_error(error, _("unsupported libxc domain type 1 (x86 PV) at offset %llu: only x86 HVM streams (HVM and PVH guests) are supported"),
-                                 (ull)at);
-        return FALSE;
-    }
-    if (value != FM_XEN_DOMAIN_X86_HVM) {
+    if (value != FM_XEN_DOMAIN_X86_HVM && value != FM_XEN_DOMAIN_X86_PV) {
         fm_record_protocol_error(error, _("unknown libxc domain type %u at offset %llu"), value,
                                  (ull)at);
         return FALSE;
     }
     reader->domain_type = value;
+    reader->xc.domain_type = value;
     value = fm_get_le16(dh + 4);
     if (value != FM_XEN_PAGE_SHIFT) {
         fm_record_protocol_error(error, _("invalid page shift %u at offset %llu (x86 pages are 4096 bytes: 12)"),
@@ -287,14 +283,15 @@ fm_xen_reader_libxc_record(FmXenStreamReader *reader, guint32 type, guint32 len,
             return FALSE;
     }
     if (!fm_record_reader_read_rest(reader->records, head, error) ||
-        !fm_xen_libxc_check_body(type, fm_record_reader_get_body(reader->records), len,
-                                 offset, reader->max_pfns, &pages, error))
+        !fm_xen_libxc_check_body(&reader->xc, type,
+                                 fm_record_reader_get_body(reader->records), len, offset,
+                                 reader->max_pfns, &pages, error))
         return FALSE;
     record->count = pages.count;
     record->data_pages = pages.data_pages;
     record->pfns = pages.pfns;
     record->data = pages.data;
-    fm_xen_libxc_state_apply(&reader->xc, type);
+    fm_xen_libxc_state_apply(&reader->xc, type, fm_record_reader_get_body(reader->records));
     if (type == FM_XEN_LIBXC_REC_END) {
         reader->state = FM_XEN_READER_LIBXL;
         fm_record_reader_set_format(reader->records, &fm_xen_libxl_format);

@@ -29,7 +29,12 @@ typedef struct {
     guint64 page_count;        /* from begin */
     guint64 *pfn_map;          /* page number -> guest pfn; NULL: identity */
     gsize pfn_map_len;
+    const guint8 *page_types;  /* borrowed; NULL: all NOTAB */
+    guint8 pv_info[FM_XEN_PV_INFO_SIZE];
+    GBytes *pv_p2m_frames;     /* PV only */
     GArray *mapped;            /* scratch: the pfns of one send_pages call */
+    GArray *types;             /* scratch: their types */
+    GByteArray *packed;        /* scratch: their data, without the typeless pages */
     gboolean begun;
     gboolean aborted;
 } FmXenSink;
@@ -73,10 +78,16 @@ static gboolean
 fm_xen_sink_begin(FmSink *sink, guint64 page_count, gsize page_size, GError **error)
 {
     FmXenSink *self = fm_xen_sink_cast(sink);
+    gboolean pv = self->guest_type == FM_XEN_GUEST_PV;
     gboolean ok;
 
     if (!fm_xen_sink_check_usable(self, FALSE, error))
         return FALSE;
+    if (pv && self->pv_p2m_frames == NULL) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("cannot begin the stream of a PV guest without its p2m frames"));
+        return FALSE;
+    }
     if (self->begun) {
         g_set_error(error, FM_ERROR, FM_ERROR_FAILED, _("the stream was already begun"));
         return FALSE;
@@ -108,8 +119,13 @@ fm_xen_sink_begin(FmSink *sink, guint64 page_count, gsize page_size, GError **er
     }
 
     ok = fm_xen_stream_writer_write_libxl_header(self->writer, error) &&
-        fm_xen_stream_writer_begin_libxc(self->writer, FM_XEN_DOMAIN_X86_HVM,
+        fm_xen_stream_writer_begin_libxc(self->writer,
+                                         pv ? FM_XEN_DOMAIN_X86_PV : FM_XEN_DOMAIN_X86_HVM,
                                          self->xen_major, self->xen_minor, error) &&
+        (!pv ||
+         fm_xen_stream_writer_write_libxc_record(self->writer, FM_XEN_LIBXC_REC_X86_PV_INFO,
+                                                 self->pv_info, sizeof(self->pv_info),
+                                                 error)) &&
         (self->cpuid_policy == NULL ||
          fm_xen_stream_writer_write_libxc_record(self->writer,
                                                  FM_XEN_LIBXC_REC_X86_CPUID_POLICY,
@@ -124,7 +140,13 @@ fm_xen_sink_begin(FmSink *sink, guint64 page_count, gsize page_size, GError **er
                                                  error)) &&
         fm_xen_stream_writer_write_libxc_record(self->writer,
                                                 FM_XEN_LIBXC_REC_STATIC_DATA_END, NULL, 0,
-                                                error);
+                                                error) &&
+        (!pv ||
+         fm_xen_stream_writer_write_libxc_record(self->writer,
+                                                 FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES,
+                                                 g_bytes_get_data(self->pv_p2m_frames, NULL),
+                                                 g_bytes_get_size(self->pv_p2m_frames),
+                                                 error));
     fm_xen_sink_count(self);
     if (!ok)
         return FALSE;
@@ -161,12 +183,38 @@ fm_xen_sink_write_pages(FmXenSink *self, const guint64 *pfns, const guint8 *type
     return ok;
 }
 
-/* Sends pages as NOTAB PAGE_DATA. */
+/* Sends pages as PAGE_DATA: NOTAB, or of the types the backend keeps, leaving
+ * out the data of pages whose type has none. */
 static gboolean
 fm_xen_sink_send_pages(FmSink *sink, const guint64 *pfns, gsize n, const guint8 *data,
                        GError **error)
 {
-    return fm_xen_sink_write_pages(fm_xen_sink_cast(sink), pfns, NULL, n, data, error);
+    FmXenSink *self = fm_xen_sink_cast(sink);
+    gsize kept = 0;
+
+    if (self->page_types == NULL)
+        return fm_xen_sink_write_pages(self, pfns, NULL, n, data, error);
+    g_array_set_size(self->types, n);
+    g_byte_array_set_size(self->packed, 0);
+    for (gsize i = 0; i < n; i++) {
+        /* Out-of-range numbers are refused by fm_xen_sink_write_pages(). */
+        guint8 type = pfns[i] < self->page_count ? self->page_types[pfns[i]]
+                                                 : FM_XEN_PAGE_NOTAB;
+
+        g_array_index(self->types, guint8, i) = type;
+        if (fm_xen_page_type_has_data(type))
+            kept++;
+    }
+    if (kept == n)
+        return fm_xen_sink_write_pages(self, pfns, (const guint8 *)self->types->data, n,
+                                       data, error);
+    for (gsize i = 0; i < n; i++) {
+        if (fm_xen_page_type_has_data(g_array_index(self->types, guint8, i)))
+            g_byte_array_append(self->packed, data + i * FM_XEN_PAGE_SIZE,
+                                FM_XEN_PAGE_SIZE);
+    }
+    return fm_xen_sink_write_pages(self, pfns, (const guint8 *)self->types->data, n,
+                                   self->packed->data, error);
 }
 
 /* Sends typed pages; see fm-xen-sink.h. */
@@ -267,8 +315,11 @@ fm_xen_sink_free(FmSink *sink)
     g_clear_pointer(&self->msr_policy, g_bytes_unref);
     g_clear_pointer(&self->emu_xenstore, g_bytes_unref);
     g_clear_pointer(&self->emu_context, g_bytes_unref);
+    g_clear_pointer(&self->pv_p2m_frames, g_bytes_unref);
     g_free(self->pfn_map);
     g_array_unref(self->mapped);
+    g_array_unref(self->types);
+    g_byte_array_unref(self->packed);
     g_free(self);
 }
 
@@ -299,7 +350,10 @@ fm_xen_sink_new(FmChannel *channel, const FmXenStreamInfo *info)
 
     g_return_val_if_fail(channel != NULL && info != NULL, NULL);
     g_return_val_if_fail(info->guest_type == FM_XEN_GUEST_PVH ||
-                         info->guest_type == FM_XEN_GUEST_HVM, NULL);
+                         info->guest_type == FM_XEN_GUEST_HVM ||
+                         info->guest_type == FM_XEN_GUEST_PV, NULL);
+    g_return_val_if_fail(info->pv_p2m_frames_len == 0 || info->pv_p2m_frames != NULL,
+                         NULL);
     g_return_val_if_fail(info->cpuid_policy_len == 0 || info->cpuid_policy != NULL, NULL);
     g_return_val_if_fail(info->msr_policy_len == 0 || info->msr_policy != NULL, NULL);
     g_return_val_if_fail(info->pfn_map_len == 0 || info->pfn_map != NULL, NULL);
@@ -319,6 +373,16 @@ fm_xen_sink_new(FmChannel *channel, const FmXenStreamInfo *info)
         self->pfn_map_len = info->pfn_map_len;
     }
     self->mapped = g_array_new(FALSE, FALSE, sizeof(guint64));
+    self->types = g_array_new(FALSE, FALSE, sizeof(guint8));
+    self->packed = g_byte_array_new();
+    self->page_types = info->page_types;
+    if (info->guest_type == FM_XEN_GUEST_PV) {
+        /* Checked when begin writes it. */
+        self->pv_info[0] = (guint8)info->pv_guest_width;
+        self->pv_info[1] = (guint8)info->pv_pt_levels;
+        self->pv_p2m_frames = fm_xen_copy_blob(info->pv_p2m_frames,
+                                               info->pv_p2m_frames_len);
+    }
     return &self->parent;
 }
 
@@ -337,6 +401,8 @@ fm_xen_sink_set_emulator_state(FmSink *sink, const void *xenstore_data,
 
     if (self->guest_type != FM_XEN_GUEST_HVM) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    self->guest_type == FM_XEN_GUEST_PV ?
+                    _("a PV guest has no device model state") :
                     _("a PVH guest has no device model state"));
         return FALSE;
     }

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 typedef enum {
     FM_XEN_GUEST_PVH,          /* no device model: no emulator records */
     FM_XEN_GUEST_HVM,          /* with a device model (QEMU) */
+    FM_XEN_GUEST_PV,           /* x86 PV: PV records, typed pages (page tables) */
 } FmXenGuestType;
 
 /* What the sink needs to know before the first page: the static data goes
@@ -36,20 +37,36 @@ typedef struct {
      * page numbers are pfns. */
     const guint64 *pfn_map;
     gsize pfn_map_len;
+    /* The FmXenPageType of each page number (page_count entries), borrowed: the
+     * backend keeps it current as it reads pages (a PV guest's page tables are
+     * typed, and a page that could not be read consistently goes as XTAB, without
+     * data, to be sent again).  NULL: every page is NOTAB. */
+    const guint8 *page_types;
+    /* PV guests: X86_PV_INFO (guest width 8 with 4 page-table levels, or 4 with
+     * 3) and the X86_PV_P2M_FRAMES body (u32 start_pfn, u32 end_pfn, the pfns of
+     * the guest's p2m pages), written by begin. */
+    guint32 pv_guest_width;
+    guint32 pv_pt_levels;
+    const void *pv_p2m_frames;
+    gsize pv_p2m_frames_len;
 } FmXenStreamInfo;
 
 /* Returns a new FmSink writing the Xen stream on @channel (borrowed, as by every
  * sink: it must outlive the sink, and it stays the caller's for the `xl migrate`
  * protocol).  Its send_record takes libxc records (FM_SINK_RECORDS_XEN_LIBXC).
- *  - begin: the libxl header, LIBXC_CONTEXT, the libxc image and domain headers,
- *    X86_CPUID_POLICY and X86_MSR_POLICY (when given) and STATIC_DATA_END.  The
- *    page size must be FM_XEN_PAGE_SIZE; the page count bounds the pfns;
- *  - send_pages: PAGE_DATA records, every page NOTAB, page numbers translated
+ *  - begin: the libxl header, LIBXC_CONTEXT, the libxc image and domain headers
+ *    (x86 PV for a PV guest, else x86 HVM), X86_PV_INFO (PV), X86_CPUID_POLICY
+ *    and X86_MSR_POLICY (when given), STATIC_DATA_END, then X86_PV_P2M_FRAMES
+ *    (PV), in Xen 4.17's order.  The page size must be FM_XEN_PAGE_SIZE; the page
+ *    count bounds the pfns;
+ *  - send_pages: PAGE_DATA records, every page NOTAB or of its page_types type
+ *    (the data of types without data is left out), page numbers translated
  *    through the pfn map when there is one;
  *  - send_record: one libxc record whose @type is a libxc record type
  *    (FmXenLibxcRecordType, not an FmRecordType): the Xen backend passes the
  *    guest's X86_TSC_INFO, HVM_CONTEXT and HVM_PARAMS (4.17 writes them in that
- *    order) with their libxc bodies.  END, PAGE_DATA and STATIC_DATA_END are the
+ *    order; for a PV guest X86_TSC_INFO, SHARED_INFO and X86_PV_VCPU_*) with
+ *    their libxc bodies.  END, PAGE_DATA and STATIC_DATA_END are the
  *    sink's own (FM_ERROR_INVALID_ARG);
  *  - flush: nothing to send (a libxc stream has no round marker; CHECKPOINT is
  *    for Remus/COLO only) and every write is already in the kernel;

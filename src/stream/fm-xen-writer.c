@@ -142,9 +142,9 @@ fm_xen_stream_writer_begin_libxc(FmXenStreamWriter *writer, guint32 domain_type,
                                    _("the libxc stream comes once, right after the libxl header"),
                                    error))
         return FALSE;
-    if (domain_type != FM_XEN_DOMAIN_X86_HVM) {
+    if (domain_type != FM_XEN_DOMAIN_X86_HVM && domain_type != FM_XEN_DOMAIN_X86_PV) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                    _("cannot write a stream of libxc domain type %u: only x86 HVM (HVM and PVH guests) is supported"),
+                    _("cannot write a stream of libxc domain type %u: only x86 HVM (HVM and PVH guests) and x86 PV are supported"),
                     domain_type);
         return FALSE;
     }
@@ -171,6 +171,7 @@ fm_xen_stream_writer_begin_libxc(FmXenStreamWriter *writer, guint32 domain_type,
         return FALSE;
     memset(&writer->xc, 0, sizeof(writer->xc));
     writer->xc.version = FM_XEN_LIBXC_VERSION;
+    writer->xc.domain_type = domain_type;
     writer->state = FM_XEN_WRITER_LIBXC;
     return TRUE;
 }
@@ -199,14 +200,14 @@ fm_xen_stream_writer_write_libxc_record(FmXenStreamWriter *writer, guint32 type,
     }
     offset = fm_xen_stream_writer_get_offset(writer);
     if (!fm_xen_libxc_check_header(&writer->xc, type, len, offset, &invalid) ||
-        !fm_xen_libxc_check_body(type, body, len, offset, G_MAXUINT64, &unused,
-                                 &invalid)) {
+        !fm_xen_libxc_check_body(&writer->xc, type, body, len, offset, G_MAXUINT64,
+                                 &unused, &invalid)) {
         fm_xen_writer_refuse(error, invalid);
         return FALSE;
     }
     if (!fm_xen_writer_put_record(writer, type, NULL, 0, body, len, error))
         return FALSE;
-    fm_xen_libxc_state_apply(&writer->xc, type);
+    fm_xen_libxc_state_apply(&writer->xc, type, body);
     return TRUE;
 }
 
@@ -247,6 +248,20 @@ fm_xen_stream_writer_write_pages(FmXenStreamWriter *writer, const guint64 *pfns,
                         (ull)pfns[i], type);
             return FALSE;
         }
+        if (writer->xc.domain_type == FM_XEN_DOMAIN_X86_PV &&
+            pfns[i] > writer->xc.pv_end_pfn) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("cannot write pfn 0x%llx: X86_PV_P2M_FRAMES ends at pfn 0x%llx"),
+                        (ull)pfns[i], (ull)writer->xc.pv_end_pfn);
+            return FALSE;
+        }
+        if (writer->xc.domain_type != FM_XEN_DOMAIN_X86_PV && type != FM_XEN_PAGE_NOTAB &&
+            fm_xen_page_type_has_data(type)) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("cannot write pfn 0x%llx as a %s page: page tables are typed in x86 PV streams only"),
+                        (ull)pfns[i], fm_xen_page_type_name(type));
+            return FALSE;
+        }
         if (fm_xen_page_type_has_data(type))
             data_total++;
     }
@@ -275,7 +290,7 @@ fm_xen_stream_writer_write_pages(FmXenStreamWriter *writer, const guint64 *pfns,
         if (!fm_record_writer_put_record(writer->records, FM_XEN_LIBXC_REC_PAGE_DATA, vec,
                                          G_N_ELEMENTS(vec), error))
             return FALSE;
-        fm_xen_libxc_state_apply(&writer->xc, FM_XEN_LIBXC_REC_PAGE_DATA);
+        fm_xen_libxc_state_apply(&writer->xc, FM_XEN_LIBXC_REC_PAGE_DATA, NULL);
         done += count;
         data_done += with_data;
     }

@@ -29,7 +29,7 @@ gboolean fm_xen_stream_writer_write_libxl_header(FmXenStreamWriter *writer,
 /* Writes the LIBXC_CONTEXT record and the libxc image and domain headers (version
  * 3, little-endian, @domain_type, 4 KiB pages, Xen @xen_major.@xen_minor, which
  * must be nonzero: 0 marks a legacy conversion).  Once, after the libxl header.
- * Only FM_XEN_DOMAIN_X86_HVM is supported (FM_ERROR_INVALID_ARG otherwise). */
+ * FM_XEN_DOMAIN_X86_HVM or FM_XEN_DOMAIN_X86_PV (FM_ERROR_INVALID_ARG otherwise). */
 gboolean fm_xen_stream_writer_begin_libxc(FmXenStreamWriter *writer,
                                           guint32 domain_type, guint32 xen_major,
                                           guint32 xen_minor, GError **error);
@@ -47,7 +47,8 @@ gboolean fm_xen_stream_writer_write_libxc_record(FmXenStreamWriter *writer,
  * type has data (fm_xen_page_type_has_data()), in the order of @pfns; holes (XTAB)
  * have none.  The arrays stay the caller's.  FM_ERROR_INVALID_ARG (nothing
  * written) for a pfn beyond 52 bits, a reserved type, or pages before
- * STATIC_DATA_END. */
+ * STATIC_DATA_END; in a PV stream, a pfn beyond X86_PV_P2M_FRAMES's end or pages
+ * before it; in an HVM stream, a page-table type. */
 gboolean fm_xen_stream_writer_write_pages(FmXenStreamWriter *writer,
                                           const guint64 *pfns, const guint8 *types,
                                           gsize n, const guint8 *data, GError **error);
