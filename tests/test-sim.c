@@ -181,15 +181,31 @@ test_read_pages(void)
     g_assert_true(fm_backend_read_pages(be, pfns, 3, buf, &error));
     g_assert_no_error(error);
     for (int i = 0; i < 3; i++) {
+        /* a cache line further for each pfn, wrapping within the page */
+        gsize at = (gsize)(pfns[i] * 64) % PAGE;
         guint64 pfn;
         guint32 version;
 
-        memcpy(&pfn, buf + i * PAGE, 8);
-        memcpy(&version, buf + i * PAGE + 8, 4);
+        memcpy(&pfn, buf + i * PAGE + at, 8);
+        memcpy(&version, buf + i * PAGE + at + 8, 4);
         g_assert_cmpuint(pfn, ==, pfns[i]);
-        g_assert_cmpuint(version, ==, pfns[i] == 5 ? 3 : 1);
-        for (int b = 16; b < PAGE; b++)
-            g_assert_cmpuint(buf[i * PAGE + b], ==, 0xa5);
+        /* two writes between reads: one new content */
+        g_assert_cmpuint(version, ==, pfns[i] == 5 ? 2 : 1);
+        for (int b = 0; b < PAGE; b++) {
+            if (b < (int)at || b >= (int)at + 16)
+                g_assert_cmpuint(buf[i * PAGE + b], ==, 0xa5);
+        }
+    }
+
+    /* a write after the read is a new content again */
+    fm_sim_write_page(sim, 5);
+    g_assert_cmpuint(fm_sim_source_version(sim, 5), ==, 3);
+    g_assert_true(fm_backend_read_pages(be, pfns, 1, buf, NULL));
+    {
+        guint32 version;
+
+        memcpy(&version, buf + 5 * 64 + 8, 4);
+        g_assert_cmpuint(version, ==, 3);
     }
 
     /* out of range */
@@ -486,14 +502,15 @@ run_session(gboolean resend)
     if (resend) {
         g_assert_true(fm_sim_verify(sim, &error));
         g_assert_no_error(error);
-        g_assert_cmpuint(fm_sim_dest_version(sim, 17), ==, 3);
+        /* written twice without a read between: one new content */
+        g_assert_cmpuint(fm_sim_dest_version(sim, 17), ==, 2);
     } else {
         g_assert_false(fm_sim_verify(sim, &error));
         g_assert_error(error, FM_ERROR, FM_ERROR_VERIFY);
         /* the first wrong page, with both versions */
         g_assert_nonnull(strstr(error->message, "page 17 "));
         g_assert_nonnull(strstr(error->message, " 1 on the destination"));
-        g_assert_nonnull(strstr(error->message, " 3 on the source"));
+        g_assert_nonnull(strstr(error->message, " 2 on the source"));
     }
 }
 
@@ -546,11 +563,17 @@ test_workload_harvest(void)
 
             g_assert_cmpint(fm_bitmap_test(dirty, p), ==, v != before[p]);
             g_assert_true(p < 2048 || v == 1);  /* the working set is the first quarter */
+            /* a page is looked at twice a round (send_all and here): its writes
+             * in between are one new content each time */
+            g_assert_cmpuint(v - before[p], <=, 2);
             changed += v - before[p];
             before[p] = v;
         }
-        g_assert_cmpuint(changed, ==, fm_sim_writes(sim) - writes);
-        g_assert_cmpuint(changed, >, 5000);
+        g_assert_cmpuint(changed, >=, fm_bitmap_count(dirty));
+        g_assert_cmpuint(fm_sim_writes(sim) - writes, >, 5000);
+        /* ~6700 uniform writes over 2048 pages leave few of them untouched */
+        g_assert_cmpuint(changed, >, 1800);
+        g_assert_cmpuint(changed, <=, fm_sim_writes(sim) - writes);
         writes = fm_sim_writes(sim);
     }
 }

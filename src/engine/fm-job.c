@@ -425,10 +425,36 @@ fm_job_send_batch(FmJob *job, gboolean skip_redirtied, guint64 *sent, guint64 *s
         !fm_sink_send_pages(job->sink, job->pfns, n, job->buf, error))
         return FALSE;
 
-    for (gsize i = 0; i < n; i++) {
-        fm_bitmap_clear(job->pending, job->pfns[i]);
-        if (fm_bitmap_test_and_set(job->sent, job->pfns[i]))
-            job->stats.pages_resent++;
+    /* Word by word: this loop runs once per page sent (a 1 TiB guest's round 0 is
+     * 2^28 pages), so the bits of consecutive pages are gathered into one mask and
+     * each word is updated once, not once per page (a chain of stores and loads of
+     * the same word).  The pfns are the engine's own, all in range. */
+    {
+        guint64 *pending = fm_bitmap_words(job->pending);
+        guint64 *sent_words = fm_bitmap_words(job->sent);
+        guint64 resent = 0, mask = 0;
+        gsize cur = 0;
+
+        for (gsize i = 0; i <= n; i++) {
+            gsize w = i < n ? job->pfns[i] / FM_BITMAP_WORD_BITS : G_MAXSIZE;
+            guint64 bit;
+
+            if (w != cur) {
+                if (mask != 0) {
+                    resent += (guint64)__builtin_popcountll(sent_words[cur] & mask);
+                    sent_words[cur] |= mask;
+                    pending[cur] &= ~mask;
+                }
+                if (i == n)
+                    break;
+                cur = w;
+                mask = 0;
+            }
+            bit = G_GUINT64_CONSTANT(1) << (job->pfns[i] % FM_BITMAP_WORD_BITS);
+            resent += (mask & bit) != 0;    /* the same page twice in a batch */
+            mask |= bit;
+        }
+        job->stats.pages_resent += resent;
     }
     job->pending_count -= n;
     job->stats.pages_sent += n;
@@ -468,10 +494,18 @@ fm_job_send_fragments(FmJob *job, const GArray *frags, gboolean skip_redirtied,
                       guint64 *sent, guint64 *skipped, GError **error)
 {
     if (frags == NULL) {
-        for (gint64 pfn = fm_bitmap_next_set(job->pending, 0); pfn >= 0;
-             pfn = fm_bitmap_next_set(job->pending, pfn + 1)) {
-            if (!fm_job_queue_page(job, pfn, skip_redirtied, sent, skipped, error))
-                return FALSE;
+        const guint64 *pending = fm_bitmap_const_words(job->pending);
+        gsize nwords = fm_bitmap_nwords(job->pending);
+
+        /* word by word, one read of each word: the batches sent meanwhile only
+         * clear bits of pages already queued, and nothing sets one during the pass */
+        for (gsize w = 0; w < nwords; w++) {
+            for (guint64 bits = pending[w]; bits != 0; bits &= bits - 1) {
+                guint64 pfn = w * FM_BITMAP_WORD_BITS + (guint64)__builtin_ctzll(bits);
+
+                if (!fm_job_queue_page(job, pfn, skip_redirtied, sent, skipped, error))
+                    return FALSE;
+            }
         }
         return fm_job_send_batch(job, skip_redirtied, sent, skipped, error);
     }

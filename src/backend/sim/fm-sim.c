@@ -14,7 +14,14 @@
  *
  * Guest memory is never allocated: a page is its version number (source and
  * destination arrays of guint32), and a page read writes only its 16-byte stamp
- * (pfn, version, magic) into the caller's buffer.  The workload runs lazily
+ * (pfn, version, magic) into the caller's buffer.  A version counts the contents a
+ * reader could tell apart, not the writes: a write only sets the page's bit in
+ * @written, and the next read (or look) of the page turns a set bit into one more
+ * version.  A write is then two bit sets in bitmaps small enough to stay in the
+ * cache, instead of a cache miss into the version array; the versions are touched
+ * only for pages that are read, so that the cost of a run is that of what it sends.
+ * Versions are stored minus one, so that the arrays start as zeroed memory that the
+ * kernel hands out lazily (an idle 1 TiB guest never touches most of @source).  The workload runs lazily
  * (fm_sim_catch_up()) up to the current time before anything observes the guest;
  * because fm_workload_run_until() gives the same writes however an interval is cut,
  * when the sim catches up does not change what happens.
@@ -25,6 +32,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "backend/sim/fm-sim.h"
 #include "engine/fm-backend-impl.h"
@@ -33,9 +41,12 @@
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
-/* What a page read puts in the first 16 bytes of each page buffer. */
+/* What a page read puts in 16 bytes of each page buffer, at fm_sim_stamp_offset(). */
 #define FM_SIM_STAMP_SIZE 16
 #define FM_SIM_STAMP_MAGIC 0x504d5346u      /* "FSMP" */
+/* The stamps of consecutive pages are this far apart within their pages: a cache
+ * line, so that a batch's stamps, a page apart, do not all fall into one cache set. */
+#define FM_SIM_STAMP_STRIDE 64
 /* The native stream header: magic, version, page size, page count. */
 /* Modelled size of the guest's CPU and device state (an HVM vCPU context with its
  * LAPIC, timers and a few emulated devices is of this order). */
@@ -69,7 +80,9 @@ struct _FmSim {
     FmWorkloadState wl;
 
     /* the source guest */
-    guint32 *source;            /* version of each page, >= 1 */
+    guint32 *source;            /* version of each page as last read, minus one */
+    FmBitmap *written;          /* written since the page was last read */
+    guint64 *written_words;     /* fm_bitmap_words(written), for the write hot path */
     FmBitmap *dirty;            /* written since the last clearing harvest */
     guint64 *dirty_words;       /* fm_bitmap_words(dirty), for the write hot path */
     gboolean log_dirty;
@@ -91,6 +104,39 @@ struct _FmSim {
     char *refusal;              /* the destination refuses at finish with this; NULL = accepts */
 };
 
+/* Returns where in the buffer of page @pfn its stamp lies: a cache line further for
+ * each page, wrapping within the page (a page is a power of two >= the stamp). */
+static inline gsize
+fm_sim_stamp_offset(const FmSim *sim, guint64 pfn)
+{
+    return (gsize)(pfn * FM_SIM_STAMP_STRIDE) & (sim->page_size - 1) &
+           ~(gsize)(FM_SIM_STAMP_SIZE - 1);
+}
+
+/* Returns @count zeroed guint32s (free with fm_sim_free_versions()): a mapping of
+ * its own, in huge pages where the kernel offers them, so that a 1 TiB guest's 1 GiB
+ * of versions costs 512 times fewer page faults than in 4 KiB pages. */
+static guint32 *
+fm_sim_alloc_versions(guint64 count)
+{
+    gsize size = count * sizeof(guint32);
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+
+    if (mem == MAP_FAILED)
+        g_error(_("cannot allocate %llu bytes for the simulated guest's pages"),
+                (unsigned long long)size);
+    return mem;
+}
+
+/* Frees @versions of @count entries from fm_sim_alloc_versions(); NULL ok. */
+static void
+fm_sim_free_versions(guint32 *versions, guint64 count)
+{
+    if (versions != NULL)
+        munmap(versions, count * sizeof(guint32));
+}
+
 /* ---- the clock and the workload ---- */
 
 /* Returns the virtual time in seconds. */
@@ -103,21 +149,30 @@ fm_sim_now(const FmSim *sim)
            sim->idle_time;
 }
 
-/* Counts one write of @pfn in its version. */
-static inline void
-fm_sim_bump(FmSim *sim, guint64 pfn)
+/* Returns the version of @pfn now: folds a write since the last read into it. */
+static inline guint32
+fm_sim_settle(FmSim *sim, guint64 pfn)
 {
-    guint32 v = sim->source[pfn] + 1;
+    guint64 *word = &sim->written_words[pfn / FM_BITMAP_WORD_BITS];
+    guint64 bit = G_GUINT64_CONSTANT(1) << (pfn % FM_BITMAP_WORD_BITS);
 
-    /* 0 means "never received" on the destination: skip it if a version wraps */
-    sim->source[pfn] = v != 0 ? v : 1;
+    if (*word & bit) {
+        *word &= ~bit;
+        /* stored minus one; 0 means "never received" on the destination, so the
+         * version runs 1 .. G_MAXUINT32 and wraps to 1 */
+        sim->source[pfn] = sim->source[pfn] + 1 != G_MAXUINT32 ? sim->source[pfn] + 1 : 0;
+    }
+    return sim->source[pfn] + 1;
 }
 
 /* FmWorkloadWriteFunc while log-dirty is off. */
 static void
 fm_sim_on_write(guint64 pfn, gpointer data)
 {
-    fm_sim_bump(data, pfn);
+    FmSim *sim = data;
+
+    sim->written_words[pfn / FM_BITMAP_WORD_BITS] |=
+        G_GUINT64_CONSTANT(1) << (pfn % FM_BITMAP_WORD_BITS);
 }
 
 /* FmWorkloadWriteFunc while log-dirty is on: the write also marks the page dirty. */
@@ -125,10 +180,11 @@ static void
 fm_sim_on_write_logged(guint64 pfn, gpointer data)
 {
     FmSim *sim = data;
+    gsize w = pfn / FM_BITMAP_WORD_BITS;
+    guint64 bit = G_GUINT64_CONSTANT(1) << (pfn % FM_BITMAP_WORD_BITS);
 
-    fm_sim_bump(sim, pfn);
-    sim->dirty_words[pfn / FM_BITMAP_WORD_BITS] |=
-        G_GUINT64_CONSTANT(1) << (pfn % FM_BITMAP_WORD_BITS);
+    sim->written_words[w] |= bit;
+    sim->dirty_words[w] |= bit;
 }
 
 /* Makes the guest's writes up to the current virtual time: none while paused, at
@@ -247,9 +303,9 @@ fm_sim_backend_harvest(FmBackend *self, FmBitmap *dirty, guint64 first, guint64 
     return TRUE;
 }
 
-/* Stamps each page's pfn and current version into its buffer; leaves the rest of
- * the buffer alone (nobody looks at it, and touching 4 KiB a page would cost more
- * than the whole simulation). */
+/* Stamps each page's pfn and current version into its buffer, at the page's stamp
+ * offset; leaves the rest of the buffer alone (nobody looks at it, and touching 4 KiB
+ * a page would cost more than the whole simulation). */
 static gboolean
 fm_sim_backend_read_pages(FmBackend *self, const guint64 *pfns, gsize n, guint8 *buf,
                           GError **error)
@@ -261,6 +317,7 @@ fm_sim_backend_read_pages(FmBackend *self, const guint64 *pfns, gsize n, guint8 
     for (gsize i = 0; i < n; i++) {
         guint8 *page = buf + i * sim->page_size;
         guint64 pfn = pfns[i];
+        guint32 version;
 
         if (pfn >= sim->page_count) {
             g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
@@ -268,8 +325,10 @@ fm_sim_backend_read_pages(FmBackend *self, const guint64 *pfns, gsize n, guint8 
                         (unsigned long long)pfn, (unsigned long long)sim->page_count);
             return FALSE;
         }
+        version = fm_sim_settle(sim, pfn);
+        page += fm_sim_stamp_offset(sim, pfn);
         memcpy(page, &pfn, 8);
-        memcpy(page + 8, &sim->source[pfn], 4);
+        memcpy(page + 8, &version, 4);
         memcpy(page + 12, &magic, 4);
     }
     return TRUE;
@@ -461,6 +520,9 @@ fm_sim_sink_send_pages(FmSink *self, const guint64 *pfns, gsize n, const guint8 
         guint32 version;
         guint32 magic;
 
+        /* where the stamp of the page it claims to be lies */
+        if (pfns[i] < sim->page_count)
+            page += fm_sim_stamp_offset(sim, pfns[i]);
         memcpy(&pfn, page, 8);
         memcpy(&version, page + 8, 4);
         memcpy(&magic, page + 12, 4);
@@ -645,10 +707,11 @@ fm_sim_new(const FmScenario *scenario, GError **error)
         sim->workload = fm_workload_spec_copy(scenario->workload);
         fm_workload_state_init(&sim->wl, sim->workload, pages, scenario->seed);
     }
-    sim->source = g_new(guint32, pages);
-    for (guint64 pfn = 0; pfn < pages; pfn++)
-        sim->source[pfn] = 1;
-    sim->dest = g_new0(guint32, pages);
+    /* zeroed: every page at version 1, and no memory touched until it is read */
+    sim->source = fm_sim_alloc_versions(pages);
+    sim->dest = fm_sim_alloc_versions(pages);
+    sim->written = fm_bitmap_new(pages);
+    sim->written_words = fm_bitmap_words(sim->written);
     sim->dirty = fm_bitmap_new(pages);
     sim->dirty_words = fm_bitmap_words(sim->dirty);
     return g_steal_pointer(&sim);
@@ -661,8 +724,9 @@ fm_sim_free(FmSim *sim)
     if (sim == NULL)
         return;
     fm_workload_spec_free(sim->workload);
-    g_free(sim->source);
-    g_free(sim->dest);
+    fm_sim_free_versions(sim->source, sim->page_count);
+    fm_sim_free_versions(sim->dest, sim->page_count);
+    fm_bitmap_free(sim->written);
     fm_bitmap_free(sim->dirty);
     g_free(sim->abort_reason);
     g_free(sim->refusal);
@@ -743,15 +807,27 @@ fm_sim_verify(FmSim *sim, GError **error)
                     _("the migration stream was not finished"));
         return FALSE;
     }
-    for (guint64 pfn = 0; pfn < sim->page_count; pfn++) {
-        if (sim->dest[pfn] != sim->source[pfn]) {
-            g_set_error(error, FM_ERROR, FM_ERROR_VERIFY,
-                        _("page %llu is at version %u on the destination but %u on the source"),
-                        (unsigned long long)pfn, sim->dest[pfn], sim->source[pfn]);
-            return FALSE;
+    /* A page written since its last read is newer than anything sent: a mismatch.
+     * Otherwise every stored version plus one must be the destination's; the loop
+     * has no branch to mispredict, so that a 1 TiB guest checks in a fraction of a
+     * second. */
+    {
+        gint64 pfn = fm_bitmap_next_set(sim->written, 0);
+        guint32 bad = 0;
+
+        if (pfn < 0) {
+            for (guint64 i = 0; i < sim->page_count; i++)
+                bad |= sim->dest[i] ^ (sim->source[i] + 1);
+            if (bad == 0)
+                return TRUE;
+            for (pfn = 0; sim->dest[pfn] == sim->source[pfn] + 1; pfn++)
+                ;
         }
+        g_set_error(error, FM_ERROR, FM_ERROR_VERIFY,
+                    _("page %llu is at version %u on the destination but %u on the source"),
+                    (unsigned long long)pfn, sim->dest[pfn], fm_sim_settle(sim, pfn));
+        return FALSE;
     }
-    return TRUE;
 }
 
 /* The getters below catch the workload up first, so that what they show is the
@@ -773,7 +849,7 @@ fm_sim_source_version(const FmSim *sim, guint64 pfn)
 {
     g_return_val_if_fail(sim != NULL && pfn < sim->page_count, 0);
     fm_sim_catch_up((FmSim *)sim);
-    return sim->source[pfn];
+    return fm_sim_settle((FmSim *)sim, pfn);
 }
 
 /* Returns the destination version of @pfn (0 = never received). */

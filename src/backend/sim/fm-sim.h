@@ -13,7 +13,8 @@
  * harvest or page read, it makes the writes that fall between the last evaluation and
  * the current virtual time (none while paused; fewer while throttled).
  *
- * Every page has a version (1 for its initial content, +1 per write); a page read carries
+ * Every page has a version (1 for its initial content, +1 for the first write after
+ * each read: writes between two reads make one new content); a page read carries
  * its pfn and version in its first 16 bytes, and the destination records the version
  * it received.  fm_sim_verify() proves that the destination ends with every page's
  * final version.
