@@ -980,6 +980,7 @@ typedef struct {
     FmBitmap *dirty;
     GuestState state;
     FmXenGuestType type;
+    gboolean with_xenstore;    /* HVM: emulator xenstore data, or none */
     guint harvests;
     gboolean paused;
     gboolean logging;
@@ -1073,7 +1074,8 @@ fake_save_state(FmBackend *self, FmSink *sink, GError **error)
 
     return send_guest_state(sink, &g->state, error) &&
         (g->type == FM_XEN_GUEST_PVH ||
-         fm_xen_sink_set_emulator_state(sink, emu_xenstore, sizeof(emu_xenstore),
+         fm_xen_sink_set_emulator_state(sink, emu_xenstore,
+                                        g->with_xenstore ? sizeof(emu_xenstore) : 0,
                                         emu_context, sizeof(emu_context), error));
 }
 
@@ -1109,10 +1111,11 @@ static const FmBackendOps fake_ops = {
     .free = fake_free,
 };
 
-/* Runs a real FmJob (policy "xen") from a fake guest of @type into a Xen sink on
- * @channel; returns the guest (caller frees) for comparison. */
+/* Runs a real FmJob (policy "xen") from a fake guest of @type (an HVM one with
+ * emulator xenstore data if @with_xenstore) into a Xen sink on @channel; returns
+ * the guest (caller frees) for comparison. */
 static FakeGuest *
-run_engine(FmChannel *channel, FmXenGuestType type)
+run_engine(FmChannel *channel, FmXenGuestType type, gboolean with_xenstore)
 {
     g_autoptr(GError) err = NULL;
     FakeGuest *g = g_new0(FakeGuest, 1);
@@ -1125,6 +1128,7 @@ run_engine(FmChannel *channel, FmXenGuestType type)
 
     g->parent.ops = &fake_ops;
     g->type = type;
+    g->with_xenstore = with_xenstore;
     g->memory = g_malloc(FAKE_PAGES * PAGE);
     g->dirty = fm_bitmap_new(FAKE_PAGES);
     for (guint64 pfn = 0; pfn < FAKE_PAGES; pfn++)
@@ -1157,7 +1161,7 @@ test_engine(void)
     g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
     g_autoptr(GBytes) bytes = NULL;
     g_autoptr(GError) err = NULL;
-    FakeGuest *g = run_engine(channel, FM_XEN_GUEST_HVM);
+    FakeGuest *g = run_engine(channel, FM_XEN_GUEST_HVM, TRUE);
     Decoded d;
     guint32 last;
 
@@ -2360,20 +2364,35 @@ test_verify_stream(void)
             g_unlink(path);
         }
     }
-    /* And the stream the engine writes (a PVH guest: no xenstore data). */
-    {
+    /* And the streams the engine writes, as the Xen backend drives the sink: a
+     * PVH guest, and an HVM guest whose device model state comes last (without
+     * xenstore data, as above). */
+    for (gsize i = 0; i < G_N_ELEMENTS(guests); i++) {
         g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(NULL, 0);
         g_autoptr(GBytes) bytes = NULL;
         g_autofree char *path = NULL;
         g_autofree char *output = NULL;
-        FakeGuest *g = run_engine(channel, FM_XEN_GUEST_PVH);
+        FakeGuest *g = run_engine(channel, guests[i].type, FALSE);
+        const char *emu;
 
         bytes = fm_test_channel_contents(channel);
         fm_backend_free(&g->parent);
         path = save_temp(bytes);
         g_assert_cmpint(run_checker(checker, path, &output), ==, 0);
+        g_assert_nonnull(strstr(output, "Libxc Record: HVM context"));
         g_assert_nonnull(strstr(output, "Libxc Record: End, length 0"));
         g_assert_nonnull(strstr(output, "Libxl Record: End, length 0"));
+        emu = strstr(output, "Libxl Record: Emulator context");
+        if (guests[i].type == FM_XEN_GUEST_HVM) {
+            /* Once, between the libxc END and the libxl END. */
+            g_assert_nonnull(emu);
+            g_assert_null(g_strstr_len(emu + 1, -1, "Libxl Record: Emulator context"));
+            g_assert_true(emu > strstr(output, "Libxc Record: End, length 0"));
+            g_assert_true(emu < strstr(output, "Libxl Record: End, length 0"));
+            g_assert_nonnull(strstr(output, guests[i].expect));
+        } else {
+            g_assert_null(strstr(output, "Emulator"));
+        }
         g_unlink(path);
     }
 }

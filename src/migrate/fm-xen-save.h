@@ -30,8 +30,8 @@ G_BEGIN_DECLS
 typedef struct _FmXenSave FmXenSave;
 
 /* Returns a new save of domain @domid, or NULL with @error: no such domain
- * (FM_ERROR_INVALID_ARG), a PV guest or an HVM guest with a device model
- * (FM_ERROR_UNSUPPORTED), no access to Xen (FM_ERROR_IO).  @libxl_ctx is a
+ * (FM_ERROR_INVALID_ARG), a PV guest or an HVM guest whose device model is not
+ * upstream QEMU in dom0 (FM_ERROR_UNSUPPORTED), no access to Xen (FM_ERROR_IO).  @libxl_ctx is a
  * `libxl_ctx *` the caller owns and keeps for the life of the save (libvirt's
  * driver passes its own), or NULL: the save opens and closes its own. */
 FmXenSave *fm_xen_save_new(guint32 domid, gpointer libxl_ctx, GError **error);

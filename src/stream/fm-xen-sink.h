@@ -89,8 +89,7 @@ gboolean fm_xen_sink_send_typed_pages(FmSink *sink, const guint64 *pfns,
  * The sink copies both.  FM_ERROR_INVALID_ARG for a PVH sink or invalid data.
  * This is the one way emulator records reach the stream (the writer's
  * fm_xen_stream_writer_write_emulator_record() is the sink's tool): the Xen
- * backend saves PVH guests only today, and the HVM device model work calls this
- * from its save_state, once QEMU's state is saved. */
+ * backend calls it from its save_state, once the guest is suspended. */
 gboolean fm_xen_sink_set_emulator_state(FmSink *sink, const void *xenstore_data,
                                         gsize xenstore_len, const void *context,
                                         gsize context_len, GError **error);

@@ -1,5 +1,5 @@
 /*
- * fm-xen.c: the xen backend: a running PVH domain through libxenctrl,
+ * fm-xen.c: the xen backend: a running PVH or HVM domain through libxenctrl,
  * libxenforeignmemory and libxl.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -7,6 +7,7 @@
 #include <config.h>
 
 #include "backend/xen/fm-xen.h"
+#include "backend/xen/fm-xen-dm.h"
 
 #include <errno.h>
 #include <string.h>
@@ -57,6 +58,8 @@ typedef struct {
     xenforeignmemory_handle *fmem;
     libxl_ctx *ctx;
     gboolean own_ctx;
+    FmXenGuestType guest_type;
+    guint32 emulator_id;         /* HVM: FM_XEN_EMULATOR_QEMU_UPSTREAM */
     guint32 xen_major;
     guint32 xen_minor;
     guint64 p2m_size;            /* pfns the guest's physical map spans */
@@ -124,15 +127,17 @@ fm_xen_open_handles(FmXenBackend *self, GError **error)
     return TRUE;
 }
 
-/* Checks that the domain exists and is a PVH guest.  The type comes from libxl's
- * record of the domain's configuration: Xen itself (and so libxl_domain_info())
- * sees PVH and HVM guests alike, as HVM. */
+/* Checks that the domain exists and is a PVH guest or an HVM guest whose device
+ * model libxl saves over QMP (upstream QEMU in dom0), and notes which.  The type
+ * comes from libxl's record of the domain's configuration: Xen itself (and so
+ * libxl_domain_info()) sees PVH and HVM guests alike, as HVM. */
 static gboolean
 fm_xen_check_domain(FmXenBackend *self, GError **error)
 {
     libxl_dominfo info;
     libxl_domain_config config;
     libxl_domain_type type = LIBXL_DOMAIN_TYPE_INVALID;
+    libxl_device_model_version dm = LIBXL_DEVICE_MODEL_VERSION_UNKNOWN;
     int rc;
 
     if (self->domid == 0) {
@@ -151,6 +156,7 @@ fm_xen_check_domain(FmXenBackend *self, GError **error)
         libxl_domain_config_init(&config);
         rc = libxl_retrieve_domain_configuration(self->ctx, self->domid, &config, NULL);
         type = config.c_info.type;
+        dm = config.b_info.device_model_version;
         libxl_domain_config_dispose(&config);
     }
     if (rc != 0) {
@@ -161,16 +167,29 @@ fm_xen_check_domain(FmXenBackend *self, GError **error)
     }
     switch (type) {
     case LIBXL_DOMAIN_TYPE_PVH:
+        self->guest_type = FM_XEN_GUEST_PVH;
+        return TRUE;
+    case LIBXL_DOMAIN_TYPE_HVM:
+        /* A stub domain's QEMU saves through its console, the traditional QEMU
+         * through xenstore commands: neither is libxl's QMP save. */
+        if (dm != LIBXL_DEVICE_MODEL_VERSION_QEMU_XEN ||
+            libxl_get_stubdom_id(self->ctx, self->domid) != 0) {
+            g_set_error(error, FM_ERROR, FM_ERROR_UNSUPPORTED,
+                        _("domain %u is an HVM guest whose device model is not upstream QEMU in dom0 (a stub domain or qemu-traditional): fragmig saves the device model over QMP only"),
+                        self->domid);
+            return FALSE;
+        }
+        self->guest_type = FM_XEN_GUEST_HVM;
+        self->emulator_id = FM_XEN_EMULATOR_QEMU_UPSTREAM;
         return TRUE;
     case LIBXL_DOMAIN_TYPE_PV:
         g_set_error(error, FM_ERROR, FM_ERROR_UNSUPPORTED,
-                    _("domain %u is a PV guest: fragmig migrates PVH guests (live migration of PV guests needs a hypervisor with shadow paging, and their page tables in the stream)"),
+                    _("domain %u is a PV guest: fragmig migrates PVH and HVM guests (live migration of PV guests needs a hypervisor with shadow paging, and their page tables in the stream)"),
                     self->domid);
         return FALSE;
     default:
         g_set_error(error, FM_ERROR, FM_ERROR_UNSUPPORTED,
-                    _("domain %u is an HVM guest with a device model: fragmig migrates PVH guests (the device model's state is not saved yet)"),
-                    self->domid);
+                    _("domain %u is of an unknown type (%d)"), self->domid, (int)type);
         return FALSE;
     }
 }
@@ -479,14 +498,22 @@ fm_xen_read_pages(FmBackend *backend, const guint64 *pages, gsize n, guint8 *buf
     return TRUE;
 }
 
-/* Suspends the guest as `xl migrate` does, and checks that it did. */
+/* Suspends the guest as `xl migrate` does (with its device model, for an HVM
+ * guest), and checks that it did. */
 static gboolean
 fm_xen_pause(FmBackend *backend, GError **error)
 {
     FmXenBackend *self = fm_xen_cast(backend);
     xc_dominfo_t info;
-    gint64 t0 = g_get_monotonic_time();
-    int rc = libxl_domain_suspend_only(self->ctx, self->domid, NULL);
+    gint64 t0;
+    int rc;
+
+    /* For an HVM guest, libxl's suspend also stops QEMU and has it save its state
+     * into a file (fm-xen-dm.h), which must not hold an older state's tail. */
+    if (self->guest_type == FM_XEN_GUEST_HVM && !fm_xen_dm_discard_state(self->domid, error))
+        return FALSE;
+    t0 = g_get_monotonic_time();
+    rc = libxl_domain_suspend_only(self->ctx, self->domid, NULL);
 
     g_debug("domain %u: suspend took %.3f s", self->domid,
             (g_get_monotonic_time() - t0) / 1e6);
@@ -514,7 +541,12 @@ static gboolean
 fm_xen_resume(FmBackend *backend, GError **error)
 {
     FmXenBackend *self = fm_xen_cast(backend);
+    g_autoptr(GError) local = NULL;
     int rc = libxl_domain_resume(self->ctx, self->domid, 1, NULL);
+
+    /* QEMU runs on (libxl sent it "cont"): the state it saved is stale. */
+    if (self->guest_type == FM_XEN_GUEST_HVM && !fm_xen_dm_discard_state(self->domid, &local))
+        g_debug("%s", local->message);
 
     if (rc != 0) {
         g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
@@ -595,6 +627,27 @@ fm_xen_send_hvm_params(FmXenBackend *self, FmSink *sink, GError **error)
                                8 + count * FM_XEN_HVM_PARAM_SIZE, error);
 }
 
+/* Gives the sink an HVM guest's device model state: the xenstore keys and the
+ * state QEMU saved when libxl suspended the guest (fm_xen_pause()). */
+static gboolean
+fm_xen_send_dm_state(FmXenBackend *self, FmSink *sink, GError **error)
+{
+    g_autoptr(GBytes) xenstore = NULL;
+    g_autoptr(GBytes) context = fm_xen_dm_read_state(self->domid, error);
+
+    if (context == NULL)
+        return FALSE;
+    xenstore = fm_xen_dm_read_xenstore(self->domid, error);
+    if (xenstore == NULL)
+        return FALSE;
+    g_debug("domain %u: device model state %zu bytes, xenstore data %zu bytes",
+            self->domid, g_bytes_get_size(context), g_bytes_get_size(xenstore));
+    return fm_xen_sink_set_emulator_state(sink, g_bytes_get_data(xenstore, NULL),
+                                          g_bytes_get_size(xenstore),
+                                          g_bytes_get_data(context, NULL),
+                                          g_bytes_get_size(context), error);
+}
+
 /* Writes the guest's state records, in Xen 4.17's order. */
 static gboolean
 fm_xen_save_state(FmBackend *backend, FmSink *sink, GError **error)
@@ -610,7 +663,8 @@ fm_xen_save_state(FmBackend *backend, FmSink *sink, GError **error)
     }
     return fm_xen_send_tsc_info(self, sink, error) &&
         fm_xen_send_hvm_context(self, sink, error) &&
-        fm_xen_send_hvm_params(self, sink, error);
+        fm_xen_send_hvm_params(self, sink, error) &&
+        (self->guest_type != FM_XEN_GUEST_HVM || fm_xen_send_dm_state(self, sink, error));
 }
 
 static gint64
@@ -678,7 +732,8 @@ fm_xen_backend_get_stream_info(FmBackend *backend, FmXenStreamInfo *info)
     FmXenBackend *self = fm_xen_cast(backend);
 
     memset(info, 0, sizeof(*info));
-    info->guest_type = FM_XEN_GUEST_PVH;
+    info->guest_type = self->guest_type;
+    info->emulator_id = self->emulator_id;
     info->xen_major = self->xen_major;
     info->xen_minor = self->xen_minor;
     info->cpuid_policy = self->cpuid_policy->data;

@@ -1,5 +1,6 @@
 /*
- * fm-xen.h: the xen backend: a running Xen domain (PVH) seen through
+ * fm-xen.h: the xen backend: a running Xen domain (PVH, or HVM with upstream
+ * QEMU as its device model) seen through
  * libxenctrl, libxenforeignmemory and libxl (docs/design.md section 4).
  *
  * Page numbers: the backend numbers only the pfns that hold guest memory when it
@@ -17,8 +18,9 @@
  * returns from its suspend as cancelled and runs on).
  *
  * State: X86_TSC_INFO, HVM_CONTEXT and HVM_PARAMS (Xen 4.17's order and set) to a
- * Xen sink (fm-xen-sink.h); the static CPU policy records are in
- * fm_xen_backend_get_stream_info().
+ * Xen sink (fm-xen-sink.h); for an HVM guest also its device model's state and
+ * xenstore keys (fm-xen-dm.h), which the sink writes as the emulator records;
+ * the static CPU policy records are in fm_xen_backend_get_stream_info().
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -31,8 +33,8 @@
 G_BEGIN_DECLS
 
 /* Returns a backend on domain @domid, or NULL with @error: no such domain or
- * domain 0 (FM_ERROR_INVALID_ARG), a PV guest or an HVM guest with a device model
- * (FM_ERROR_UNSUPPORTED), no access to Xen (FM_ERROR_IO).  @libxl_ctx: a
+ * domain 0 (FM_ERROR_INVALID_ARG), a PV guest or an HVM guest whose device model
+ * is not upstream QEMU in dom0 (FM_ERROR_UNSUPPORTED), no access to Xen (FM_ERROR_IO).  @libxl_ctx: a
  * `libxl_ctx *` the caller keeps for the life of the backend, or NULL: the
  * backend opens its own. */
 FmBackend *fm_xen_backend_new(guint32 domid, gpointer libxl_ctx, GError **error);
