@@ -460,6 +460,26 @@ fm_xen_harvest(FmBackend *backend, FmBitmap *dirty, guint64 first G_GNUC_UNUSED,
     return fm_xen_check_unmapped(self, unmapped, error);
 }
 
+/* Sets @error for pfn @pfn that could not be mapped (error @err).  libxenguest
+ * re-reads the page types of every batch and sends a page ballooned out (XTAB) or
+ * broken (BROKEN) since without data; the map is fixed at the start here, so such
+ * a page fails the migration, saying so, and the guest resumes. */
+static void
+fm_xen_set_map_error(FmXenBackend *self, guint64 pfn, int err, GError **error)
+{
+    xen_pfn_t type = pfn;
+
+    if (fm_xen_query_types(self, &type, 1, NULL) &&
+        !fm_xen_page_type_has_data((guint32)type)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_UNSUPPORTED,
+                    _("domain %u: the memory at pfn 0x%llx went away during the migration (type %u: ballooned out or broken), which fragmig does not support"),
+                    self->domid, (unsigned long long)pfn, (unsigned int)type);
+        return;
+    }
+    g_set_error(error, FM_ERROR, FM_ERROR_IO, _("domain %u: cannot map pfn 0x%llx: %s"),
+                self->domid, (unsigned long long)pfn, g_strerror(err));
+}
+
 /* Maps and copies the pages @pages (page numbers), FM_XEN_BATCH at a time. */
 static gboolean
 fm_xen_read_pages(FmBackend *backend, const guint64 *pages, gsize n, guint8 *buf,
@@ -483,9 +503,7 @@ fm_xen_read_pages(FmBackend *backend, const guint64 *pages, gsize n, guint8 *buf
         }
         for (gsize i = 0; i < k; i++) {
             if (errs[i] != 0) {
-                g_set_error(error, FM_ERROR, FM_ERROR_IO,
-                            _("domain %u: cannot map pfn 0x%llx: %s"), self->domid,
-                            (unsigned long long)pfns[i], g_strerror(-errs[i]));
+                fm_xen_set_map_error(self, pfns[i], -errs[i], error);
                 xenforeignmemory_unmap(self->fmem, map, k);
                 return FALSE;
             }
