@@ -1,5 +1,5 @@
 /*
- * fm-xen.c: the xen backend: a running PVH or HVM domain through libxenctrl,
+ * fm-xen.c: the xen backend: a running PVH, HVM or PV domain through libxenctrl,
  * libxenforeignmemory and libxl.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -8,6 +8,7 @@
 
 #include "backend/xen/fm-xen.h"
 #include "backend/xen/fm-xen-dm.h"
+#include "backend/xen/fm-xen-pv.h"
 
 #include <errno.h>
 #include <string.h>
@@ -60,6 +61,10 @@ typedef struct {
     gboolean own_ctx;
     FmXenGuestType guest_type;
     guint32 emulator_id;         /* HVM: FM_XEN_EMULATOR_QEMU_UPSTREAM */
+    FmXenPv *pv;                 /* PV guests: the p2m, page tables, PV state */
+    guint8 *page_types;          /* PV: FmXenPageType of each page as last read */
+    GArray *deferred;            /* PV: page numbers to read again (guint64) */
+    gboolean paused;
     guint32 xen_major;
     guint32 xen_minor;
     guint64 p2m_size;            /* pfns the guest's physical map spans */
@@ -183,10 +188,8 @@ fm_xen_check_domain(FmXenBackend *self, GError **error)
         self->emulator_id = FM_XEN_EMULATOR_QEMU_UPSTREAM;
         return TRUE;
     case LIBXL_DOMAIN_TYPE_PV:
-        g_set_error(error, FM_ERROR, FM_ERROR_UNSUPPORTED,
-                    _("domain %u is a PV guest: fragmig migrates PVH and HVM guests (live migration of PV guests needs a hypervisor with shadow paging, and their page tables in the stream)"),
-                    self->domid);
-        return FALSE;
+        self->guest_type = FM_XEN_GUEST_PV;
+        return TRUE;
     default:
         g_set_error(error, FM_ERROR, FM_ERROR_UNSUPPORTED,
                     _("domain %u is of an unknown type (%d)"), self->domid, (int)type);
@@ -195,10 +198,19 @@ fm_xen_check_domain(FmXenBackend *self, GError **error)
 }
 
 /* Asks Xen for the types of the @n pfns of @arr, in place (XEN_DOMCTL_PFINFO_*
- * values, shifted down to FmXenPageType). */
+ * values, shifted down to FmXenPageType).  Xen knows a PV guest's pages by their
+ * mfns: a pfn without one (ballooned out) is XTAB. */
 static gboolean
 fm_xen_query_types(FmXenBackend *self, xen_pfn_t *arr, unsigned int n, GError **error)
 {
+    if (self->pv != NULL) {
+        for (unsigned int i = 0; i < n; i++) {
+            guint64 mfn = arr[i] < fm_xen_pv_get_p2m_size(self->pv) ?
+                fm_xen_pv_pfn_to_mfn(self->pv, arr[i]) : FM_XEN_PV_INVALID_MFN;
+
+            arr[i] = mfn == FM_XEN_PV_INVALID_MFN ? INVALID_MFN : mfn;
+        }
+    }
     if (xc_get_pfn_type_batch(self->xch, self->domid, n, arr) != 0) {
         fm_xen_set_errno(error, errno, "XEN_DOMCTL_getpageframeinfo3", self->domid);
         return FALSE;
@@ -216,7 +228,9 @@ fm_xen_map_memory(FmXenBackend *self, GError **error)
     xen_pfn_t arr[FM_XEN_BATCH];
     g_autoptr(GArray) pfns = g_array_new(FALSE, FALSE, sizeof(guint64));
 
-    if (xc_domain_nr_gpfns(self->xch, self->domid, &nr) < 0) {
+    if (self->pv != NULL) {
+        nr = fm_xen_pv_get_p2m_size(self->pv);
+    } else if (xc_domain_nr_gpfns(self->xch, self->domid, &nr) < 0) {
         fm_xen_set_errno(error, errno, "xc_domain_nr_gpfns", self->domid);
         return FALSE;
     }
@@ -323,8 +337,19 @@ fm_xen_backend_new(guint32 domid, gpointer libxl_ctx, GError **error)
         self->own_ctx = TRUE;
     }
     t0 = g_get_monotonic_time();
-    if (!fm_xen_check_domain(self, error) || !fm_xen_map_memory(self, error))
+    if (!fm_xen_check_domain(self, error))
         return NULL;
+    if (self->guest_type == FM_XEN_GUEST_PV) {
+        self->pv = fm_xen_pv_new(self->xch, self->fmem, domid, error);
+        if (self->pv == NULL)
+            return NULL;
+    }
+    if (!fm_xen_map_memory(self, error))
+        return NULL;
+    if (self->pv != NULL) {
+        self->page_types = g_malloc0(self->page_count);
+        self->deferred = g_array_new(FALSE, FALSE, sizeof(guint64));
+    }
     g_debug("domain %u: %llu pages of memory in %llu pfns, found in %.3f s", domid,
             (unsigned long long)self->page_count, (unsigned long long)self->p2m_size,
             (g_get_monotonic_time() - t0) / 1e6);
@@ -442,6 +467,13 @@ fm_xen_harvest(FmBackend *backend, FmBitmap *dirty, guint64 first G_GNUC_UNUSED,
         fm_xen_set_errno(error, rc < 0 ? errno : EIO, "reading the dirty log", self->domid);
         return FALSE;
     }
+    /* PV page tables that could not be read consistently: read them again. */
+    if (self->deferred != NULL) {
+        for (guint i = 0; i < self->deferred->len; i++)
+            fm_bitmap_set(dirty, g_array_index(self->deferred, guint64, i));
+        if (clear)
+            g_array_set_size(self->deferred, 0);
+    }
     for (guint64 w = 0; w * bits < self->p2m_size; w++) {
         unsigned long word = words[w];
 
@@ -480,6 +512,71 @@ fm_xen_set_map_error(FmXenBackend *self, guint64 pfn, int err, GError **error)
                 self->domid, (unsigned long long)pfn, g_strerror(err));
 }
 
+/* Reads @k pages of a PV guest (page numbers @pages) into @buf as libxenguest
+ * does: each page's type at the time (page_types), page tables normalised, a page
+ * table that names pages not the guest's while it runs sent as XTAB and read
+ * again later (deferred); pages of types without data (ballooned out, broken)
+ * are zeroed and not mapped. */
+static gboolean
+fm_xen_pv_read_batch(FmXenBackend *self, const guint64 *pages, gsize k, guint8 *buf,
+                     GError **error)
+{
+    xen_pfn_t types[FM_XEN_BATCH];
+    xen_pfn_t mfns[FM_XEN_BATCH];
+    gsize which[FM_XEN_BATCH];         /* the batch index of each mapped page */
+    int errs[FM_XEN_BATCH];
+    gsize m = 0;
+    guint8 *map;
+
+    for (gsize i = 0; i < k; i++)
+        types[i] = self->pfns[pages[i]];
+    if (!fm_xen_query_types(self, types, (unsigned int)k, error))
+        return FALSE;
+    for (gsize i = 0; i < k; i++) {
+        self->page_types[pages[i]] = (guint8)types[i];
+        if (!fm_xen_page_type_has_data((guint32)types[i])) {
+            memset(buf + i * FM_XEN_PAGE_SIZE, 0, FM_XEN_PAGE_SIZE);
+            continue;
+        }
+        mfns[m] = fm_xen_pv_pfn_to_mfn(self->pv, self->pfns[pages[i]]);
+        which[m++] = i;
+    }
+    if (m == 0)
+        return TRUE;
+    map = xenforeignmemory_map(self->fmem, self->domid, PROT_READ, m, mfns, errs);
+    if (map == NULL) {
+        fm_xen_set_errno(error, errno, "mapping guest memory", self->domid);
+        return FALSE;
+    }
+    for (gsize j = 0; j < m; j++) {
+        gsize i = which[j];
+        guint8 *page = buf + i * FM_XEN_PAGE_SIZE;
+        guint32 type = (guint32)types[i];
+        gboolean again = FALSE;
+
+        if (errs[j] != 0) {
+            g_set_error(error, FM_ERROR, FM_ERROR_IO,
+                        _("domain %u: cannot map pfn 0x%llx (mfn 0x%llx): %s"), self->domid,
+                        (unsigned long long)self->pfns[pages[i]],
+                        (unsigned long long)mfns[j], g_strerror(-errs[j]));
+            xenforeignmemory_unmap(self->fmem, map, m);
+            return FALSE;
+        }
+        memcpy(page, map + j * FM_XEN_PAGE_SIZE, FM_XEN_PAGE_SIZE);
+        if (type == FM_XEN_PAGE_NOTAB ||
+            fm_xen_pv_normalise(self->pv, type, page, self->paused, &again, error))
+            continue;
+        if (!again) {
+            xenforeignmemory_unmap(self->fmem, map, m);
+            return FALSE;
+        }
+        self->page_types[pages[i]] = FM_XEN_PAGE_XTAB;
+        g_array_append_val(self->deferred, pages[i]);
+    }
+    xenforeignmemory_unmap(self->fmem, map, m);
+    return TRUE;
+}
+
 /* Maps and copies the pages @pages (page numbers), FM_XEN_BATCH at a time. */
 static gboolean
 fm_xen_read_pages(FmBackend *backend, const guint64 *pages, gsize n, guint8 *buf,
@@ -494,6 +591,12 @@ fm_xen_read_pages(FmBackend *backend, const guint64 *pages, gsize n, guint8 *buf
         gsize k = MIN((gsize)FM_XEN_BATCH, n - done);
         void *map;
 
+        if (self->pv != NULL) {
+            if (!fm_xen_pv_read_batch(self, pages + done, k, buf + done * FM_XEN_PAGE_SIZE,
+                                      error))
+                return FALSE;
+            continue;
+        }
         for (gsize i = 0; i < k; i++)
             pfns[i] = self->pfns[pages[done + i]];
         map = xenforeignmemory_map(self->fmem, self->domid, PROT_READ, k, pfns, errs);
@@ -551,7 +654,9 @@ fm_xen_pause(FmBackend *backend, GError **error)
                     self->domid, info.shutdown, info.shutdown_reason);
         return FALSE;
     }
-    return TRUE;
+    self->paused = TRUE;
+    /* As libxenguest: a PV guest that rebuilt its p2m list is not migrated. */
+    return self->pv == NULL || fm_xen_pv_check_p2m(self->pv, error);
 }
 
 /* Resumes a suspended guest, telling it its suspend was cancelled. */
@@ -565,6 +670,7 @@ fm_xen_resume(FmBackend *backend, GError **error)
     /* QEMU runs on (libxl sent it "cont"): the state it saved is stale. */
     if (self->guest_type == FM_XEN_GUEST_HVM && !fm_xen_dm_discard_state(self->domid, &local))
         g_debug("%s", local->message);
+    self->paused = FALSE;
 
     if (rc != 0) {
         g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
@@ -679,6 +785,10 @@ fm_xen_save_state(FmBackend *backend, FmSink *sink, GError **error)
                     fm_sink_get_name(sink));
         return FALSE;
     }
+    if (self->pv != NULL)
+        return fm_xen_send_tsc_info(self, sink, error) &&
+            fm_xen_pv_check_p2m(self->pv, error) &&
+            fm_xen_pv_save_state(self->pv, sink, error);
     return fm_xen_send_tsc_info(self, sink, error) &&
         fm_xen_send_hvm_context(self, sink, error) &&
         fm_xen_send_hvm_params(self, sink, error) &&
@@ -715,6 +825,10 @@ fm_xen_free(FmBackend *backend)
         g_byte_array_unref(self->cpuid_policy);
     if (self->msr_policy != NULL)
         g_byte_array_unref(self->msr_policy);
+    fm_xen_pv_free(self->pv);
+    g_free(self->page_types);
+    if (self->deferred != NULL)
+        g_array_unref(self->deferred);
     g_free(self->pfns);
     g_free(self->page_of);
     g_free(self);
@@ -760,6 +874,11 @@ fm_xen_backend_get_stream_info(FmBackend *backend, FmXenStreamInfo *info)
     info->msr_policy_len = self->msr_policy->len;
     info->pfn_map = self->pfns;
     info->pfn_map_len = self->page_count;
+    info->page_types = self->page_types;
+    if (self->pv != NULL)
+        info->pv_p2m_frames = fm_xen_pv_get_stream_info(self->pv, &info->pv_guest_width,
+                                                        &info->pv_pt_levels,
+                                                        &info->pv_p2m_frames_len);
 }
 
 guint32

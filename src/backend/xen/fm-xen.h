@@ -1,6 +1,6 @@
 /*
- * fm-xen.h: the xen backend: a running Xen domain (PVH, or HVM with upstream
- * QEMU as its device model) seen through
+ * fm-xen.h: the xen backend: a running Xen domain (PVH, HVM with upstream QEMU as
+ * its device model, or PV) seen through
  * libxenctrl, libxenforeignmemory and libxl (docs/design.md section 4).
  *
  * Page numbers: the backend numbers only the pfns that hold guest memory when it
@@ -17,10 +17,16 @@
  * for `xl migrate`) and libxl_domain_resume(..., suspend_cancel = 1) (the guest
  * returns from its suspend as cancelled and runs on).
  *
+ * PV guests (fm-xen-pv.h): pages are mapped and typed by mfn, through the guest's
+ * p2m list; page tables are normalised (mfn -> pfn) as they are read, and one
+ * that cannot be while the guest runs is sent as XTAB and read again at the next
+ * harvest; each page's type goes to the sink (FmXenStreamInfo.page_types).
+ *
  * State: X86_TSC_INFO, HVM_CONTEXT and HVM_PARAMS (Xen 4.17's order and set) to a
  * Xen sink (fm-xen-sink.h); for an HVM guest also its device model's state and
  * xenstore keys (fm-xen-dm.h), which the sink writes as the emulator records;
- * the static CPU policy records are in fm_xen_backend_get_stream_info().
+ * the static CPU policy records are in fm_xen_backend_get_stream_info().  For a
+ * PV guest: X86_TSC_INFO, SHARED_INFO and the X86_PV_VCPU_* records.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -33,8 +39,9 @@
 G_BEGIN_DECLS
 
 /* Returns a backend on domain @domid, or NULL with @error: no such domain or
- * domain 0 (FM_ERROR_INVALID_ARG), a PV guest or an HVM guest whose device model
- * is not upstream QEMU in dom0 (FM_ERROR_UNSUPPORTED), no access to Xen (FM_ERROR_IO).  @libxl_ctx: a
+ * domain 0 (FM_ERROR_INVALID_ARG), a 32-bit PV guest, a PV guest without a linear
+ * p2m list or an HVM guest whose device model is not upstream QEMU in dom0
+ * (FM_ERROR_UNSUPPORTED), no access to Xen (FM_ERROR_IO).  @libxl_ctx: a
  * `libxl_ctx *` the caller keeps for the life of the backend, or NULL: the
  * backend opens its own. */
 FmBackend *fm_xen_backend_new(guint32 domid, gpointer libxl_ctx, GError **error);
