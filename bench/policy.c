@@ -38,6 +38,7 @@ typedef struct {
     gboolean generated;
     gboolean ok[BENCH_POLICIES];
     FmJobStats stats[BENCH_POLICIES];
+    double bound[BENCH_POLICIES];   /* fm_sim_data_bound() of the run, bytes */
 } BenchCase;
 
 typedef struct {
@@ -148,8 +149,10 @@ bench_run(gpointer data, gpointer user_data G_GNUC_UNUSED)
                               params, &error) : NULL;
     if (job && fm_job_run(job, &error) && fm_sim_verify(sim, &error))
         c->ok[task->policy] = TRUE;
-    if (job)
+    if (job) {
         c->stats[task->policy] = *fm_job_get_stats(job);
+        c->bound[task->policy] = fm_sim_data_bound(sim);
+    }
     if (error)
         g_printerr("%s under %s: %s\n", c->scenario->name, bench_policies[task->policy],
                    error->message);
@@ -336,32 +339,39 @@ main(int argc, char **argv)
                    c->generated ? c->what : "");
     }
 
-    printf("\nlower bounds (time / (memory / bandwidth), data / memory), median over each set:\n");
+    printf("\nlower bounds (time / (memory / bandwidth), data / memory, data / the online bound\n"
+           "of fm_sim_data_bound()), median and maximum over each set:\n");
     for (guint p = 0; p < BENCH_POLICIES; p++) {
         for (guint g = 0; g < 2; g++) {
             g_autoptr(GArray) tr = g_array_new(FALSE, FALSE, sizeof(double));
             g_autoptr(GArray) dr = g_array_new(FALSE, FALSE, sizeof(double));
+            g_autoptr(GArray) br = g_array_new(FALSE, FALSE, sizeof(double));
 
             for (guint i = 0; i < n; i++) {
-                double t, d;
+                double t, d, b;
 
                 if ((guint)cases[i].generated != g || !cases[i].ok[p] || !bench_wanted(p))
                     continue;
                 t = bench_time_bound(&cases[i], p);
                 d = (double)cases[i].stats[p].data_processed / cases[i].scenario->memory;
+                b = (double)cases[i].stats[p].data_processed / cases[i].bound[p];
                 g_array_append_val(tr, t);
                 g_array_append_val(dr, d);
+                g_array_append_val(br, b);
             }
             if (tr->len == 0)
                 continue;
             g_array_sort(tr, bench_double_compare);
             g_array_sort(dr, bench_double_compare);
-            printf("%-10s %-12s time %.2f (max %.2f)  data %.2f (max %.2f)\n",
+            g_array_sort(br, bench_double_compare);
+            printf("%-10s %-12s time %.2f (max %.2f)  data/mem %.2f (max %.2f)  data/bound %.2f (max %.2f)\n",
                    g ? "generated" : "public", bench_policies[p],
                    g_array_index(tr, double, tr->len / 2),
                    g_array_index(tr, double, tr->len - 1),
                    g_array_index(dr, double, dr->len / 2),
-                   g_array_index(dr, double, dr->len - 1));
+                   g_array_index(dr, double, dr->len - 1),
+                   g_array_index(br, double, br->len / 2),
+                   g_array_index(br, double, br->len - 1));
         }
     }
     printf("\n%.0f s wall\n", (g_get_monotonic_time() - t0) / 1e6);

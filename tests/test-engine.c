@@ -105,6 +105,12 @@ run_ok(Run *run, const char *workload, const char *policy, const char *const *as
     g_assert_cmpuint(st->pages_sent * 4096, ==, st->memory_processed);
     g_assert_cmpuint(st->pages_sent, >=, st->memory_total / 4096);
     g_assert_cmpuint(st->pages_sent, ==, st->memory_total / 4096 + st->pages_resent);
+    /* the online bound holds for every policy: the pages round 0 left stale are sent
+     * again; and it is more than the memory on a guest that writes */
+    g_assert_cmpfloat(fm_sim_data_bound(run->sim), <=, st->pages_sent * 4096.0);
+    g_assert_cmpfloat(fm_sim_data_bound(run->sim), >=, st->memory_total);
+    if (!g_str_has_prefix(workload, "<workload type='idle'"))
+        g_assert_cmpfloat(fm_sim_data_bound(run->sim), >, st->memory_total);
     g_assert_cmpuint(st->memory_remaining, ==, 0);
     g_assert_cmpuint(fm_job_get_rounds(run->job)->len, ==, st->memory_iteration);
     g_assert_cmpfloat(st->downtime, >, 0);

@@ -484,6 +484,7 @@ run_session(gboolean resend)
     for (guint64 p = 0; p < 4096; p++)
         g_assert_cmpuint(fm_sim_dest_version(sim, p), ==, 1);
 
+    g_assert_cmpfloat(fm_sim_data_bound(sim), ==, 4096.0 * PAGE);
     fm_sim_write_page(sim, 3000);
     fm_sim_write_page(sim, 17);
     fm_sim_write_page(sim, 17);
@@ -494,6 +495,8 @@ run_session(gboolean resend)
     g_assert_true(fm_backend_pause(be, NULL));
     dirty = harvest(sim, TRUE);
     g_assert_cmpuint(fm_bitmap_count(dirty), ==, 2);
+    /* the two pages written after the first pass sent them are owed again */
+    g_assert_cmpfloat(fm_sim_data_bound(sim), ==, 4098.0 * PAGE);
     if (resend)
         g_assert_cmpuint(send_bitmap(sim, dirty), ==, 2);
     g_assert_true(fm_backend_save_state(be, sink, NULL));

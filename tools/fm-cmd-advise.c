@@ -222,7 +222,7 @@ fm_cmd_advise(int argc, char **argv)
     };
 
     if (!fm_cmd_parse_options(&argc, &argv, NULL,
-                              _("Observe the guest's dirty log for a short window, without migrating it, then simulate every policy on the observed load and print, per policy, the predicted total time, downtime, data sent and whether it converges, and the recommended policy and parameters: among those whose downtime (less the fixed verification time) is within the limit, the one with the least total time; if none is, the one with the least downtime."), entries))
+                              _("Observe the guest's dirty log for a short window, without migrating it, then simulate every policy on the observed load and print, per policy, the predicted total time, downtime, data sent and whether it converges, and the recommended policy and parameters: among those whose downtime (less the fixed verification time) is within the limit and whose total time is within 5 % of the least of theirs, the one with the least downtime; if none is, the one with the least downtime."), entries))
         return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail_unexpected(argv[1]);

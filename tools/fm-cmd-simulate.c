@@ -104,6 +104,7 @@ fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
     row.scenario = scenario->name;
     row.policy = (char *)ops->name;
     row.bandwidth = scenario->bandwidth;
+    row.data_bound = fm_sim_data_bound(sim);
     fm_migration_copy_stats(mig, &row.stats);
     row.wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
     fm_report_add(report, &row);

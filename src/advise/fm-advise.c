@@ -157,16 +157,14 @@ fm_advise_run_one(guint i, const FmScenario *scenario, const FmAdviseOptions *op
     return TRUE;
 }
 
-/* Returns TRUE if row @a is better than row @b under the recommendation rule
- * (fm-advise.h), both meeting the limit or both not. */
+/* Returns TRUE if row @a is better than row @b on downtime, then total time, then
+ * data (the order among candidates whose times count as equal). */
 static gboolean
-fm_advise_better(const FmAdviceRow *a, const FmAdviceRow *b, gboolean by_time)
+fm_advise_better(const FmAdviceRow *a, const FmAdviceRow *b)
 {
-    if (by_time && a->stats.time_elapsed != b->stats.time_elapsed)
-        return a->stats.time_elapsed < b->stats.time_elapsed;
     if (a->stats.downtime != b->stats.downtime)
         return a->stats.downtime < b->stats.downtime;
-    if (!by_time && a->stats.time_elapsed != b->stats.time_elapsed)
+    if (a->stats.time_elapsed != b->stats.time_elapsed)
         return a->stats.time_elapsed < b->stats.time_elapsed;
     return a->stats.data_processed < b->stats.data_processed;
 }
@@ -179,6 +177,7 @@ fm_advise_simulate(FmTrace *trace, const FmAdviseOptions *options, GError **erro
     g_autoptr(FmScenario) scenario = NULL;
     g_autofree const FmParamSpec **tables = fm_migration_param_tables(NULL);
     gint best = -1, best_any = -1;
+    double fastest = INFINITY;
 
     g_return_val_if_fail(trace != NULL && options != NULL, NULL);
 
@@ -240,17 +239,26 @@ fm_advise_simulate(FmTrace *trace, const FmAdviseOptions *options, GError **erro
         g_array_append_val(advice->rows, row);
     }
 
+    /* Two passes, so that the choice does not depend on the candidates' order: the
+     * fastest time within the limit first, then the least downtime among those
+     * within FM_ADVISE_TIME_TOLERANCE of it. */
+    for (guint i = 0; i < advice->rows->len; i++) {
+        const FmAdviceRow *row = &g_array_index(advice->rows, FmAdviceRow, i);
+
+        if (row->meets_limit)
+            fastest = MIN(fastest, row->stats.time_elapsed);
+    }
     for (guint i = 0; i < advice->rows->len; i++) {
         const FmAdviceRow *row = &g_array_index(advice->rows, FmAdviceRow, i);
 
         if (!row->completed)
             continue;
         if (row->meets_limit &&
-            (best < 0 || fm_advise_better(row, &g_array_index(advice->rows, FmAdviceRow, best),
-                                          TRUE)))
+            row->stats.time_elapsed <= fastest * (1 + FM_ADVISE_TIME_TOLERANCE) &&
+            (best < 0 || fm_advise_better(row, &g_array_index(advice->rows, FmAdviceRow, best))))
             best = i;
         if (best_any < 0 ||
-            fm_advise_better(row, &g_array_index(advice->rows, FmAdviceRow, best_any), FALSE))
+            fm_advise_better(row, &g_array_index(advice->rows, FmAdviceRow, best_any)))
             best_any = i;
     }
     advice->meets_limit = best >= 0;

@@ -57,6 +57,13 @@ col_data_ratio(const FmReportRow *r)
     return r->stats.memory_total ? (double)r->stats.data_processed / r->stats.memory_total : 0;
 }
 
+/* Data sent over the online lower bound (fm_sim_data_bound()); 0 where unknown. */
+static double
+col_data_bound_ratio(const FmReportRow *r)
+{
+    return r->data_bound > 0 ? r->stats.data_processed / r->data_bound : 0;
+}
+
 static const FmReportColumn fm_report_columns[] = {
     { "scenario", N_("scenario"), col_scenario, NULL, 0 },
     { "policy", N_("policy"), col_policy, NULL, 0 },
@@ -69,6 +76,7 @@ static const FmReportColumn fm_report_columns[] = {
     { "guest_slowdown_pct", N_("slowdown %"), NULL, col_slowdown, 1 },
     { "time_ratio", N_("time/limit"), NULL, col_time_ratio, 2 },
     { "data_ratio", N_("data/mem"), NULL, col_data_ratio, 2 },
+    { "data_bound_ratio", N_("data/bound"), NULL, col_data_bound_ratio, 2 },
     { "stop_reason", N_("stop reason"), col_reason, NULL, 0 },
     { "verified", N_("verified"), col_verified, NULL, 0 },
     { "wall_s", N_("wall (s)"), NULL, col_wall, 3 },

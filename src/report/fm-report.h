@@ -26,6 +26,8 @@ typedef struct {
     char *scenario;
     char *policy;
     double bandwidth;       /* link bytes per second (for the physical limit) */
+    double data_bound;      /* bytes no run of the engine can send less than
+                             * (fm_sim_data_bound()); 0 = unknown (real runs) */
     FmJobStats stats;
     gboolean completed;
     gboolean verified;      /* destination content checked and equal */

@@ -89,6 +89,8 @@ struct _FmSim {
     gboolean paused;
     guint throttle;             /* percent */
     double nominal_work;        /* full-speed writes while logging and running */
+    gboolean first_pass_done;   /* the first clearing harvest has been counted */
+    guint64 first_pass_stale;   /* pages it found stale on the destination */
     double lost_work;           /* of which lost to the throttle */
 
     /* the link and the destination */
@@ -246,6 +248,8 @@ fm_sim_backend_log_dirty_enable(FmBackend *self, GError **error)
     }
     fm_bitmap_clear_all(sim->dirty);
     sim->log_dirty = TRUE;
+    sim->first_pass_done = FALSE;
+    sim->first_pass_stale = 0;
     sim->nominal_work = 0;
     sim->lost_work = 0;
     return TRUE;
@@ -298,6 +302,13 @@ fm_sim_backend_harvest(FmBackend *self, FmBitmap *dirty, guint64 first, guint64 
         return FALSE;
     }
     fm_sim_or_range(fm_bitmap_words(dirty), sim->dirty_words, first, count);
+    if (clear && !sim->first_pass_done) {
+        /* the end of round 0: what it left stale is owed again (fm_sim_data_bound()) */
+        sim->first_pass_done = TRUE;
+        for (gint64 pfn = fm_bitmap_next_set(sim->written, 0); pfn >= 0;
+             pfn = fm_bitmap_next_set(sim->written, pfn + 1))
+            sim->first_pass_stale += sim->dest[pfn] != 0;
+    }
     if (clear)
         fm_bitmap_clear_range(sim->dirty, first, count);
     return TRUE;
@@ -828,6 +839,14 @@ fm_sim_verify(FmSim *sim, GError **error)
                     (unsigned long long)pfn, sim->dest[pfn], fm_sim_settle(sim, pfn));
         return FALSE;
     }
+}
+
+/* Returns the online lower bound on a run's data; see fm-sim.h. */
+double
+fm_sim_data_bound(const FmSim *sim)
+{
+    g_return_val_if_fail(sim != NULL, 0);
+    return ((double)sim->page_count + sim->first_pass_stale) * sim->page_size;
 }
 
 /* The getters below catch the workload up first, so that what they show is the

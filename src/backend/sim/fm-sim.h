@@ -48,6 +48,15 @@ gboolean fm_sim_verify(FmSim *sim, GError **error);
 
 /* Returns the virtual time in seconds. */
 double fm_sim_now(const FmSim *sim);
+/* Returns the online lower bound on the data of a run, in bytes: the memory, plus
+ * the pages that the first pass (round 0: every page once, in address order, at
+ * the link's speed, the same for every policy, since nothing is known before it)
+ * left behind on the destination: written after they were read.  Each must be sent
+ * once more, in a later round or while paused, whatever the policy does next.
+ * Counted at the first clearing harvest after log-dirty mode was enabled (the end
+ * of round 0); the memory alone before it.  Page payload only: stream framing is
+ * not counted, so the bound holds for the data a run reports. */
+double fm_sim_data_bound(const FmSim *sim);
 /* Returns the page writes the workload has made. */
 guint64 fm_sim_writes(const FmSim *sim);
 /* Returns the version of page @pfn on the source (>= 1) / destination (0 = never
