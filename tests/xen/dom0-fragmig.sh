@@ -56,9 +56,9 @@ fragmig_migrate() {
     # domain's memory in the background), as the baseline found it.
     sleep 5
     before=$(fmxt_guest_pass "$1")
-    fmxt_migrate "$1" 200 "$FMXT_RUN/fragmig-$2.log" \
+    fmxt_migrate "$1" "$(fmxt_limit 200)" "$FMXT_RUN/fragmig-$2.log" \
         env G_MESSAGES_DEBUG=fragmig fragmig migrate --xen "$1" -s fakessh --policy "$2" \
-        --format csv --timeout 120 localhost
+        --format csv --timeout "$(fmxt_limit 120)" localhost
     rc=$?
     # fragmig's csv goes to stdout, its messages to stderr: both are in the log.
     grep -E '^(scenario,|localhost,)' "$FMXT_RUN/fragmig-$2.log" >"$FMXT_RUN/fragmig-$2.csv"
@@ -78,8 +78,9 @@ fragmig_migrate() {
 # with status 1 saying the guest keeps running, it does, its memcheck goes on, and the destination has
 # no domain left.  FMXT_CUT_MIB passes through to fakessh.
 fragmig_fails() {
+    fmxt_clear_leftovers "$2"
     before=$(fmxt_guest_pass "$2")
-    fragmig migrate --xen "$2" -s fakessh --bandwidth 100Mbit --timeout 30 localhost \
+    fragmig migrate --xen "$2" -s fakessh --bandwidth 100Mbit --timeout "$(fmxt_limit 30)" localhost \
         >"$FMXT_RUN/fails.log" 2>&1 &
     fm=$!
     if [ "${3:-}" = --interrupt ]; then
@@ -124,7 +125,7 @@ if timeout 90 xl create /etc/xen/$LIGHT.cfg >"$FMXT_RUN/xl-create.log" 2>&1 &&
     tap_ok "xl create: ${LIGHT_MEM} MiB PVH guest, memcheck on 8 MiB every second"
     sleep 3
     before=$(fmxt_guest_pass $LIGHT)
-    if fmxt_xl_migrate $LIGHT 150; then
+    if fmxt_xl_migrate $LIGHT "$(fmxt_limit 150)"; then
         tap_ok "xl migrate $LIGHT (${FMXT_MIG_SECS}s, stream ${FMXT_MIG_BYTES:-?} bytes)"
         fmxt_check_after $LIGHT "after xl migrate of $LIGHT" "$before" &&
             row "xl-migrate" "$LIGHT" "$FMXT_MIG_SECS" "$FMXT_MIG_BYTES" "-" "$FMXT_DOWNTIME_MS"
@@ -143,10 +144,10 @@ if timeout 90 xl create /etc/xen/$LIGHT.cfg >"$FMXT_RUN/xl-create.log" 2>&1 &&
     if fmxt_domain_running $LIGHT; then
         before=$(fmxt_guest_pass $LIGHT)
         t0=$(fmxt_now)
-        if timeout 150 fragmig save --xen $LIGHT --format csv /run/fmxt-light.save \
+        if timeout "$(fmxt_limit 150)" fragmig save --xen $LIGHT --format csv /run/fmxt-light.save \
             >"$FMXT_RUN/save.log" 2>&1 && ! fmxt_domain_exists $LIGHT; then
             tap_ok "fragmig save --xen $LIGHT: $(wc -c </run/fmxt-light.save) bytes in $(fmxt_since "$t0")s, the domain is gone"
-            if timeout 120 xl restore /run/fmxt-light.save >"$FMXT_RUN/restore.log" 2>&1; then
+            if timeout "$(fmxt_limit 120)" xl restore /run/fmxt-light.save >"$FMXT_RUN/restore.log" 2>&1; then
                 tap_ok "xl restore of fragmig's save file ($(fmxt_since "$t0")s since the save began)"
                 fmxt_check_after $LIGHT "after fragmig save + xl restore" "$before"
             else

@@ -18,6 +18,12 @@ fmxt_arg() {
     echo "${_v:-$2}"
 }
 
+# fmxt_limit SECONDS: SECONDS scaled by the run's slowness factor (fmxt.slow, from
+# run.sh's FMXT_SLOW): the limit of one step on a host as busy as this run's.
+fmxt_limit() {
+    echo $(($1 * $(fmxt_arg slow 1)))
+}
+
 # fmxt_now: prints dom0's uptime in seconds, the clock of every timing here.
 fmxt_now() {
     cut -d' ' -f1 /proc/uptime
@@ -227,6 +233,21 @@ fmxt_guest_hb_gap() {
         END { print m + 0 }'
 }
 
+# fmxt_clear_leftovers NAME: destroys what an earlier, failed migration of NAME left
+# behind (its half-built NAME--incoming; a NAME--migratedaway beside a running NAME), so
+# that the next case fails, if it fails, on what it tests and not on those names.  The
+# case that left them has already reported them (fmxt_check_after).
+fmxt_clear_leftovers() {
+    if fmxt_domain_exists "$1--incoming"; then
+        echo "# destroying $1--incoming, left by an earlier case"
+        timeout 30 xl destroy "$1--incoming"
+    fi
+    if fmxt_domain_exists "$1" && fmxt_domain_exists "$1--migratedaway"; then
+        echo "# destroying $1--migratedaway, left by an earlier case"
+        timeout 30 xl destroy "$1--migratedaway"
+    fi
+}
+
 # fmxt_migrate NAME TIMEOUT LOG CMD...: runs the migration command CMD (which sends
 # NAME to localhost through fakessh) under TIMEOUT, its output into LOG, with a
 # progress line every 10 s.  Sets FMXT_MIG_SECS (wall time) and FMXT_MIG_BYTES (sender ->
@@ -236,6 +257,7 @@ fmxt_guest_hb_gap() {
 fmxt_migrate() {
     _name=$1 _limit=$2 _log=$3
     shift 3
+    fmxt_clear_leftovers "$_name"
     rm -f "$FMXT_RUN/stream-bytes"
     _domid=$(xl domid "$_name" 2>/dev/null)
     _t0=$(fmxt_now)

@@ -19,6 +19,9 @@
 #   FRAGMIG_BIN    fragmig executable (or its directory) to put into dom0: runs the hook
 #   FMXT_TIMEOUT   seconds for the whole run, image build included (default 300); QEMU
 #                  is killed when it runs out, dom0's watchdog fires a little earlier
+#   FMXT_SLOW      factor applied to every time limit of the run (FMXT_TIMEOUT's default
+#                  and the limits in dom0); default: the host's load average per CPU
+#                  when the run starts, rounded up, between 1 and 4
 #   FMXT_XEN       stock (default): Debian's hypervisor, log-dirty by HAP on QEMU's
 #                  emulated nested paging; shadow: the same rebuilt with shadow paging
 #                  (setup.sh --shadow), log-dirty by shadow page tables, no nested paging
@@ -40,9 +43,20 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=${FM_XEN_WORK:-/var/tmp/fragmig-xen}
 OUT=$WORK/out
 SCENARIO=${1:-migrate}
+# A guest emulated by TCG runs as fast as the host's CPUs are free: on a host already
+# busy, every step takes longer, and limits tuned on a quiet host fire on runs that
+# would have passed.  The limits are there to end a run that is stuck, so scale them.
+slow_default() {
+    awk -v n="$(nproc)" '{ f = $1 / n; s = int(f); if (s < f) s++; if (s < 1) s = 1; if (s > 4) s = 4; print s }' /proc/loadavg
+}
+SLOW=${FMXT_SLOW:-$(slow_default)}
+case $SLOW in
+[1-9] | [1-9][0-9]) ;;
+*) echo "run.sh: FMXT_SLOW must be a whole number from 1 to 99" >&2; exit 2 ;;
+esac
 default_timeout=300
 [ "$SCENARIO" = compare ] && default_timeout=900
-TIMEOUT=${FMXT_TIMEOUT:-$default_timeout}
+TIMEOUT=${FMXT_TIMEOUT:-$((default_timeout * SLOW))}
 XEN=${FMXT_XEN:-stock}
 case $XEN in
 stock) XEN_IMAGE=$OUT/xen CPU=${FMXT_CPU:-qemu64,+svm,+npt} ;;
@@ -113,9 +127,9 @@ dom0_args="console=hvc0 earlyprintk=xen loglevel=4 panic=5"
 dom0_args+=" fmxt.scenario=$SCENARIO fmxt.mem=$mem fmxt.dirty=$dirty fmxt.pause=$pause"
 dom0_args+=" fmxt.migrations=$migrations fmxt.deadline=$deadline"
 # The hook gets what the deadline leaves after the baseline (~150 s with its retry).
-hook_timeout=120
-[ "$SCENARIO" = compare ] && hook_timeout=$((deadline - 200))
-dom0_args+=" fmxt.hook_timeout=$hook_timeout"
+hook_timeout=$((120 * SLOW))
+[ "$SCENARIO" = compare ] && hook_timeout=$((deadline - 200 * SLOW))
+dom0_args+=" fmxt.hook_timeout=$hook_timeout fmxt.slow=$SLOW"
 qemu=(qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m 2048
     -nodefaults -nographic -no-reboot
     -kernel "$XEN_IMAGE" -append "$xen_args"
@@ -135,7 +149,7 @@ ln -sfn "$LOG" "$WORK/logs/latest.log"
     echo "# dom0: $dom0_args"
     grep -E '^(xen-hypervisor|xen-utils-4|linux-image-[0-9]|qemu-system-x86) ' "$WORK/versions.txt" | sed 's/^/# /'
 } >"$LOG"
-echo "run.sh: booting Xen ($XEN) in QEMU (-cpu $CPU, ${budget}s budget); console log: $LOG"
+echo "run.sh: booting Xen ($XEN) in QEMU (-cpu $CPU, ${budget}s budget, limits x$SLOW); console log: $LOG"
 
 # Timestamps every console line (seconds since QEMU started) into the log; echoes the
 # test's own lines, or everything with FMXT_VERBOSE=1.
