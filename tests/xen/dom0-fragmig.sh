@@ -74,9 +74,9 @@ fragmig_migrate() {
 }
 
 # fragmig_fails DESC NAME [--interrupt]: a `fragmig migrate --xen` of NAME that must
-# fail (the environment breaks the link, or SIGINT comes after 3 s): fragmig exits
-# with status 1 saying the guest keeps running, it does, its memcheck goes on, and the destination has
-# no domain left.  FMXT_CUT_MIB passes through to fakessh.
+# fail (the environment breaks the link, or SIGINT comes once the stream is under
+# way): fragmig exits with status 1 saying the guest keeps running, it does, its
+# memcheck goes on, and the destination has no domain left.  FMXT_CUT_MIB passes through to fakessh.
 fragmig_fails() {
     fmxt_clear_leftovers "$2"
     before=$(fmxt_guest_pass "$2")
@@ -84,7 +84,11 @@ fragmig_fails() {
         >"$FMXT_RUN/fails.log" 2>&1 &
     fm=$!
     if [ "${3:-}" = --interrupt ]; then
-        sleep 3
+        # Interrupt once the stream is under way (a fixed delay may fall before
+        # fragmig has started on a slow host, where an asynchronous command of a
+        # non-interactive shell ignores SIGINT), or at the latest after the limit.
+        fmxt_wait_stream 4 "$(fmxt_limit 30)" ||
+            echo "# the stream did not reach 4 MiB: interrupting anyway"
         kill -INT "$fm"
     fi
     wait "$fm"

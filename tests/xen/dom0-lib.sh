@@ -248,6 +248,25 @@ fmxt_clear_leftovers() {
     fi
 }
 
+# fmxt_stream_so_far: the bytes that fakessh's dd has read of the migration stream
+# under way (the largest count if several run), nothing when none runs.
+fmxt_stream_so_far() {
+    for _p in $(pidof dd); do sed -n 's/^rchar: //p' "/proc/$_p/io"; done 2>/dev/null |
+        sort -n | tail -n 1
+}
+
+# fmxt_wait_stream MIB SECONDS: waits until a migration stream under way has carried
+# MIB MiB, at most SECONDS; fails if it did not.
+fmxt_wait_stream() {
+    _t0=$(fmxt_now)
+    while [ "$(fmxt_since "$_t0" | cut -d. -f1)" -lt "$2" ]; do
+        _b=$(fmxt_stream_so_far)
+        [ "${_b:-0}" -ge $(($1 * 1048576)) ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
 # fmxt_migrate NAME TIMEOUT LOG CMD...: runs the migration command CMD (which sends
 # NAME to localhost through fakessh) under TIMEOUT, its output into LOG, with a
 # progress line every 10 s.  Sets FMXT_MIG_SECS (wall time) and FMXT_MIG_BYTES (sender ->
@@ -274,8 +293,7 @@ fmxt_migrate() {
             fi
             _i=$((_i + 1))
             [ $((_i % 2)) -eq 0 ] || continue
-            _b=$(for _p in $(pidof dd); do sed -n 's/^rchar: //p' "/proc/$_p/io"; done 2>/dev/null |
-                sort -n | tail -n 1)
+            _b=$(fmxt_stream_so_far)
             echo "# migrating $_name: $(fmxt_since "$_t0")s, stream ${_b:-?} bytes, guest pass $(fmxt_guest_pass "$_name")"
         done
     ) &
