@@ -79,15 +79,24 @@ fill_page(guint8 *page, guint64 pfn, guint32 version, gsize page_size)
  * reached), else the error; counts the records in *@n_records and stores the
  * last record type in *@last_type when not NULL. */
 static GError *
-read_all(FmChannel *channel, guint64 max_memory, guint *n_records, guint32 *last_type)
+read_all_pages(FmChannel *channel, guint64 max_memory, guint *n_records, guint32 *last_type,
+               gboolean in_place)
 {
     g_autoptr(FmStreamReader) reader = fm_stream_reader_new(channel, max_memory);
+    g_autofree guint8 *memory = NULL;
     GError *err = NULL;
     FmStreamRecord record;
     guint n = 0;
 
     if (!fm_stream_reader_read_header(reader, &err))
         return err;
+    /* pages in place, where the guest is small enough to map here */
+    if (in_place && fm_stream_reader_get_page_count(reader) <=
+                    (64u << 20) / fm_stream_reader_get_page_size(reader)) {
+        memory = g_malloc0(fm_stream_reader_get_page_count(reader) *
+                           fm_stream_reader_get_page_size(reader));
+        fm_stream_reader_set_page_memory(reader, memory);
+    }
     while (!fm_stream_reader_is_done(reader)) {
         if (!fm_stream_reader_next(reader, &record, &err))
             return err;
@@ -100,13 +109,29 @@ read_all(FmChannel *channel, guint64 max_memory, guint *n_records, guint32 *last
     return NULL;
 }
 
+/* Reads a whole stream from @channel, pages into the record bodies; see
+ * read_all_pages(). */
+static GError *
+read_all(FmChannel *channel, guint64 max_memory, guint *n_records, guint32 *last_type)
+{
+    return read_all_pages(channel, max_memory, n_records, last_type, FALSE);
+}
+
+/* Reads the @len bytes of @data as a stream, pages in place if @in_place; see
+ * read_all_pages(). */
+static GError *
+read_bytes_pages(const guint8 *data, gsize len, guint64 max_memory, gboolean in_place)
+{
+    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(data, len);
+
+    return read_all_pages(channel, max_memory, NULL, NULL, in_place);
+}
+
 /* Reads the @len bytes of @data as a stream; see read_all(). */
 static GError *
 read_bytes(const guint8 *data, gsize len, guint64 max_memory)
 {
-    g_autoptr(FmChannel) channel = fm_test_channel_from_bytes(data, len);
-
-    return read_all(channel, max_memory, NULL, NULL);
+    return read_bytes_pages(data, len, max_memory, FALSE);
 }
 
 /* ---- byte-level builder of (possibly malformed) streams ---- */
@@ -320,10 +345,13 @@ make_ops(GRand *rand, GPtrArray *ops, guint64 page_count, gsize page_size)
     }
 }
 
-/* Writes @ops in a thread and checks that the reader returns exactly them. */
+/* Writes @ops in a thread and checks that the reader returns exactly them; with
+ * @in_place, that the pages land in the reader's page memory instead. */
 static void
-check_round_trip(GPtrArray *ops, guint64 page_count, gsize page_size, guint32 last)
+check_round_trip(GPtrArray *ops, guint64 page_count, gsize page_size, guint32 last,
+                 gboolean in_place)
 {
+    g_autofree guint8 *memory = in_place ? g_malloc0(page_count * page_size) : NULL;
     g_autoptr(GError) err = NULL;
     g_autoptr(FmChannel) a = NULL;
     g_autoptr(FmChannel) b = NULL;
@@ -352,6 +380,7 @@ check_round_trip(GPtrArray *ops, guint64 page_count, gsize page_size, guint32 la
     g_assert_cmpuint(fm_stream_reader_get_page_count(reader), ==, page_count);
     g_assert_cmpuint(fm_stream_reader_get_page_size(reader), ==, page_size);
     g_assert_cmpuint(fm_stream_reader_get_offset(reader), ==, FM_STREAM_HEADER_SIZE);
+    fm_stream_reader_set_page_memory(reader, memory);
 
     for (guint i = 0; i < ops->len; i++) {
         Op *op = g_ptr_array_index(ops, i);
@@ -392,8 +421,15 @@ check_round_trip(GPtrArray *ops, guint64 page_count, gsize page_size, guint32 la
 
             g_assert_cmpuint(pfn, ==, op->pfns[page_index]);
             fill_page(expect, pfn, op->version, page_size);
-            g_assert_cmpmem(record.pages.data + (gsize)k * page_size, page_size,
-                            expect, page_size);
+            /* a pfn twice in a record is the same page of the same op: either copy
+             * in place is the expected one */
+            if (in_place) {
+                g_assert_null(record.pages.data);
+                g_assert_cmpmem(memory + pfn * page_size, page_size, expect, page_size);
+            } else {
+                g_assert_cmpmem(record.pages.data + (gsize)k * page_size, page_size,
+                                expect, page_size);
+            }
         }
         if (page_index == op->n) {
             page_index = 0;
@@ -421,7 +457,8 @@ test_round_trip_random(void)
 
         page_count = MIN(page_count, (64u << 20) / page_size);
         make_ops(rand, ops, page_count, page_size);
-        check_round_trip(ops, page_count, page_size, last);
+        check_round_trip(ops, page_count, page_size, last, FALSE);
+        check_round_trip(ops, page_count, page_size, last, TRUE);
     }
 }
 
@@ -451,7 +488,8 @@ test_round_trip_split(void)
             op->pfns[k] = (k * 7) % cases[c].n;
         op->version = (guint32)c;
         g_ptr_array_add(ops, op);
-        check_round_trip(ops, cases[c].n, cases[c].page_size, FM_RECORD_END);
+        check_round_trip(ops, cases[c].n, cases[c].page_size, FM_RECORD_END, FALSE);
+        check_round_trip(ops, cases[c].n, cases[c].page_size, FM_RECORD_END, TRUE);
     }
     g_assert_cmpuint(fm_stream_max_pages_per_record(512), ==, 4096);
     g_assert_cmpuint(fm_stream_max_pages_per_record(4096), ==, 4096);
@@ -571,10 +609,12 @@ test_truncated(void)
          * read past the end. */
         g_autofree guint8 *copy = g_memdup2(data, cut ? cut : 1);
 
-        err = read_bytes(copy, cut, MAX_MEMORY);
-        g_assert_error(err, FM_ERROR, FM_ERROR_PROTOCOL);
-        g_assert_cmpstr(err->message, ==, expect);
-        g_clear_error(&err);
+        for (guint in_place = 0; in_place < 2; in_place++) {
+            err = read_bytes_pages(copy, cut, MAX_MEMORY, in_place);
+            g_assert_error(err, FM_ERROR, FM_ERROR_PROTOCOL);
+            g_assert_cmpstr(err->message, ==, expect);
+            g_clear_error(&err);
+        }
     }
 }
 
@@ -733,8 +773,14 @@ static const HostileCase hostile_cases[] = {
       { REC(FM_RECORD_ROUND_END, "\0\0\0\0\7\0\0\0", SAME) }, 0, FM_ERROR_PROTOCOL,
       "nonzero reserved field 0x00000007 at offset 52" },
     { "digest-algorithm", 0, 0, 0, 0, 0,
+      { REC(FM_RECORD_DIGEST, "\5\0\0\0 \0\0\0" "0123456789abcdef0123456789abcdef", SAME) },
+      0, FM_ERROR_PROTOCOL, "DIGEST record at offset 40: unknown digest algorithm 5" },
+    { "digest-pages-length", 0, 0, 0, 0, 0,
       { REC(FM_RECORD_DIGEST, "\4\0\0\0 \0\0\0" "0123456789abcdef0123456789abcdef", SAME) },
-      0, FM_ERROR_PROTOCOL, "DIGEST record at offset 40: unknown digest algorithm 4" },
+      0, FM_ERROR_PROTOCOL, "DIGEST record at offset 40: XXH3-128 of page hashes digests are 16 bytes, not 32" },
+    { "digest-pages", 0, 0, 0, 0, 0,
+      { REC(FM_RECORD_DIGEST, "\4\0\0\0\x10\0\0\0" "0123456789abcdef", SAME), END_REC },
+      0, 0, NULL },
     { "digest-xxh3", 0, 0, 0, 0, 0,
       { REC(FM_RECORD_DIGEST, "\3\0\0\0\x10\0\0\0" "0123456789abcdef", SAME), END_REC },
       0, 0, NULL },
@@ -810,14 +856,17 @@ test_hostile_table(void)
         for (gsize t = 0; t < c->trailing; t++)
             g_byte_array_append(b, (const guint8 *)"", 1);
 
-        err = read_bytes(b->data, b->len, MAX_MEMORY);
-        if (c->message == NULL) {
-            g_assert_no_error(err);
-            continue;
+        /* the same verdict whether the pages go into the body or in place */
+        for (guint in_place = 0; in_place < 2; in_place++) {
+            err = read_bytes_pages(b->data, b->len, MAX_MEMORY, in_place);
+            if (c->message == NULL) {
+                g_assert_no_error(err);
+                continue;
+            }
+            g_assert_error(err, FM_ERROR, c->code);
+            g_assert_cmpstr(err->message, ==, c->message);
+            g_clear_error(&err);
         }
-        g_assert_error(err, FM_ERROR, c->code);
-        g_assert_cmpstr(err->message, ==, c->message);
-        g_clear_error(&err);
     }
 }
 

@@ -269,7 +269,7 @@ fm_cmd_receive(int argc, char **argv)
     g_auto(GStrv) tls_allowed_dns = NULL;
     g_autoptr(FmTlsCreds) tls_creds = NULL;
     gint parallel = 0;
-    FmReceiverOptions opts = { 0, TRUE, FALSE };
+    FmReceiverOptions opts = { 0, TRUE, FALSE, FALSE };
     sigset_t signals;
     GOptionEntry entries[] = {
         { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen_arg,
@@ -282,6 +282,8 @@ fm_cmd_receive(int argc, char **argv)
           N_("seconds to wait for the source before giving up (default 120)"), "S" },
         { "no-resume", 0, 0, G_OPTION_ARG_NONE, &no_resume,
           N_("verify the guest but do not run it; exit once verified"), NULL },
+        { "huge-pages", 0, 0, G_OPTION_ARG_NONE, &opts.huge_pages,
+          N_("receive into transparent huge pages where the kernel gives them: fewer page faults, but slower in a virtual machine whose free memory the hypervisor reclaims"), NULL },
         { "parallel", 'j', 0, G_OPTION_ARG_INT, &parallel,
           N_("keep listening and serve up to N migrations at once, each guest in a process of its own, until interrupted (default: receive one guest)"), "N" },
         { "tls", 0, 0, G_OPTION_ARG_NONE, &tls,

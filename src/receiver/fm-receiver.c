@@ -11,26 +11,11 @@
 #include <sys/mman.h>
 
 #include "receiver/fm-receiver.h"
+#include "receiver/fm-receiver-memory.h"
 #include "stream/fm-stream.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 #include "util/fm-quote.h"
-
-/* The memory being received; unmapped unless handed to a guest. */
-typedef struct {
-    guint8 *region;
-    gsize len;
-} FmReceiverMemory;
-
-/* Unmaps @mem's region if it still owns one. */
-static void
-fm_receiver_memory_clear(FmReceiverMemory *mem)
-{
-    if (mem->region)
-        munmap(mem->region, mem->len);
-    mem->region = NULL;
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FmReceiverMemory, fm_receiver_memory_clear)
 
 /* Returns MemAvailable in bytes, or G_MAXUINT64. */
 guint64
@@ -46,16 +31,6 @@ fm_receiver_default_max_memory(void)
     if (line == NULL || sscanf(line, "MemAvailable: %" G_GUINT64_FORMAT " kB", &kib) != 1)
         return G_MAXUINT64;
     return kib * 1024;
-}
-
-/* Copies the pages of a PAGE_DATA record into @mem (the reader checked every pfn). */
-static void
-fm_receiver_store_pages(FmReceiverMemory *mem, const FmPageData *pd, gsize page_size)
-{
-    for (guint32 i = 0; i < pd->count; i++) {
-        guint64 pfn = fm_page_data_get_pfn(pd, i);
-        memcpy(mem->region + pfn * page_size, pd->data + (gsize)i * page_size, page_size);
-    }
 }
 
 /* The source's digest of its memory, as the DIGEST record carried it. */
@@ -92,7 +67,9 @@ fm_receiver_hex(const guint8 *bytes, gsize len)
 
 /* Computes the digest of @mem with the source's algorithm and compares; FALSE with
  * an FM_ERROR_VERIFY error naming both digests if they differ.  Our digest goes to
- * @out (XXH3-128) for the statistics. */
+ * @out (XXH3-128, of the memory or of its page hashes) for the statistics.  The
+ * page-table digest costs 8 bytes per page (the pages were hashed as they arrived);
+ * the others read the whole memory. */
 static gboolean
 fm_receiver_verify(const FmReceiverMemory *mem, const FmReceiverDigest *theirs,
                    guint8 out[FM_DIGEST_SIZE], GError **error)
@@ -101,13 +78,18 @@ fm_receiver_verify(const FmReceiverMemory *mem, const FmReceiverDigest *theirs,
     gsize ours_len = sizeof(ours);
     g_autofree char *ours_hex = NULL;
     g_autofree char *theirs_hex = NULL;
+    const guint8 *region = fm_receiver_memory_get_region(mem);
+    gsize len = fm_receiver_memory_get_len(mem);
 
     if (theirs->algorithm == FM_DIGEST_SHA256) {
         g_autoptr(GChecksum) sha = g_checksum_new(G_CHECKSUM_SHA256);
-        g_checksum_update(sha, mem->region, mem->len);
+        g_checksum_update(sha, region, len);
         g_checksum_get_digest(sha, ours, &ours_len);
     } else {
-        fm_digest_compute(mem->region, mem->len, ours);
+        if (theirs->algorithm == FM_DIGEST_XXH3_128_PAGES)
+            fm_receiver_memory_page_digest(mem, ours);
+        else
+            fm_digest_compute(region, len, ours);
         ours_len = FM_DIGEST_SIZE;
         memcpy(out, ours, FM_DIGEST_SIZE);
     }
@@ -135,7 +117,7 @@ fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
             return FALSE;
         switch (rec.type) {
         case FM_RECORD_PAGE_DATA:
-            fm_receiver_store_pages(mem, &rec.pages, stats->page_size);
+            fm_receiver_memory_store(mem, &rec.pages);
             stats->pages_received += rec.pages.count;
             break;
         case FM_RECORD_DIGEST:
@@ -174,7 +156,9 @@ static FmGuest *
 fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
                     FmReceiverStats *stats, GError **error)
 {
-    g_auto(FmReceiverMemory) mem = { NULL, 0 };
+    g_autoptr(FmReceiverMemory) mem = NULL;
+    guint8 *region;
+    gsize len;
     g_autoptr(FmStreamReader) reader = NULL;
     g_autoptr(FmGuest) guest = NULL;
     FmReceiverDigest source_digest = { 0, 0, { 0 } };
@@ -187,30 +171,30 @@ fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
         return NULL;
     stats->page_count = fm_stream_reader_get_page_count(reader);
     stats->page_size = fm_stream_reader_get_page_size(reader);
-    mem.len = stats->page_count * stats->page_size;  /* the reader bounded both */
-    mem.region = mmap(NULL, mem.len, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem.region == MAP_FAILED) {
-        int err = errno;
-        mem.region = NULL;
-        g_set_error(error, FM_ERROR, FM_ERROR_LIMIT,
-                    _("cannot allocate %zu bytes for the incoming guest: %s"),
-                    mem.len, g_strerror(err));
+    /* the reader bounded both */
+    mem = fm_receiver_memory_new(stats->page_count, stats->page_size,
+                                 opts->huge_pages ? FM_RECEIVER_PLACEMENT_HUGE
+                                                  : FM_RECEIVER_PLACEMENT_SMALL,
+                                 error);
+    if (mem == NULL)
         return NULL;
-    }
+    fm_stream_reader_set_page_memory(reader, fm_receiver_memory_get_region(mem));
 
-    if (!fm_receiver_read_stream(reader, &mem, stats, &source_digest, error))
+    if (!fm_receiver_read_stream(reader, mem, stats, &source_digest, error))
         return NULL;
 
     t_verify = g_get_monotonic_time();
-    if (!fm_receiver_verify(&mem, &source_digest, stats->digest, error))
+    if (!fm_receiver_verify(mem, &source_digest, stats->digest, error))
         return NULL;
     stats->verify_seconds = (g_get_monotonic_time() - t_verify) / 1e6;
 
-    guest = fm_guest_adopt(mem.region, mem.len, error);
-    if (guest == NULL)
+    region = fm_receiver_memory_steal(mem, &len);
+    guest = fm_guest_adopt(region, len, error);
+    if (guest == NULL) {
+        munmap(region, len);
         return NULL;
-    mem.region = NULL;  /* the guest owns it now */
+    }
+    /* the guest owns the region now */
     if (opts->resume && !fm_guest_start(guest, error))
         return NULL;
     stats->seconds = (g_get_monotonic_time() - t0) / 1e6;

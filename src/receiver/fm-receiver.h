@@ -2,7 +2,7 @@
  * fm-receiver.h: the destination side of a local live migration.
  *
  * Reads one native stream (docs/stream-format.md) from a channel into fresh anonymous
- * memory, checks the source's digest of the whole memory (taken while the guest was
+ * memory (pages read in place, fm-receiver-memory.h), checks the source's digest of the whole memory (taken while the guest was
  * paused) against its own, and only then adopts the memory as a running guest and
  * tells the source it may let go.  Any failure (protocol error, truncation, digest
  * mismatch, a guest too large, the source aborting) discards the memory and is
@@ -24,6 +24,9 @@ typedef struct {
                              * available memory */
     gboolean resume;        /* start the guest's workload once verified */
     gboolean no_reply;      /* the stream is a saved file: there is no source to answer */
+    gboolean huge_pages;    /* receive into transparent huge pages (fm-receiver-memory.h):
+                             * fewer faults, but slower where the hypervisor backs
+                             * the host's free 2 MiB blocks lazily (docs/evaluation.md) */
 } FmReceiverOptions;
 
 typedef struct {

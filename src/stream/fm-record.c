@@ -391,6 +391,23 @@ fm_record_reader_read_body(FmRecordReader *reader, gsize from, gsize n, GError *
     return TRUE;
 }
 
+/* Reads part of the current body into @dst. */
+gboolean
+fm_record_reader_read_body_to(FmRecordReader *reader, gsize from, guint8 *dst, gsize n,
+                              GError **error)
+{
+    gsize got;
+
+    g_return_val_if_fail(reader != NULL && (dst != NULL || n == 0), FALSE);
+    g_return_val_if_fail(from <= reader->len && n <= reader->len - from, FALSE);
+
+    if (!fm_record_reader_read(reader, dst, n, &got, error))
+        return FALSE;
+    if (got < n)
+        return fm_record_reader_truncated_in(reader, FALSE, error);
+    return TRUE;
+}
+
 /* Returns the body buffer. */
 const guint8 *
 fm_record_reader_get_body(const FmRecordReader *reader)

@@ -131,6 +131,11 @@ guint64 fm_record_reader_get_record_offset(const FmRecordReader *reader);
  * <= the header's length <= max_body. */
 gboolean fm_record_reader_read_body(FmRecordReader *reader, gsize from, gsize n,
                                     GError **error);
+/* Reads bytes @from to @from + @n of the current record's body into @dst instead of
+ * the body buffer: a codec puts bulk data (pages) straight in place once it has
+ * checked where they go.  Same conditions and errors as read_body. */
+gboolean fm_record_reader_read_body_to(FmRecordReader *reader, gsize from, guint8 *dst,
+                                       gsize n, GError **error);
 /* Reads the current record's body from byte @from to its end (as read_body),
  * then its padding, which must be zero bytes up to the format's alignment. */
 gboolean fm_record_reader_read_rest(FmRecordReader *reader, gsize from, GError **error);

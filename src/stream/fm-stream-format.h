@@ -45,6 +45,8 @@ typedef enum {
     FM_DIGEST_SHA256 = 1,                 /* 32 bytes */
     FM_DIGEST_FM128  = 2,                 /* retired: fragmig 0.1.0's own hash, refused */
     FM_DIGEST_XXH3_128 = 3,               /* 16 bytes, src/util/fm-digest.h */
+    FM_DIGEST_XXH3_128_PAGES = 4,         /* 16 bytes: XXH3-128 of the pages' XXH3-64
+                                           * hashes (fm_digest_page_table()) */
 } FmDigestAlgorithm;
 
 /* RESULT status: the destination's verdict.  Each failure status corresponds to the

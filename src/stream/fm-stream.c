@@ -166,6 +166,25 @@ fm_stream_check_page_header(const guint8 *body, guint64 len, gsize page_size,
     return TRUE;
 }
 
+/* Checks the @count pfns at @pfns (little-endian u64) of the PAGE_DATA record at
+ * @offset against @page_count. */
+static gboolean
+fm_stream_check_pfns(const guint8 *pfns, guint32 count, guint64 page_count, guint64 offset,
+                     GError **error)
+{
+    for (guint32 i = 0; i < count; i++) {
+        guint64 pfn = fm_get_le64(pfns + 8 * (gsize)i);
+
+        if (pfn >= page_count) {
+            fm_record_protocol_error(error, _("pfn %llu at offset %llu is out of range (the guest has %llu pages)"),
+                                     (ull)pfn, (ull)(offset + 16 + 8 * (guint64)i),
+                                     (ull)page_count);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 /* Parses and checks a PAGE_DATA body; see the header. */
 gboolean
 fm_stream_parse_page_data(const guint8 *body, gsize len, guint64 page_count,
@@ -181,16 +200,8 @@ fm_stream_parse_page_data(const guint8 *body, gsize len, guint64 page_count,
     if (!fm_stream_check_length(FM_RECORD_PAGE_DATA, len, offset, error) ||
         !fm_stream_check_page_header(body, len, page_size, offset, &count, error))
         return FALSE;
-    for (guint32 i = 0; i < count; i++) {
-        guint64 pfn = fm_get_le64(body + 8 + 8 * (gsize)i);
-
-        if (pfn >= page_count) {
-            fm_record_protocol_error(error, _("pfn %llu at offset %llu is out of range (the guest has %llu pages)"),
-                                     (ull)pfn, (ull)(offset + 16 + 8 * (guint64)i),
-                                     (ull)page_count);
-            return FALSE;
-        }
-    }
+    if (!fm_stream_check_pfns(body + 8, count, page_count, offset, error))
+        return FALSE;
     out->count = count;
     out->pfns = body + 8;
     out->data = body + 8 + 8 * (gsize)count;
@@ -256,6 +267,10 @@ fm_stream_check_digest(const guint8 *body, gsize len, guint64 offset, GError **e
         break;
     case FM_DIGEST_XXH3_128:
         name = "XXH3-128";
+        expected = 16;
+        break;
+    case FM_DIGEST_XXH3_128_PAGES:
+        name = "XXH3-128 of page hashes";
         expected = 16;
         break;
     case FM_DIGEST_FM128:
@@ -577,6 +592,7 @@ struct _FmStreamReader {
     guint64 page_count;
     gsize page_size;
     gboolean seen_digest;
+    guint8 *page_memory;       /* pages go here directly, or NULL */
 };
 
 /* Returns a new reader on the borrowed @channel. */
@@ -601,6 +617,14 @@ fm_stream_reader_free(FmStreamReader *reader)
         return;
     fm_record_reader_free(reader->records);
     g_free(reader);
+}
+
+/* Pages go straight to @memory; see fm-stream.h. */
+void
+fm_stream_reader_set_page_memory(FmStreamReader *reader, guint8 *memory)
+{
+    g_return_if_fail(reader != NULL);
+    reader->page_memory = memory;
 }
 
 /* Reads and checks the header; see fm-stream.h. */
@@ -717,13 +741,51 @@ fm_stream_reader_get_offset(const FmStreamReader *reader)
     return fm_record_reader_get_offset(reader->records);
 }
 
+/* Reads a PAGE_DATA body of @len bytes whose count @count is checked: the pfns into
+ * the body buffer and, once they are checked, each run of consecutive pfns' pages
+ * straight into reader->page_memory; then the padding.  Fills @pages. */
+static gboolean
+fm_stream_reader_read_pages_in_place(FmStreamReader *reader, guint32 count, guint32 len,
+                                     guint64 offset, FmPageData *pages, GError **error)
+{
+    gsize from = 8 + 8 * (gsize)count;
+    const guint8 *body;
+
+    if (!fm_record_reader_read_body(reader->records, 8, 8 * (gsize)count, error))
+        return FALSE;
+    body = fm_record_reader_get_body(reader->records);
+    pages->count = count;
+    pages->pfns = body + 8;
+    pages->data = NULL;
+    if (!fm_stream_check_pfns(pages->pfns, count, reader->page_count, offset, error))
+        return FALSE;
+    for (guint32 i = 0; i < count; ) {
+        guint64 pfn = fm_page_data_get_pfn(pages, i);
+        guint32 run = 1;
+
+        while (i + run < count && fm_page_data_get_pfn(pages, i + run) == pfn + run)
+            run++;
+        if (!fm_record_reader_read_body_to(reader->records, from,
+                                           reader->page_memory + pfn * reader->page_size,
+                                           (gsize)run * reader->page_size, error))
+            return FALSE;
+        from += (gsize)run * reader->page_size;
+        i += run;
+    }
+    return fm_record_reader_read_rest(reader->records, len, error);
+}
+
 /* Reads the body and padding of a record whose header (at @offset) said @type and
- * @len, already checked against the limits. */
+ * @len, already checked against the limits; a PAGE_DATA record's pages go in place
+ * when the reader has page memory (@pages filled, *@in_place TRUE). */
 static gboolean
 fm_stream_reader_read_body(FmStreamReader *reader, guint32 type, guint32 len,
-                           guint64 offset, GError **error)
+                           guint64 offset, FmPageData *pages, gboolean *in_place,
+                           GError **error)
 {
     gsize head = 0;
+
+    *in_place = FALSE;
 
     /* The count decides the length of the rest: check it before reading on. */
     if (type == FM_RECORD_PAGE_DATA) {
@@ -734,6 +796,11 @@ fm_stream_reader_read_body(FmStreamReader *reader, guint32 type, guint32 len,
             !fm_stream_check_page_header(fm_record_reader_get_body(reader->records), len,
                                          reader->page_size, offset, &count, error))
             return FALSE;
+        if (reader->page_memory != NULL) {
+            *in_place = TRUE;
+            return fm_stream_reader_read_pages_in_place(reader, count, len, offset, pages,
+                                                        error);
+        }
     }
     return fm_record_reader_read_rest(reader->records, head, error);
 }
@@ -743,6 +810,7 @@ gboolean
 fm_stream_reader_next(FmStreamReader *reader, FmStreamRecord *record, GError **error)
 {
     const guint8 *body;
+    gboolean in_place;
     guint64 offset;
     guint32 type;
     guint32 len;
@@ -770,13 +838,15 @@ fm_stream_reader_next(FmStreamReader *reader, FmStreamRecord *record, GError **e
                                  (ull)offset);
         return FALSE;
     }
+    memset(record, 0, sizeof(*record));
     if (!fm_stream_check_length(type, len, offset, error) ||
-        !fm_stream_reader_read_body(reader, type, len, offset, error))
+        !fm_stream_reader_read_body(reader, type, len, offset, &record->pages, &in_place,
+                                    error))
         return FALSE;
 
-    memset(record, 0, sizeof(*record));
     body = fm_record_reader_get_body(reader->records);
-    if (!fm_stream_check_body(type, body, len, reader->page_count, reader->page_size,
+    if (!in_place &&
+        !fm_stream_check_body(type, body, len, reader->page_count, reader->page_size,
                               offset, &record->pages, error))
         return FALSE;
 

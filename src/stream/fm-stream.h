@@ -42,7 +42,9 @@ guint32 fm_stream_header_crc(const guint8 *header);
 typedef struct {
     guint32 count;
     const guint8 *pfns;        /* count little-endian u64: use fm_page_data_get_pfn() */
-    const guint8 *data;        /* count * page_size bytes, page i at i * page_size */
+    const guint8 *data;        /* count * page_size bytes, page i at i * page_size;
+                                * NULL when the reader put the pages in place
+                                * (fm_stream_reader_set_page_memory()) */
 } FmPageData;
 
 /* Returns the pfn of page @i of @pd (i < count). */
@@ -114,6 +116,12 @@ FmStreamReader *fm_stream_reader_new(FmChannel *channel, guint64 max_memory);
 /* Frees the reader (not the channel); NULL ok. */
 void fm_stream_reader_free(FmStreamReader *reader);
 
+/* From the next PAGE_DATA record on, reads pages straight to @memory + pfn *
+ * page_size (page_count * page_size bytes, borrowed: it must outlive the reader)
+ * once their pfns are checked, instead of into the record body: the records then
+ * come with pages.data NULL.  Saves a copy of every byte received.  The pages of a
+ * record that fails half-way are partly written. */
+void fm_stream_reader_set_page_memory(FmStreamReader *reader, guint8 *memory);
 /* Reads and checks the header; first call only. */
 gboolean fm_stream_reader_read_header(FmStreamReader *reader, GError **error);
 /* Return the header's values (after fm_stream_reader_read_header()). */

@@ -70,6 +70,34 @@ fm_digest_compute(const void *data, gsize len, guint8 out[FM_DIGEST_SIZE])
     memcpy(out, canonical.digest, FM_DIGEST_SIZE);
 }
 
+/* Hashes one page; see fm-digest.h. */
+guint64
+fm_digest_page(const void *page, gsize len)
+{
+    g_return_val_if_fail(page != NULL || len == 0, 0);
+    return XXH3_64bits(page, len);
+}
+
+/* The digest of a table of page hashes; see fm-digest.h. */
+void
+fm_digest_page_table(const guint64 *hashes, guint64 n, guint8 out[FM_DIGEST_SIZE])
+{
+    FmDigest digest;
+
+    g_return_if_fail(hashes != NULL || n == 0);
+    fm_digest_init(&digest);
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+    fm_digest_update(&digest, hashes, (gsize)n * sizeof(guint64));
+#else
+    for (guint64 i = 0; i < n; i++) {
+        guint64 le = GUINT64_TO_LE(hashes[i]);
+
+        fm_digest_update(&digest, &le, sizeof(le));
+    }
+#endif
+    fm_digest_final(&digest, out);
+}
+
 /* Returns the lowercase hex form (caller frees). */
 char *
 fm_digest_to_hex(const guint8 digest[FM_DIGEST_SIZE])

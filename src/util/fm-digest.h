@@ -47,6 +47,17 @@ void fm_digest_final(FmDigest *digest, guint8 out[FM_DIGEST_SIZE]);
 /* Writes the digest of @len bytes at @data into @out (init, update, final). */
 void fm_digest_compute(const void *data, gsize len, guint8 out[FM_DIGEST_SIZE]);
 
+/* The DIGEST record's algorithm id for the page-table digest (fm_digest_page_table). */
+#define FM_DIGEST_PAGES_ALGORITHM_ID 4u
+
+/* Returns the XXH3-64 hash of one page of @len bytes at @page: the unit of the
+ * page-table digest, which both sides keep per page as pages are sent and stored,
+ * so that the digest at the pause costs 8 bytes per page instead of the page. */
+guint64 fm_digest_page(const void *page, gsize len);
+/* Writes into @out the page-table digest of @n page hashes: XXH3-128 over the
+ * hashes as little-endian 64-bit words, in pfn order. */
+void fm_digest_page_table(const guint64 *hashes, guint64 n, guint8 out[FM_DIGEST_SIZE]);
+
 /* Returns @digest as 32 lowercase hex digits (caller frees). */
 char *fm_digest_to_hex(const guint8 digest[FM_DIGEST_SIZE]);
 
