@@ -813,6 +813,7 @@ test_digest_record(void)
         return;
     }
     b = attach(c);
+    fm_local_backend_set_verify(b, FM_LOCAL_VERIFY_FULL);
     sleep_ms(50);
 
     /* Not paused: refused. */
@@ -851,6 +852,73 @@ test_digest_record(void)
         child_digest(c, d_child);
         g_assert_cmpmem(d_after, FM_DIGEST_SIZE, d_child, FM_DIGEST_SIZE);
     }
+    fm_sink_free(&sink->parent);
+    child_stop(c);
+}
+
+/* save_state by default sends the page-table digest: the hashes of the pages as
+ * read_pages read them to be sent, the pages never read read at the pause; a page
+ * read again counts in its last version. */
+static void
+test_page_digest_record(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FmBackend) b = NULL;
+    g_autoptr(FmBackend) other = NULL;
+    TestSink *sink = test_sink_new();
+    g_autofree guint64 *hashes = NULL;
+    g_autofree guint8 *buf = NULL;
+    guint8 expect[FM_DIGEST_SIZE];
+    guint64 pfns[3] = { 0, 1, 2 };
+    guint64 count;
+    gsize page;
+    guint32 alg;
+    Child *c = child_start(CHILD_START);
+
+    if (!c) {
+        fm_sink_free(&sink->parent);
+        return;
+    }
+    b = attach(c);
+    other = attach(c);
+    fm_local_backend_set_verify(other, FM_LOCAL_VERIFY_FULL);
+    count = fm_backend_page_count(b);
+    page = fm_backend_page_size(b);
+    buf = g_malloc(page * 3);
+    hashes = g_new(guint64, count);
+
+    /* pages read while the guest runs, then it stops: their content may change
+     * after the read, and the record must carry the hashes of what was read */
+    sleep_ms(50);
+    pfns[2] = count - 1;
+    g_assert_true(fm_backend_read_pages(b, pfns, 3, buf, &error));
+    g_assert_no_error(error);
+    for (guint i = 0; i < 3; i++)
+        hashes[pfns[i]] = fm_digest_page(buf + i * page, page);
+    child_cmd(c, CMD_STOP, NULL, 0);
+    g_assert_true(fm_backend_pause(b, &error));
+    /* page 1 again: its last version counts */
+    g_assert_true(fm_backend_read_pages(b, pfns + 1, 1, buf, &error));
+    hashes[1] = fm_digest_page(buf, page);
+    /* the first half of the others through the backend; the second half it never
+     * read: it reads them at the pause (here: through a second backend) */
+    for (guint64 pfn = 2; pfn + 1 < count; pfn++) {
+        FmBackend *reader = pfn < count / 2 ? b : other;
+
+        g_assert_true(fm_backend_read_pages(reader, &pfn, 1, buf, &error));
+        hashes[pfn] = fm_digest_page(buf, page);
+    }
+    g_assert_true(fm_backend_save_state(b, &sink->parent, &error));
+    g_assert_no_error(error);
+    g_assert_true(fm_backend_resume(b, &error));
+
+    fm_digest_page_table(hashes, count, expect);
+    g_assert_cmpuint(sink->records, ==, 1);
+    g_assert_cmpuint(sink->type, ==, FM_RECORD_DIGEST);
+    g_assert_cmpuint(sink->body->len, ==, 8 + FM_DIGEST_SIZE);
+    memcpy(&alg, sink->body->data, 4);
+    g_assert_cmpuint(GUINT32_FROM_LE(alg), ==, FM_DIGEST_PAGES_ALGORITHM_ID);
+    g_assert_cmpmem(sink->body->data + 8, FM_DIGEST_SIZE, expect, FM_DIGEST_SIZE);
     fm_sink_free(&sink->parent);
     child_stop(c);
 }
@@ -1452,6 +1520,7 @@ main(int argc, char **argv)
     g_test_add_func("/local/pause", test_pause);
     g_test_add_func("/local/throttle", test_throttle);
     g_test_add_func("/local/digest-record", test_digest_record);
+    g_test_add_func("/local/page-digest-record", test_page_digest_record);
     g_test_add_func("/local/guest-exit", test_guest_exit);
     g_test_add_func("/local/not-a-guest", test_not_a_guest);
     g_test_add_func("/local/soft-dirty", test_soft_dirty);

@@ -15,6 +15,7 @@
 #include "engine/fm-job.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
+#include "util/fm-quote.h"
 #include "util/fm-units.h"
 
 /* The migrate command; returns an exit status. */
@@ -35,6 +36,7 @@ fm_cmd_migrate(int argc, char **argv)
     g_autofree char *ssh_arg = NULL;
     g_auto(GStrv) param_args = NULL;
     gboolean keep_source = FALSE, quiet = FALSE, abort_if_busy = FALSE;
+    g_autofree char *verify_arg = NULL;
     double timeout = 30;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmParamSet) params = fm_param_set_new();
@@ -64,6 +66,8 @@ fm_cmd_migrate(int argc, char **argv)
           N_("seconds without progress from the destination before giving up (default 30)"), "S" },
         { "abort-if-busy", 0, 0, G_OPTION_ARG_NONE, &abort_if_busy,
           N_("abort before pausing the guest if the predicted downtime exceeds the limit (the guest keeps running here)"), NULL },
+        { "verify", 0, 0, G_OPTION_ARG_STRING, &verify_arg,
+          N_("what the destination checks: 'pages', the hashes of the pages as sent, costing the pause 8 bytes per page (default); 'full', a digest of the whole paused memory, which also catches a write the dirty log missed"), "pages|full" },
         { "keep-source", 0, 0, G_OPTION_ARG_NONE, &keep_source,
           N_("leave the paused source copy after success instead of ending it"), NULL },
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,
@@ -100,6 +104,12 @@ fm_cmd_migrate(int argc, char **argv)
         return fm_cmd_fail(FM_EXIT_USAGE, _("--tls is for guest processes (--pid); a Xen migration's channel is --ssh-command"));
     if (format_arg && !fm_report_format_parse(format_arg, &format, &error))
         return fm_cmd_fail(FM_EXIT_USAGE, "%s", error->message);
+    if (verify_arg != NULL && !g_str_equal(verify_arg, "pages") &&
+        !g_str_equal(verify_arg, "full")) {
+        g_autofree char *quoted = fm_quote(verify_arg, -1);
+
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--verify: %s is neither 'pages' nor 'full'"), quoted);
+    }
     if (abort_if_busy)
         fm_param_set_set(params, "abort_if_busy", "1");
     if (!fm_cmd_parse_live_options(policy_arg, bandwidth_arg, downtime_arg, param_args,
@@ -121,6 +131,7 @@ fm_cmd_migrate(int argc, char **argv)
     req.address = argv[1];
     req.timeout = timeout;
     req.keep_source = keep_source;
+    req.verify_full = verify_arg != NULL && g_str_equal(verify_arg, "full");
     req.progress = quiet ? NULL : stdout;
     req.record = record_arg;
     ok = fm_live_migrate(&req, &row, &error);

@@ -197,6 +197,8 @@ fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row
     backend = fm_local_backend_new(req->pid, error);
     if (backend == NULL)
         return FALSE;
+    fm_local_backend_set_verify(backend, req->verify_full ? FM_LOCAL_VERIFY_FULL
+                                                          : FM_LOCAL_VERIFY_PAGES);
     if (req->record && !fm_live_recorder_open(&recorder, req->record, backend, error))
         return FALSE;
     channel = fm_channel_connect(req->address, error);

@@ -27,6 +27,8 @@ typedef struct {
     double bandwidth;            /* bytes per second; 0 = unlimited */
     double timeout;              /* seconds without progress before giving up */
     gboolean keep_source;        /* leave the source's (paused) copy instead of killing it */
+    gboolean verify_full;        /* digest the paused memory whole, not the page hashes
+                                  * (fm_local_backend_set_verify()) */
     FILE *progress;              /* where progress goes; NULL = none */
     FmJobEventFunc on_event;     /* also subscribed to the job's events in on_event_mask
                                   * (run records); may be NULL */

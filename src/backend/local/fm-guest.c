@@ -469,14 +469,16 @@ fm_guest_mutator_init(FmGuest *guest, guint i)
 
 /* ---- the guest ---- */
 
-/* Registers @guest's region for tracking; soft-dirty stands in where the kernel has
- * no async write-protect.  Returns FALSE with @error set. */
+/* Registers @guest's region for tracking, write-protected if @arm (else every page
+ * reads as written until a clearing harvest); soft-dirty stands in where the kernel
+ * has no async write-protect.  Returns FALSE with @error set. */
 static gboolean
-fm_guest_track(FmGuest *guest, GError **error)
+fm_guest_track(FmGuest *guest, gboolean arm, GError **error)
 {
     g_autoptr(GError) local = NULL;
 
-    guest->uffd = fm_uffd_register(guest->region, guest->len, &local);
+    guest->uffd = arm ? fm_uffd_register(guest->region, guest->len, &local)
+                      : fm_uffd_register_unarmed(guest->region, guest->len, &local);
     if (guest->uffd)
         return TRUE;
     if (g_error_matches(local, FM_ERROR, FM_ERROR_UNSUPPORTED) &&
@@ -638,7 +640,7 @@ fm_guest_new(guint64 memory, gsize page_size, const FmWorkloadSpec *spec, guint 
                                     i, threads);
     }
 
-    if (!fm_guest_track(guest, error))
+    if (!fm_guest_track(guest, TRUE, error))
         return NULL;
     return g_steal_pointer(&guest);
 }
@@ -726,7 +728,9 @@ fm_guest_adopt(void *region, gsize len, GError **error)
     guest->trace = g_steal_pointer(&trace);
     fm_guest_setup(guest);
     fm_guest_madvise(guest);
-    if (!fm_guest_track(guest, error)) {
+    /* unarmed: the guest resumes sooner (this is in the downtime), and what it
+     * brought counts as written, which is the truth for the next migration too */
+    if (!fm_guest_track(guest, FALSE, error)) {
         guest->region = NULL;   /* the caller keeps it */
         return NULL;
     }

@@ -129,8 +129,9 @@ FmGuest *fm_guest_new(guint64 memory, gsize page_size, const FmWorkloadSpec *spe
  * mmap(); a migrated copy): checks the header thoroughly, as fm_guest_header_check()
  * and the thread states too (for a trace workload, decodes and checks the trace in
  * the region, and each thread's position in it), and registers the region for
- * tracking as
- * fm_guest_new() does.  On success the guest owns @region (fm_guest_free() unmaps
+ * tracking as fm_guest_new() does, but without write-protecting it (every page reads
+ * as written until a source's first clearing harvest: the walk stays out of the
+ * downtime).  On success the guest owns @region (fm_guest_free() unmaps
  * it); on failure the caller keeps it.  The mutators do not run until
  * fm_guest_start(), and resume where the header says they were.  Returns the guest,
  * or NULL with @error set (FM_ERROR_PROTOCOL for a bad header, otherwise as

@@ -24,6 +24,7 @@
 #include "engine/fm-backend-impl.h"
 #include "engine/fm-sink.h"
 #include "stream/fm-stream-format.h"
+#include "util/fm-bitmap.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
@@ -47,6 +48,7 @@
 
 /* The DIGEST record names its algorithm with the stream format's id. */
 G_STATIC_ASSERT(FM_DIGEST_ALGORITHM_ID == FM_DIGEST_XXH3_128);
+G_STATIC_ASSERT(FM_DIGEST_PAGES_ALGORITHM_ID == FM_DIGEST_XXH3_128_PAGES);
 
 typedef struct {
     FmBackend parent;
@@ -66,6 +68,10 @@ typedef struct {
     double slowdown;            /* last value computed */
     struct iovec *riov;         /* FM_LOCAL_IOV remote segments for read_pages */
     guint8 *chunk;              /* FM_LOCAL_CHUNK bytes for the digest, on demand */
+    FmLocalVerify verify;
+    guint64 *hashes;            /* FM_LOCAL_VERIFY_PAGES: fm_digest_page() of each page
+                                 * as last read (and so sent), on demand */
+    FmBitmap *hashed;           /* the pages in @hashes */
 } FmLocalBackend;
 
 static const FmBackendOps fm_local_ops_scan;
@@ -438,6 +444,18 @@ fm_local_read_pages(FmBackend *backend, const guint64 *pfns, gsize n, guint8 *bu
         if (!fm_local_transfer(self, dst, self->riov, segs, FALSE, error))
             return FALSE;
     }
+    /* The engine sends every page it reads, and reads a page again before it sends
+     * it again: the hashes follow the pages as sent, in their last version. */
+    if (self->verify == FM_LOCAL_VERIFY_PAGES) {
+        if (self->hashes == NULL) {
+            self->hashes = g_new(guint64, self->page_count);
+            self->hashed = fm_bitmap_new(self->page_count);
+        }
+        for (gsize j = 0; j < n; j++) {
+            self->hashes[pfns[j]] = fm_digest_page(buf + j * self->page_size, self->page_size);
+            fm_bitmap_set(self->hashed, pfns[j]);
+        }
+    }
     return TRUE;
 }
 
@@ -474,7 +492,8 @@ fm_local_resume(FmBackend *backend, GError **error)
     return ok;
 }
 
-/* Sends the digest of the paused guest's memory as a DIGEST record. */
+/* Sends the digest of the paused guest's memory as a DIGEST record: of its page
+ * hashes (FM_LOCAL_VERIFY_PAGES) or of the whole memory (FM_LOCAL_VERIFY_FULL). */
 static gboolean
 fm_local_save_state(FmBackend *backend, FmSink *sink, GError **error)
 {
@@ -488,9 +507,15 @@ fm_local_save_state(FmBackend *backend, FmSink *sink, GError **error)
                     (int) self->pid);
         return FALSE;
     }
-    if (!fm_local_backend_digest(backend, body + 8, error))
-        return FALSE;
-    field = GUINT32_TO_LE(FM_DIGEST_ALGORITHM_ID);
+    if (self->verify == FM_LOCAL_VERIFY_PAGES) {
+        if (!fm_local_backend_page_digest(backend, body + 8, error))
+            return FALSE;
+        field = GUINT32_TO_LE(FM_DIGEST_PAGES_ALGORITHM_ID);
+    } else {
+        if (!fm_local_backend_digest(backend, body + 8, error))
+            return FALSE;
+        field = GUINT32_TO_LE(FM_DIGEST_ALGORITHM_ID);
+    }
     memcpy(body, &field, 4);
     field = GUINT32_TO_LE(FM_DIGEST_SIZE);
     memcpy(body + 4, &field, 4);
@@ -553,6 +578,8 @@ fm_local_free(FmBackend *backend)
         close(self->pidfd);
     g_free(self->riov);
     g_free(self->chunk);
+    g_free(self->hashes);
+    fm_bitmap_free(self->hashed);
     g_free(self);
     errno = saved_errno;
 }
@@ -793,5 +820,54 @@ fm_local_backend_digest(FmBackend *backend, guint8 out[FM_DIGEST_SIZE], GError *
         fm_digest_update(&digest, self->chunk, n);
     }
     fm_digest_final(&digest, out);
+    return TRUE;
+}
+
+/* Chooses what save_state digests. */
+void
+fm_local_backend_set_verify(FmBackend *backend, FmLocalVerify verify)
+{
+    FmLocalBackend *self = fm_local_cast(backend);
+
+    g_return_if_fail(self != NULL);
+    self->verify = verify;
+}
+
+/* The page-table digest; the pages never read are read and hashed now. */
+gboolean
+fm_local_backend_page_digest(FmBackend *backend, guint8 out[FM_DIGEST_SIZE], GError **error)
+{
+    FmLocalBackend *self = fm_local_cast(backend);
+    guint64 pages_per_chunk;
+    gint64 pfn;
+
+    g_return_val_if_fail(self != NULL && out != NULL, FALSE);
+    if (!fm_local_check_alive(self, error))
+        return FALSE;
+    if (self->hashes == NULL) {
+        self->hashes = g_new(guint64, self->page_count);
+        self->hashed = fm_bitmap_new(self->page_count);
+    }
+    if (!self->chunk)
+        self->chunk = g_malloc(FM_LOCAL_CHUNK);
+    pages_per_chunk = MAX(FM_LOCAL_CHUNK / self->page_size, 1);
+    /* the cost is that of the pages never sent (none after a full first round) */
+    for (pfn = fm_bitmap_next_clear(self->hashed, 0); pfn >= 0;
+         pfn = fm_bitmap_next_clear(self->hashed, (guint64) pfn)) {
+        guint64 run = 1;
+
+        while (run < pages_per_chunk && (guint64) pfn + run < self->page_count &&
+               !fm_bitmap_test(self->hashed, (guint64) pfn + run))
+            run++;
+        if (!fm_local_read(self, self->start + (guint64) pfn * self->page_size, self->chunk,
+                           run * self->page_size, error))
+            return FALSE;
+        for (guint64 i = 0; i < run; i++) {
+            self->hashes[pfn + i] = fm_digest_page(self->chunk + i * self->page_size,
+                                                   self->page_size);
+            fm_bitmap_set(self->hashed, (guint64) pfn + i);
+        }
+    }
+    fm_digest_page_table(self->hashes, self->page_count, out);
     return TRUE;
 }

@@ -17,8 +17,11 @@
  *  - throttle: the header's throttle field, written with process_vm_writev(); the
  *    guest's slowdown is read from the header's counters (work done against the
  *    unthrottled work of the same workload time);
- *  - save_state: the XXH3-128 digest (util/fm-digest.h) of the whole region, taken
- *    while the guest is paused, as one FM_RECORD_DIGEST record;
+ *  - save_state: one FM_RECORD_DIGEST record, by default the page-table digest
+ *    (fm_local_backend_page_digest(): each page hashed as read_pages reads it to send
+ *    it, so that the pause costs 8 bytes per page), or with FM_LOCAL_VERIFY_FULL the
+ *    XXH3-128 digest (util/fm-digest.h) of the whole region read while the guest is
+ *    paused, which also catches a write the dirty log missed;
  *  - now: CLOCK_MONOTONIC.
  * Signals go through a pidfd where the kernel has one, so that a pid reused after the
  * guest died is never signalled; once the guest process has exited (or is a zombie),
@@ -73,6 +76,23 @@ double fm_local_backend_pause_latency(FmBackend *backend);
 /* Copies the guest's header into @header (a snapshot: the guest may be running).
  * Returns TRUE, or FALSE with @error set. */
 gboolean fm_local_backend_read_header(FmBackend *backend, FmGuestHeader *header,
+                                      GError **error);
+
+/* What save_state digests (docs/stream-format.md section 4.4). */
+typedef enum {
+    FM_LOCAL_VERIFY_PAGES,      /* the default: the hashes of the pages as sent */
+    FM_LOCAL_VERIFY_FULL,       /* the paused memory, read whole */
+} FmLocalVerify;
+
+/* Chooses what save_state digests (before the migration starts: pages read before
+ * FM_LOCAL_VERIFY_PAGES is chosen are not hashed). */
+void fm_local_backend_set_verify(FmBackend *backend, FmLocalVerify verify);
+
+/* Computes the page-table digest (fm_digest_page_table()) of the page hashes kept
+ * by read_pages into @out, reading and hashing first the pages never read (all of
+ * them if none was).  Consistent only while the guest is paused.  Returns TRUE, or
+ * FALSE with @error set. */
+gboolean fm_local_backend_page_digest(FmBackend *backend, guint8 out[FM_DIGEST_SIZE],
                                       GError **error);
 
 /* Computes the XXH3-128 digest of the guest's whole memory into @out, reading it in

@@ -194,9 +194,10 @@ fm_uffd_writeprotect(int fd, void *addr, gsize len, GError **error)
     return TRUE;
 }
 
-/* Returns a new FmUffd tracking [@addr, @addr + @len), or NULL with @error set. */
-FmUffd *
-fm_uffd_register(void *addr, gsize len, GError **error)
+/* Registers [@addr, @addr + @len) and, if @arm, write-protects it; returns the new
+ * FmUffd or NULL with @error set. */
+static FmUffd *
+fm_uffd_register_range(void *addr, gsize len, gboolean arm, GError **error)
 {
     gsize page = (gsize) sysconf(_SC_PAGESIZE);
     struct uffdio_register reg = {
@@ -246,11 +247,26 @@ fm_uffd_register(void *addr, gsize len, GError **error)
     }
 
     /* Registration alone arms nothing: until this, every page reads as written. */
-    if (!fm_uffd_writeprotect(fd, addr, len, error)) {
+    if (arm && !fm_uffd_writeprotect(fd, addr, len, error)) {
         fm_uffd_free(g_steal_pointer(&uffd));
         return NULL;
     }
     return g_steal_pointer(&uffd);
+}
+
+/* Returns a new FmUffd tracking [@addr, @addr + @len), or NULL with @error set. */
+FmUffd *
+fm_uffd_register(void *addr, gsize len, GError **error)
+{
+    return fm_uffd_register_range(addr, len, TRUE, error);
+}
+
+/* Returns a new FmUffd on [@addr, @addr + @len) that reports every page as written
+ * until it is protected, or NULL with @error set. */
+FmUffd *
+fm_uffd_register_unarmed(void *addr, gsize len, GError **error)
+{
+    return fm_uffd_register_range(addr, len, FALSE, error);
 }
 
 /* Returns TRUE once [@addr, @addr + @len) is write-protected again; FALSE with @error. */

@@ -39,6 +39,11 @@ gboolean fm_uffd_probe(GError **error);
  * set: FM_ERROR_UNSUPPORTED when the kernel or the memory type lacks the feature (the
  * message names which step and which feature), FM_ERROR_IO on other failures. */
 FmUffd *fm_uffd_register(void *addr, gsize len, GError **error);
+/* As fm_uffd_register() but without write-protecting: every page reads as written
+ * until it is protected (a migration's first clearing harvest does that).  Costs no
+ * walk of the range: a guest that just arrived resumes without one (write-protecting
+ * a GiB measured 40-70 ms). */
+FmUffd *fm_uffd_register_unarmed(void *addr, gsize len, GError **error);
 
 /* Write-protects [@addr, @addr + @len) again, from within the guest: the pages read as
  * not written until their next write.  The range must lie inside the registered region
