@@ -12,6 +12,7 @@
 #include "receiver/fm-receiver-memory.h"
 #include "util/fm-bytes.h"
 #include "util/fm-error.h"
+#include "tests/fm-test-util.h"
 
 #define PAGE 4096u
 #define PAGES 1024u
@@ -115,6 +116,75 @@ test_store_and_digest(void)
     }
 }
 
+/* A writer that sends zero pages as ZERO_PAGES: the reader hands them over in
+ * order, interleaved with PAGE_DATA, and the memory ends as the last version of
+ * each page, a page of zeros written over a stored one included. */
+static void
+test_zero_pages(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FmChannel) out = fm_test_channel_from_bytes(NULL, 0);
+    g_autoptr(FmChannel) in = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+    g_autoptr(FmReceiverMemory) mem = NULL;
+    FmStreamWriter *writer = fm_stream_writer_new(out);
+    FmStreamReader *reader;
+    const guint64 pfns[] = { 3, 4, 5, 3, 6, 3 };
+    const guint versions[] = { 1, 0, 0, 0, 2, 0 };   /* 0: zeros */
+    const guint32 types[] = { FM_RECORD_PAGE_DATA, FM_RECORD_ZERO_PAGES,
+                              FM_RECORD_PAGE_DATA, FM_RECORD_ZERO_PAGES, FM_RECORD_END };
+    g_autofree guint8 *data = g_malloc0(G_N_ELEMENTS(pfns) * PAGE);
+    guint64 expect_pfns[] = { 3, 6 };
+    guint expect_versions[] = { 0, 2 };
+    guint8 ours[FM_DIGEST_SIZE], theirs[FM_DIGEST_SIZE];
+    FmStreamRecord rec;
+    guint n = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS(pfns); i++) {
+        if (versions[i])
+            fill(data + i * PAGE, pfns[i], versions[i]);
+    }
+    fm_stream_writer_set_zero_pages(writer, TRUE);
+    g_assert_true(fm_stream_writer_write_header(writer, PAGES, PAGE, &error));
+    g_assert_true(fm_stream_writer_write_pages(writer, pfns, G_N_ELEMENTS(pfns), data, &error));
+    g_assert_true(fm_stream_writer_write_end(writer, &error));
+    g_assert_no_error(error);
+    fm_stream_writer_free(writer);
+
+    bytes = fm_test_channel_contents(out);
+    in = fm_test_channel_from_bytes(g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes));
+    reader = fm_stream_reader_new(in, G_MAXUINT64);
+    mem = fm_receiver_memory_new(PAGES, PAGE, FM_RECEIVER_PLACEMENT_SMALL, &error);
+    g_assert_no_error(error);
+    g_assert_true(fm_stream_reader_read_header(reader, &error));
+    fm_stream_reader_set_page_memory(reader, fm_receiver_memory_get_region(mem));
+    do {
+        g_assert_true(fm_stream_reader_next(reader, &rec, &error));
+        g_assert_no_error(error);
+        g_assert_cmpuint(n, <, G_N_ELEMENTS(types));
+        g_assert_cmpuint(rec.type, ==, types[n]);
+        n++;
+        if (rec.type == FM_RECORD_PAGE_DATA)
+            fm_receiver_memory_store(mem, &rec.pages);
+        else if (rec.type == FM_RECORD_ZERO_PAGES)
+            fm_receiver_memory_store_zeros(mem, &rec.pages);
+    } while (rec.type != FM_RECORD_END);
+    fm_stream_reader_free(reader);
+    g_assert_cmpuint(n, ==, G_N_ELEMENTS(types));
+
+    /* page 3 ends as zeros after holding data; 6 holds its data; 4, 5 zeros */
+    for (guint64 pfn = 3; pfn <= 6; pfn++) {
+        g_autofree guint8 *want = g_malloc0(PAGE);
+
+        if (pfn == 6)
+            fill(want, 6, 2);
+        g_assert_cmpmem(fm_receiver_memory_get_region(mem) + pfn * PAGE, PAGE, want, PAGE);
+    }
+    fm_receiver_memory_page_digest(mem, ours);
+    expected_digest(expect_pfns + 1, expect_versions + 1, 1, theirs);
+    g_assert_cmpmem(ours, sizeof(ours), theirs, sizeof(theirs));
+}
+
 /* A guest larger than the address space is refused with FM_ERROR_LIMIT. */
 static void
 test_too_large(void)
@@ -132,6 +202,7 @@ main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/receiver-memory/store-and-digest", test_store_and_digest);
+    g_test_add_func("/receiver-memory/zero-pages", test_zero_pages);
     g_test_add_func("/receiver-memory/too-large", test_too_large);
     return g_test_run();
 }

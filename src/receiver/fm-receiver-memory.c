@@ -24,6 +24,7 @@ struct _FmReceiverMemory {
     guint64 page_count;
     gboolean huge;
     guint64 *hashes;           /* fm_digest_page() of each page as it stands */
+    guint64 zero_hash;         /* fm_digest_page() of a page of zeros */
 };
 
 /* Maps @len bytes of anonymous memory aligned to @align (a power of two multiple
@@ -124,6 +125,7 @@ fm_receiver_memory_new(guint64 page_count, gsize page_size, FmReceiverPlacement 
     }
     for (guint64 i = 0; i < page_count; i++)
         mem->hashes[i] = zero;
+    mem->zero_hash = zero;
     return g_steal_pointer(&mem);
 }
 
@@ -178,6 +180,24 @@ fm_receiver_memory_store(FmReceiverMemory *mem, const FmPageData *pd)
             memcpy(page, pd->data + (gsize)i * mem->page_size, mem->page_size);
         /* the page was just written: it is still in the cache */
         mem->hashes[pfn] = fm_digest_page(page, mem->page_size);
+    }
+}
+
+/* Zeroes the pages of @pd that are not zeros already. */
+void
+fm_receiver_memory_store_zeros(FmReceiverMemory *mem, const FmPageData *pd)
+{
+    g_return_if_fail(mem != NULL && mem->region != NULL && pd != NULL);
+
+    for (guint32 i = 0; i < pd->count; i++) {
+        guint64 pfn = fm_page_data_get_pfn(pd, i);
+
+        g_return_if_fail(pfn < mem->page_count);
+        /* a page whose hash is that of zeros is zeros (or a 2^-64 accident) */
+        if (mem->hashes[pfn] != mem->zero_hash) {
+            memset(mem->region + pfn * mem->page_size, 0, mem->page_size);
+            mem->hashes[pfn] = mem->zero_hash;
+        }
     }
 }
 

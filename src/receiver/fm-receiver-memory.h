@@ -57,6 +57,10 @@ gboolean fm_receiver_memory_is_huge(const FmReceiverMemory *mem);
  * each as it now stands in memory. */
 void fm_receiver_memory_store(FmReceiverMemory *mem, const FmPageData *pd);
 
+/* Makes the pages of a ZERO_PAGES record (@pd, pfns checked) zeros: only those
+ * that were stored with other content are written; fresh memory stays untouched. */
+void fm_receiver_memory_store_zeros(FmReceiverMemory *mem, const FmPageData *pd);
+
 /* Writes into @out the digest of the page hashes: XXH3-128 over every page's
  * XXH3-64, little-endian, in pfn order, a page never stored counting as a page of
  * zeros (which fresh memory is).  Costs 8 bytes of hashing per page. */

@@ -120,6 +120,10 @@ fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
             fm_receiver_memory_store(mem, &rec.pages);
             stats->pages_received += rec.pages.count;
             break;
+        case FM_RECORD_ZERO_PAGES:
+            fm_receiver_memory_store_zeros(mem, &rec.pages);
+            stats->pages_received += rec.pages.count;
+            break;
         case FM_RECORD_DIGEST:
             fm_receiver_parse_digest(&rec, digest);
             have_digest = TRUE;

@@ -273,5 +273,7 @@ fm_native_sink_new(FmChannel *channel)
     self->parent.ops = &fm_native_sink_ops;
     self->channel = channel;
     self->writer = fm_stream_writer_new(channel);
+    /* pages of zeros go as their pfns alone: a ZERO_PAGES record */
+    fm_stream_writer_set_zero_pages(self->writer, TRUE);
     return &self->parent;
 }

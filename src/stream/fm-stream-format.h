@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 /* Limits of a version 1 stream; a reader rejects anything beyond them. */
 #define FM_STREAM_MAX_BODY   (64u * 1024 * 1024) /* body_length of any record */
 #define FM_STREAM_MAX_PAGES  4096u              /* pages in one PAGE_DATA record */
+#define FM_STREAM_MAX_ZERO_PAGES 65536u         /* pfns in one ZERO_PAGES record */
 #define FM_STREAM_MAX_STATS  (1024u * 1024)     /* STATS body */
 #define FM_STREAM_MAX_TEXT   (64u * 1024)       /* ABORT reason, RESULT message */
 #define FM_STREAM_MAX_DIGEST 64u                /* digest bytes in a DIGEST record */
@@ -37,6 +38,8 @@ typedef enum {
     FM_RECORD_ABORT       = 0x00000007, /* UTF-8 reason: the source gives up */
     FM_RECORD_RESULT      = 0x00000008, /* back channel only (destination -> source):
                                            u32 status, u32 reserved, UTF-8 message */
+    FM_RECORD_ZERO_PAGES  = 0x00000009, /* u32 count, u32 reserved, u64 pfns[count]:
+                                           pages of zeros, sent without their data */
     FM_RECORD_TYPE_LAST
 } FmRecordType;
 

@@ -41,6 +41,7 @@ static const char *const record_type_names[FM_RECORD_TYPE_LAST] = {
     [FM_RECORD_ROUND_END] = "ROUND_END",
     [FM_RECORD_ABORT] = "ABORT",
     [FM_RECORD_RESULT] = "RESULT",
+    [FM_RECORD_ZERO_PAGES] = "ZERO_PAGES",
 };
 
 /* Returns the protocol name of @type, or NULL if unknown. */
@@ -122,6 +123,10 @@ fm_stream_check_length(guint32 type, guint64 len, guint64 offset, GError **error
     case FM_RECORD_RESULT:
         min = 8;
         max = 8 + FM_STREAM_MAX_TEXT;
+        break;
+    case FM_RECORD_ZERO_PAGES:
+        min = 16;
+        max = 8 + 8 * (guint64)FM_STREAM_MAX_ZERO_PAGES;
         break;
     case FM_RECORD_TYPE_LAST:
         g_return_val_if_reached(FALSE);
@@ -298,8 +303,35 @@ fm_stream_check_digest(const guint8 *body, gsize len, guint64 offset, GError **e
     return TRUE;
 }
 
+/* Checks a ZERO_PAGES body (count, reserved, the pfns) of @len bytes (within the
+ * limits) and points @out at its pfns (data NULL). */
+static gboolean
+fm_stream_parse_zero_pages(const guint8 *body, gsize len, guint64 page_count,
+                           guint64 offset, FmPageData *out, GError **error)
+{
+    guint32 n = fm_get_le32(body);
+    guint32 reserved = fm_get_le32(body + 4);
+
+    if (n == 0 || len != 8 + 8 * (guint64)n) {
+        fm_record_protocol_error(error, _("ZERO_PAGES record at offset %llu: body length %llu does not match %u pages"),
+                                 (ull)offset, (ull)len, n);
+        return FALSE;
+    }
+    if (reserved != 0) {
+        fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
+                                 reserved, (ull)(offset + 8 + 4));
+        return FALSE;
+    }
+    if (!fm_stream_check_pfns(body + 8, n, page_count, offset, error))
+        return FALSE;
+    out->count = n;
+    out->pfns = body + 8;
+    out->data = NULL;
+    return TRUE;
+}
+
 /* Checks the content of a record body once read (lengths already checked);
- * parses PAGE_DATA into @pages. */
+ * parses PAGE_DATA and ZERO_PAGES (pages.data NULL) into @pages. */
 static gboolean
 fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_count,
                      gsize page_size, guint64 offset, FmPageData *pages,
@@ -309,6 +341,8 @@ fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_c
     case FM_RECORD_PAGE_DATA:
         return fm_stream_parse_page_data(body, len, page_count, page_size, offset,
                                          pages, error);
+    case FM_RECORD_ZERO_PAGES:
+        return fm_stream_parse_zero_pages(body, len, page_count, offset, pages, error);
     case FM_RECORD_ROUND_END:
         if (fm_get_le32(body + 4) != 0) {
             fm_record_protocol_error(error, _("nonzero reserved field 0x%08x at offset %llu"),
@@ -371,6 +405,7 @@ struct _FmStreamWriter {
     guint64 page_count;
     gsize page_size;
     gboolean sent_digest;
+    gboolean zero_pages;       /* send pages of zeros as ZERO_PAGES */
 };
 
 /* Returns a new writer on the borrowed @channel. */
@@ -464,28 +499,66 @@ fm_stream_writer_write_header(FmStreamWriter *writer, guint64 page_count,
     return TRUE;
 }
 
-/* Writes @n pages as PAGE_DATA records; see fm-stream.h. */
-gboolean
-fm_stream_writer_write_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
-                             const guint8 *data, GError **error)
+/* Sends pages of zeros as ZERO_PAGES; see fm-stream.h. */
+void
+fm_stream_writer_set_zero_pages(FmStreamWriter *writer, gboolean zero_pages)
 {
-    guint32 max;
+    g_return_if_fail(writer != NULL);
+    writer->zero_pages = zero_pages;
+}
 
-    g_return_val_if_fail(writer != NULL, FALSE);
-    g_return_val_if_fail(n == 0 || (pfns != NULL && data != NULL), FALSE);
+/* Returns TRUE if the @len bytes at @page (a multiple of 8, 8-aligned) are all
+ * zero; stops at the first that is not. */
+static gboolean
+fm_stream_page_is_zero(const guint8 *page, gsize len)
+{
+    const guint64 *w = (const guint64 *)(const void *)page;
 
-    if (!fm_stream_writer_check_usable(writer, error))
-        return FALSE;
-    for (gsize i = 0; i < n; i++) {
-        if (pfns[i] >= writer->page_count) {
-            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
-                        _("cannot send pfn %llu: the guest has %llu pages"),
-                        (ull)pfns[i], (ull)writer->page_count);
+    for (gsize i = 0; i < len / 8; i += 8) {
+        if ((w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] |
+             w[i + 7]) != 0)
             return FALSE;
-        }
     }
+    return TRUE;
+}
 
-    max = fm_stream_max_pages_per_record(writer->page_size);
+/* Writes @n pfns as ZERO_PAGES records. */
+static gboolean
+fm_stream_writer_put_zero_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
+                                GError **error)
+{
+    for (gsize done = 0; done < n; ) {
+        guint32 count = (guint32)MIN((gsize)FM_STREAM_MAX_ZERO_PAGES, n - done);
+        guint8 head[8];
+        FmIoVector vec[2];
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+        const guint64 *wire_pfns = pfns + done;
+#else
+        g_autofree guint64 *wire_pfns = g_new(guint64, count);
+
+        for (guint32 i = 0; i < count; i++)
+            wire_pfns[i] = GUINT64_TO_LE(pfns[done + i]);
+#endif
+
+        fm_put_le32(head, count);
+        fm_put_le32(head + 4, 0);
+        vec[0] = (FmIoVector){ head, sizeof(head) };
+        vec[1] = (FmIoVector){ wire_pfns, 8 * (gsize)count };
+        if (!fm_record_writer_put_record(writer->records, FM_RECORD_ZERO_PAGES, vec,
+                                         G_N_ELEMENTS(vec), error))
+            return FALSE;
+        done += count;
+    }
+    return TRUE;
+}
+
+/* Writes @n pages as PAGE_DATA records (no zero detection). */
+static gboolean
+fm_stream_writer_put_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
+                           const guint8 *data, GError **error)
+{
+    guint32 max = fm_stream_max_pages_per_record(writer->page_size);
+
     for (gsize done = 0; done < n; ) {
         guint32 count = (guint32)MIN((gsize)max, n - done);
         guint8 head[8];
@@ -510,6 +583,50 @@ fm_stream_writer_write_pages(FmStreamWriter *writer, const guint64 *pfns, gsize 
                                          G_N_ELEMENTS(vec), error))
             return FALSE;
         done += count;
+    }
+    return TRUE;
+}
+
+/* Writes @n pages as PAGE_DATA records, and runs of zero pages as ZERO_PAGES when
+ * the writer sends them so; see fm-stream.h. */
+gboolean
+fm_stream_writer_write_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
+                             const guint8 *data, GError **error)
+{
+    gsize ps;
+
+    g_return_val_if_fail(writer != NULL, FALSE);
+    g_return_val_if_fail(n == 0 || (pfns != NULL && data != NULL), FALSE);
+
+    if (!fm_stream_writer_check_usable(writer, error))
+        return FALSE;
+    for (gsize i = 0; i < n; i++) {
+        if (pfns[i] >= writer->page_count) {
+            g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                        _("cannot send pfn %llu: the guest has %llu pages"),
+                        (ull)pfns[i], (ull)writer->page_count);
+            return FALSE;
+        }
+    }
+    if (!writer->zero_pages || ((guintptr)data % 8) != 0)
+        return fm_stream_writer_put_pages(writer, pfns, n, data, error);
+
+    /* alternate runs of zero and other pages, in order: a pfn twice in a batch
+     * keeps its last version */
+    ps = writer->page_size;
+    for (gsize i = 0; i < n; ) {
+        gboolean zero = fm_stream_page_is_zero(data + i * ps, ps);
+        gsize end = i + 1;
+        gboolean ok;
+
+        while (end < n && fm_stream_page_is_zero(data + end * ps, ps) == zero)
+            end++;
+        ok = zero ? fm_stream_writer_put_zero_pages(writer, pfns + i, end - i, error)
+                  : fm_stream_writer_put_pages(writer, pfns + i, end - i, data + i * ps,
+                                               error);
+        if (!ok)
+            return FALSE;
+        i = end;
     }
     return TRUE;
 }

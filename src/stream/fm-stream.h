@@ -80,10 +80,15 @@ void fm_stream_writer_free(FmStreamWriter *writer);
 gboolean fm_stream_writer_write_header(FmStreamWriter *writer, guint64 page_count,
                                        gsize page_size, GError **error);
 /* Writes @n pages (@pfns[i] with contents @data + i * page_size) as PAGE_DATA
- * records of at most fm_stream_max_pages_per_record() pages.  The arrays stay the
+ * records of at most fm_stream_max_pages_per_record() pages (and ZERO_PAGES, see
+ * fm_stream_writer_set_zero_pages()), in order.  The arrays stay the
  * caller's.  FM_ERROR_INVALID_ARG (nothing written) if a pfn is out of range. */
 gboolean fm_stream_writer_write_pages(FmStreamWriter *writer, const guint64 *pfns,
                                       gsize n, const guint8 *data, GError **error);
+/* From now on, write_pages sends the pages that are all zeros as ZERO_PAGES
+ * records, their pfns without their data (off by default: a reader of fragmig
+ * before ZERO_PAGES refuses the record). */
+void fm_stream_writer_set_zero_pages(FmStreamWriter *writer, gboolean zero_pages);
 /* Writes one record of any source type but PAGE_DATA (use write_pages), with the
  * @len bytes of @body (padding added).  The body is checked as the reader would
  * (FM_ERROR_INVALID_ARG, nothing written).  END and ABORT end the stream. */
@@ -107,7 +112,8 @@ typedef struct {
     const guint8 *body;        /* owned by the reader, valid until its next call */
     gsize len;                 /* body length, without padding */
     guint64 offset;            /* stream offset of the record header */
-    FmPageData pages;          /* parsed body when type is PAGE_DATA */
+    FmPageData pages;          /* parsed body when type is PAGE_DATA or ZERO_PAGES
+                                * (data NULL: the pages are zeros) */
 } FmStreamRecord;
 
 /* Returns a new reader on @channel (borrowed), for a destination that accepts
