@@ -25,8 +25,11 @@
  *   cool down: when the HOT set as a whole is written at less than cool_ratio of
  *   its usual rate, its fragments that stayed clean rejoin at once and use the idle
  *   link.  A cooled fragment is not read as "no progress": it is simply sent.
- * In Xen's last round everything that is not HOT is sent: what is left would be
- * copied while paused anyway, so sending it now costs no time and saves downtime.
+ * In Xen's last round everything that is not HOT is sent as Xen sends it (address
+ * order, no skip): what is left would be copied while paused anyway, so sending it
+ * now costs no time and saves downtime.  A HOT set written more slowly than the
+ * link is not cut at all: Xen's rounds chase its writer and keep most of it clean,
+ * so the policy sends as Xen does (docs/design.md section 3, rules 7 and 8).
  *
  * patience < 1 trades the guarantee for time on loads that never end: once only
  * HOT fragments are pending and the elapsed time reaches patience x the shadow's
@@ -196,14 +199,27 @@ fm_policy_fragment_boundary(FmPolicyFragment *priv, const FmRoundStats *stats,
     priv->shadow_end = stats->elapsed + fm_policy_fragment_seconds(priv, stats, dirty);
 }
 
+/* Returns TRUE if the HOT set, as measured, is written more slowly than the link
+ * sends: then xen's rounds chase its writer (a sweep at 90 % of the link) and a
+ * page sent just behind it stays clean for most of a pass, so that re-sending is
+ * not wasted and skipping a page just written (peek and skip) leaves it for the
+ * pause; the policy then sends as xen does. */
+static gboolean
+fm_policy_fragment_chase(const FmPolicyFragment *priv, const FmRoundStats *stats)
+{
+    return priv->hot_rate > 0 && priv->hot_rate * stats->page_size < priv->bandwidth;
+}
+
 /* Marks HOT the fragments whose pages would be written again within the coming
  * shadow round, as predicted hot_streak boundaries in a row, and un-marks the
  * others. */
 static void
-fm_policy_fragment_classify(FmPolicyFragment *priv, FmFragTracker *tracker)
+fm_policy_fragment_classify(FmPolicyFragment *priv, const FmRoundStats *stats,
+                            FmFragTracker *tracker)
 {
     guint n = fm_frag_tracker_count(tracker);
     double horizon = priv->shadow_end - priv->shadow_start;
+    gboolean chase = fm_policy_fragment_chase(priv, stats);
 
     for (guint i = 0; i < n; i++) {
         const FmFragment *frag = fm_frag_tracker_get(tracker, i);
@@ -212,7 +228,7 @@ fm_policy_fragment_classify(FmPolicyFragment *priv, FmFragTracker *tracker)
          * chance exactly): the Poisson projection alone would call a slow sweep's
          * last stretch HOT just as the sweep moves on. */
         double periodic = MIN(1.0, MAX(priv->visits[i], 1) * horizon / priv->window_len);
-        gboolean hot = !priv->cooled[i] && priv->hot_ratio > 0 &&
+        gboolean hot = !chase && !priv->cooled[i] && priv->hot_ratio > 0 &&
                        periodic >= priv->hot_ratio &&
                        fm_policy_fragment_redirty(priv, frag, priv->frac[i], horizon) >=
                        priv->hot_ratio;
@@ -306,11 +322,22 @@ fm_policy_fragment_plan_sends(FmPolicyFragment *priv, const FmRoundStats *stats,
                     stats->page_size;
     double planned = 0, step;
 
+    /* In xen's last round, what xen would leave dirty at the pause is what it sends
+     * and the guest writes again before the pause: send as xen does (address
+     * order, no skip), so that nothing is left that xen would have sent clean.  A
+     * page skipped because it was written since the harvest would be copied while
+     * paused, where xen sends it now and, under a writer slower than the link (a
+     * sweep at 90 % of it), finds it still clean at the pause.  The HOT set is
+     * sent too unless it is written faster than the link can send it: then all of
+     * it is written again before the pause whatever is sent (xen re-sends it for
+     * nothing), and cutting it keeps the data saving. */
+    gboolean chase_hot = last && fm_policy_fragment_chase(priv, stats);
+
     for (guint32 i = 0; i < n; i++) {
         const FmFragment *frag = fm_frag_tracker_get(tracker, i);
-        FmFragOrder item = { i, priv->frac[i] };
+        FmFragOrder item = { i, last ? 0 : priv->frac[i] };
 
-        if (frag->state != FM_FRAG_HOT && frag->pending &&
+        if ((frag->state != FM_FRAG_HOT || chase_hot) && frag->pending &&
             priv->planned[i] != priv->shadow_rounds)
             g_array_append_val(order, item);
     }
@@ -325,7 +352,7 @@ fm_policy_fragment_plan_sends(FmPolicyFragment *priv, const FmRoundStats *stats,
         priv->planned[i] = priv->shadow_rounds;
         g_array_append_val(plan->fragments, i);
     }
-    plan->skip_redirtied = TRUE;
+    plan->skip_redirtied = !last && !fm_policy_fragment_chase(priv, stats);
 
     /* Harvest again after the sends and one observation step, landing exactly on
      * the shadow's boundary rather than just short of it. */
@@ -371,7 +398,7 @@ fm_policy_fragment_plan_round(FmPolicy *self, const FmRoundStats *stats,
         }
         fm_policy_fragment_boundary(priv, stats, tracker);
         if (!priv->xen_stops)
-            fm_policy_fragment_classify(priv, tracker);
+            fm_policy_fragment_classify(priv, stats, tracker);
         memset(priv->visits, 0, n * sizeof(*priv->visits));
     }
     if (!priv->xen_stops)
