@@ -522,43 +522,14 @@ fm_stream_page_is_zero(const guint8 *page, gsize len)
     return TRUE;
 }
 
-/* Writes @n pfns as ZERO_PAGES records. */
+/* Writes @n pages as records of @type, at most @max a record: PAGE_DATA (count,
+ * reserved, the pfns, the pages from @data) or, with @data NULL, ZERO_PAGES (the
+ * same without the pages). */
 static gboolean
-fm_stream_writer_put_zero_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
-                                GError **error)
+fm_stream_writer_put_pfn_records(FmStreamWriter *writer, guint32 type, guint32 max,
+                                 const guint64 *pfns, gsize n, const guint8 *data,
+                                 GError **error)
 {
-    for (gsize done = 0; done < n; ) {
-        guint32 count = (guint32)MIN((gsize)FM_STREAM_MAX_ZERO_PAGES, n - done);
-        guint8 head[8];
-        FmIoVector vec[2];
-#if G_BYTE_ORDER == G_LITTLE_ENDIAN
-        const guint64 *wire_pfns = pfns + done;
-#else
-        g_autofree guint64 *wire_pfns = g_new(guint64, count);
-
-        for (guint32 i = 0; i < count; i++)
-            wire_pfns[i] = GUINT64_TO_LE(pfns[done + i]);
-#endif
-
-        fm_put_le32(head, count);
-        fm_put_le32(head + 4, 0);
-        vec[0] = (FmIoVector){ head, sizeof(head) };
-        vec[1] = (FmIoVector){ wire_pfns, 8 * (gsize)count };
-        if (!fm_record_writer_put_record(writer->records, FM_RECORD_ZERO_PAGES, vec,
-                                         G_N_ELEMENTS(vec), error))
-            return FALSE;
-        done += count;
-    }
-    return TRUE;
-}
-
-/* Writes @n pages as PAGE_DATA records (no zero detection). */
-static gboolean
-fm_stream_writer_put_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
-                           const guint8 *data, GError **error)
-{
-    guint32 max = fm_stream_max_pages_per_record(writer->page_size);
-
     for (gsize done = 0; done < n; ) {
         guint32 count = (guint32)MIN((gsize)max, n - done);
         guint8 head[8];
@@ -572,19 +543,37 @@ fm_stream_writer_put_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
             wire_pfns[i] = GUINT64_TO_LE(pfns[done + i]);
 #endif
 
-        /* Body: count, reserved, the pfns, the pages. */
         fm_put_le32(head, count);
         fm_put_le32(head + 4, 0);
         vec[0] = (FmIoVector){ head, sizeof(head) };
         vec[1] = (FmIoVector){ wire_pfns, 8 * (gsize)count };
-        vec[2] = (FmIoVector){ data + done * writer->page_size,
-                               (gsize)count * writer->page_size };
-        if (!fm_record_writer_put_record(writer->records, FM_RECORD_PAGE_DATA, vec,
-                                         G_N_ELEMENTS(vec), error))
+        if (data != NULL)
+            vec[2] = (FmIoVector){ data + done * writer->page_size,
+                                   (gsize)count * writer->page_size };
+        if (!fm_record_writer_put_record(writer->records, type, vec, data ? 3 : 2, error))
             return FALSE;
         done += count;
     }
     return TRUE;
+}
+
+/* Writes @n pfns as ZERO_PAGES records. */
+static gboolean
+fm_stream_writer_put_zero_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
+                                GError **error)
+{
+    return fm_stream_writer_put_pfn_records(writer, FM_RECORD_ZERO_PAGES,
+                                            FM_STREAM_MAX_ZERO_PAGES, pfns, n, NULL, error);
+}
+
+/* Writes @n pages as PAGE_DATA records (no zero detection). */
+static gboolean
+fm_stream_writer_put_pages(FmStreamWriter *writer, const guint64 *pfns, gsize n,
+                           const guint8 *data, GError **error)
+{
+    return fm_stream_writer_put_pfn_records(writer, FM_RECORD_PAGE_DATA,
+                                            fm_stream_max_pages_per_record(writer->page_size),
+                                            pfns, n, data, error);
 }
 
 /* Writes @n pages as PAGE_DATA records, and runs of zero pages as ZERO_PAGES when
