@@ -2,6 +2,8 @@
 # Sets $tmp (removed at exit), counts results, and speaks TAP:
 #   ok DESCRIPTION / notok DESCRIPTION (prints $tmp/out and $tmp/err as comments)
 #   expect STATUS "STDERR-SUBSTRING" DESCRIPTION -- ARGS...   runs $FRAGMIG ARGS
+#   json_ok FILE COMMAND NRUNS [CONDITION]... DESCRIPTION     FILE is one document of
+#       docs/json.md (tests/check-json.py: members, types, CONDITIONs over `d`)
 #   tap_done                                                  prints the plan, exits
 : "${FRAGMIG:?}" "${FM_TEST_DATA:?}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test.XXXXXX")
@@ -24,6 +26,24 @@ expect() {
         echo "# stderr lacks: $msg" >>"$tmp/err"; notok "$what"; return
     fi
     ok "$what"
+}
+
+json_ok() {
+    eval "what=\${$#}"
+    # every argument but the last (the description), kept as they are: appended
+    # after the originals, which the shift then drops
+    jargs=$#
+    i=0
+    for a in "$@"; do
+        i=$((i + 1))
+        [ "$i" -lt "$jargs" ] && set -- "$@" "$a"
+    done
+    shift "$jargs"
+    if "${PYTHON3:-python3}" "$(dirname "$0")/check-json.py" "$@" 2>>"$tmp/err"; then
+        ok "$what"
+    else
+        notok "$what"
+    fi
 }
 
 tap_done() {

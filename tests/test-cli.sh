@@ -43,8 +43,44 @@ head -1 "$tmp/out" | grep -q '^scenario,policy,total_time_s,downtime_ms,data_sen
 [ "$(grep -c ',yes,' "$tmp/out")" -eq 4 ] && ok "every run verified" || notok "every run verified"
 
 expect 0 "" "simulate json, one policy" -- simulate --format json --policy fragment "$small"
-grep -q '"policy": "fragment"' "$tmp/out" && grep -q '"verified": "yes"' "$tmp/out" \
-    && ok "json row" || notok "json row"
+json_ok "$tmp/out" simulate 1 "d['runs'][0]['policy'] == 'fragment'" \
+    "d['runs'][0]['verified'] is True and d['runs'][0]['completed'] is True" \
+    "d['runs'][0]['scenario'] == 'cli-small' and d['runs'][0]['params'] is None" \
+    "d['runs'][0]['max_downtime_ms'] == 300 and d['runs'][0]['downtime_target_met'] is True" \
+    "simulate json: the document of docs/json.md, booleans as booleans"
+expect 0 "" "simulate json, every policy" -- simulate --format json "$small"
+json_ok "$tmp/out" simulate 4 "[r['policy'] for r in d['runs']] == ['xen', 'xen-classic', 'qemu', 'fragment']" \
+    "simulate json: one run per policy"
+[ ! -s "$tmp/err" ] && ok "simulate json: nothing on stderr" || notok "simulate json: nothing on stderr"
+
+# a completed run that missed its downtime target says so, in the table and in JSON
+expect 0 "" "simulate, a target of 1 ms" -- simulate --policy qemu --param max_downtime=1 "$small"
+grep -q '^cli-small, qemu: the downtime, [0-9.]* ms, missed the target of 1.0 ms$' "$tmp/out" \
+    && ok "table: the missed target is stated" || notok "table: the missed target is stated"
+expect 0 "" "simulate json, a target of 1 ms" -- simulate --format json --policy qemu \
+    --param max_downtime=1 "$small"
+json_ok "$tmp/out" simulate 1 "d['runs'][0]['max_downtime_ms'] == 1" \
+    "d['runs'][0]['downtime_ms'] > 1 and d['runs'][0]['downtime_target_met'] is False" \
+    "json: the missed target is stated"
+expect 0 "" "simulate, the default target" -- simulate --policy qemu "$small"
+! grep -q 'missed the target' "$tmp/out" && ok "table: a met target says nothing" \
+    || notok "table: a met target says nothing"
+
+# the table for people fits 80 columns, even with the longest scenario name
+expect 0 "" "simulate table, every policy" -- simulate "$small"
+awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$tmp/out" && ok "table: no line over 80 columns" \
+    || notok "table: no line over 80 columns"
+grep -q '^(more columns with --format csv or json)$' "$tmp/out" && ok "table: says what it left out" \
+    || notok "table: says what it left out"
+
+# advise: the same runs, and its advice
+expect 0 "" "advise json on a trace" -- advise --trace "$FM_TEST_DATA/traces/idle-16m.fmt" \
+    --bandwidth 1Gbit --max-downtime 50 --format json
+json_ok "$tmp/out" advise 10 "d['advice']['max_downtime_ms'] == 50" \
+    "all(r['max_downtime_ms'] == 50 for r in d['runs'])" \
+    "d['runs'][d['advice']['recommended']]['meets_limit'] is True" \
+    "abs(d['advice']['bandwidth_mib_s'] - 1e9 / 8 / 1048576) < 1e-6" \
+    "advise json: its candidates are runs, the recommendation an index into them"
 
 expect 0 "" "simulate table" -- simulate --policy xen,fragment --param fragment_size=256 "$small"
 grep -q '^cli-small  *xen ' "$tmp/out" && grep -q '^cli-small  *fragment ' "$tmp/out" \

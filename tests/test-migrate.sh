@@ -35,6 +35,8 @@ RECV_TIMEOUT=120   # a guard against hangs: the receivers wait for slow sources
 # ended before the strike nor have failed for another reason (every --timeout is a
 # guard of minutes), however slowly this host runs the test.
 proxy_bin=$(dirname "$FRAGMIG")/tests/fault-proxy
+check_json="$(dirname "$0")/check-json.py"
+pty_run="$(dirname "$0")/pty-run.py"
 LONG=600
 
 # start_held_migration: starts a guest (ARGS), a receiver, the proxy and, in the
@@ -195,9 +197,11 @@ start_guest --memory 32M --workload sweep --rate 120% --region-size 50%
 # pause cost, given rather than measured.
 timeout 60 "$FRAGMIG" advise --pid "$guest" --observe 1s --bandwidth 10Mbit --max-downtime 50ms \
     --verify-rate 5GB/s --pause-cost 5ms --format json >"$tmp/adv.out" 2>"$tmp/adv.err"
+st=$?
 check "advise on a sweep: every candidate; plain fragment cannot meet 50 ms" \
-    '[ $? -eq 0 ] && [ "$(grep -c "\"policy\": " "$tmp/adv.out")" -ge 11 ] && grep -q "\"recommended\": {\"policy\": " "$tmp/adv.out" &&
-     grep -q "{\"policy\": \"fragment\", \"params\": \"\", .*\"converges\": false, \"meets_limit\": false" "$tmp/adv.out"'
+    '[ $st -eq 0 ] && "${PYTHON3:-python3}" "$check_json" "$tmp/adv.out" advise 10 \
+        "d[\"advice\"][\"recommended\"] is not None" \
+        "[(r[\"policy\"], r[\"params\"], r[\"converges\"], r[\"meets_limit\"]) for r in d[\"runs\"]][0] == (\"fragment\", \"\", False, False)"'
 check "advise leaves the guest running" 'running "$guest" && advancing "$guest"'
 stop "$guest"
 # The verdict must not depend on the host's speed: a link of 10 Mbit/s, which the
@@ -216,9 +220,54 @@ stop "$receiver" "$guest"
 start_guest --memory 32M --workload idle && start_receiver
 timeout 60 "$FRAGMIG" migrate --pid "$guest" --bandwidth 1Gbit --max-downtime 50ms --abort-if-busy \
     --format json "$addr" >"$tmp/mig.out" 2>"$tmp/mig.err"
-check "abort-if-busy: an idle guest migrates" \
-    '[ $? -eq 0 ] && grep -q "\"verified\": \"yes\"" "$tmp/mig.out" && gone "$guest"'
+st=$?
+check "abort-if-busy: an idle guest migrates" '[ $st -eq 0 ] && gone "$guest"'
+# stdout carries the result alone, stderr no progress when it is not a terminal
+check "migrate --format json: stdout is one document of docs/json.md, verified" \
+    '"${PYTHON3:-python3}" "$check_json" "$tmp/mig.out" migrate 1 \
+        "d[\"runs\"][0][\"verified\"] is True and d[\"runs\"][0][\"completed\"] is True" \
+        "d[\"runs\"][0][\"max_downtime_ms\"] == 50 and d[\"runs\"][0][\"scenario\"] == \"$addr\"" \
+        "isinstance(d[\"runs\"][0][\"downtime_target_met\"], bool)" 2>>"$tmp/mig.err"'
+check "migrate: no progress on a stderr that is not a terminal" '! grep -q "round" "$tmp/mig.err"'
 stop "$receiver" "$guest"
+
+# ---- progress (issue 18): on stderr, sized to the terminal, cleared ----
+# --progress on a stderr that is not a terminal: one plain line per round
+start_guest --memory 8M --workload idle && start_receiver
+timeout 60 "$FRAGMIG" migrate --pid "$guest" --progress --format csv "$addr" \
+    >"$tmp/mig.out" 2>"$tmp/mig.err"
+st=$?
+check "--progress off a terminal: a line per round on stderr, no escapes, result alone on stdout" \
+    '[ $st -eq 0 ] && grep -q "^round 1: .* left, about .* s to go; sent " "$tmp/mig.err" && ! grep -q "$(printf "\033")" "$tmp/mig.err" &&
+     [ "$(wc -l <"$tmp/mig.out")" -eq 2 ] && grep -q "^scenario,policy," "$tmp/mig.out"'
+stop "$receiver" "$guest"
+# on a terminal of 40 columns and of 200: the status line is cut to the width less
+# one, never wraps, and is cleared before the summary; a slow link (4 MiB/s for
+# 24 MiB) so that the ticker redraws it
+for cols in 40 200; do
+    start_guest --memory 24M --workload idle && start_receiver
+    timeout 120 "${PYTHON3:-python3}" "$pty_run" $cols "$tmp/mig.out" "$tmp/mig.tty" -- \
+        "$FRAGMIG" migrate --pid "$guest" --bandwidth 4 --format json "$addr" >"$tmp/pty.txt" 2>"$tmp/mig.err"
+    st=$?
+    check "progress on a $cols-column terminal: redrawn, never wrapped, cleared at the end" \
+        '[ $st -eq 0 ] && [ "$(sed -n "s/^rewrites //p" "$tmp/pty.txt")" -ge 3 ] &&
+         grep -qx "wrapped 0" "$tmp/pty.txt" && grep -qx "left " "$tmp/pty.txt" &&
+         [ "$(sed -n "s/^longest //p" "$tmp/pty.txt")" -le $((cols - 1)) ]'
+    check "progress on a $cols-column terminal: stdout is the JSON alone" \
+        '"${PYTHON3:-python3}" "$check_json" "$tmp/mig.out" migrate 1 "d[\"runs\"][0][\"verified\"] is True" 2>>"$tmp/mig.err"'
+    cp "$tmp/pty.txt" "$tmp/pty-$cols.txt"
+    stop "$receiver" "$guest"
+done
+check "progress: a 40-column terminal gets lines cut to 39, a 200-column one whole lines" \
+    'grep -qx "longest 39" "$tmp/pty-40.txt" && [ "$(sed -n "s/^longest //p" "$tmp/pty-200.txt")" -lt 199 ]'
+
+# demo: the summary alone on stdout, the story on stderr
+timeout 120 "$FRAGMIG" demo --memory 16M --workload web --format json >"$tmp/demo.out" 2>"$tmp/demo.err"
+st=$?
+check "demo --format json: stdout is one document, the story on stderr" \
+    '[ $st -eq 0 ] && "${PYTHON3:-python3}" "$check_json" "$tmp/demo.out" demo 1 \
+        "d[\"runs\"][0][\"verified\"] is True and d[\"runs\"][0][\"scenario\"] == \"web-16M\"" 2>>"$tmp/demo.err" &&
+     grep -q "^fragmig demo: the workload runs on the receiver" "$tmp/demo.err"'
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 
 #include "fm-cmd.h"
+#include "report/fm-report-json.h"
 #include "advise/fm-advise.h"
 #include "backend/local/fm-local.h"
 #include "backend/local/fm-uffd.h"
@@ -330,7 +331,7 @@ fm_cmd_advise(int argc, char **argv)
     if (advice == NULL)
         return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
     if (json) {
-        fm_advice_print_json(advice, stdout);
+        fm_report_print_advice_json(advice, stdout);
     } else {
         if (!bandwidth_arg && local) {
             g_autofree char *rate = fm_units_format_bandwidth(costs.read_rate);

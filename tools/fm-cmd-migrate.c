@@ -35,7 +35,7 @@ fm_cmd_migrate(int argc, char **argv)
     g_autofree char *xen_arg = NULL;
     g_autofree char *ssh_arg = NULL;
     g_auto(GStrv) param_args = NULL;
-    gboolean keep_source = FALSE, quiet = FALSE, abort_if_busy = FALSE;
+    gboolean keep_source = FALSE, quiet = FALSE, progress = FALSE, abort_if_busy = FALSE;
     g_autofree char *verify_arg = NULL;
     double timeout = 30;
     g_autoptr(GError) error = NULL;
@@ -73,7 +73,9 @@ fm_cmd_migrate(int argc, char **argv)
         { "format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,
           N_("summary format: table, csv or json (default: table)"), "FORMAT" },
         { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
-          N_("no per-round progress"), NULL },
+          N_("no progress at all"), NULL },
+        { "progress", 0, 0, G_OPTION_ARG_NONE, &progress,
+          N_("progress on stderr even when it is not a terminal, one line per round"), NULL },
         { "record", 0, 0, G_OPTION_ARG_FILENAME, &record_arg,
           N_("write the pages each harvest of the dirty log found as a trace file"), "FILE" },
         { "tls", 0, 0, G_OPTION_ARG_NONE, &tls,
@@ -88,6 +90,8 @@ fm_cmd_migrate(int argc, char **argv)
     if (!fm_cmd_parse_options(&argc, &argv, _("ADDRESS"),
                               _("Live-migrate the guest process PID to the 'fragmig receive' listening at ADDRESS (tcp://HOST:PORT, tcp://[IPv6]:PORT, unix:/PATH). On failure or Ctrl-C the guest keeps running here."), entries))
         return FM_EXIT_USAGE;
+    if (quiet && progress)
+        return fm_cmd_fail(FM_EXIT_USAGE, _("--quiet and --progress cannot be used together"));
     if (argc != 2)
         return fm_cmd_fail(FM_EXIT_USAGE, _("expected one destination ADDRESS (try 'fragmig migrate --help')"));
     if (xen_arg != NULL && pid != 0)
@@ -132,7 +136,7 @@ fm_cmd_migrate(int argc, char **argv)
     req.timeout = timeout;
     req.keep_source = keep_source;
     req.verify_full = verify_arg != NULL && g_str_equal(verify_arg, "full");
-    req.progress = quiet ? NULL : stdout;
+    req.progress = fm_live_progress_stream(quiet, progress);
     req.record = record_arg;
     ok = fm_live_migrate(&req, &row, &error);
     fm_report_add(report, &row);
@@ -141,6 +145,7 @@ fm_cmd_migrate(int argc, char **argv)
                     pid, error->message);
         return FM_EXIT_FAILURE;
     }
+    fm_report_set_command(report, "migrate");
     fm_report_print(report, format, stdout);
     return FM_EXIT_OK;
 }

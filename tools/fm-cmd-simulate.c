@@ -105,7 +105,7 @@ fm_simulate_one(const FmScenario *scenario, const FmPolicyOps *ops,
     row.policy = (char *)ops->name;
     row.bandwidth = scenario->bandwidth;
     row.data_bound = fm_sim_data_bound(sim);
-    fm_migration_copy_stats(mig, &row.stats);
+    fm_report_row_set_migration(&row, mig);
     row.wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
     fm_report_add(report, &row);
     if (record) {
@@ -185,6 +185,7 @@ fm_cmd_simulate(int argc, char **argv)
                 status = FM_EXIT_FAILURE;
         }
     }
+    fm_report_set_command(report, "simulate");
     fm_report_print(report, format, stdout);
     return status;
 }

@@ -69,12 +69,14 @@ fm_xen_cmd_new_save(const char *domain, const FmLiveRequest *req, GError **error
 
 /* Prints the summary of a finished save as the local commands do. */
 static void
-fm_xen_cmd_report(FmXenSave *save, const char *where, const FmLiveRequest *req,
-                  gint64 t0, FmReportFormat format)
+fm_xen_cmd_report(FmXenSave *save, const char *command, const char *where,
+                  const FmLiveRequest *req, gint64 t0, FmReportFormat format)
 {
     g_autoptr(FmReport) report = fm_report_new();
     FmReportRow row = { 0 };
 
+    fm_report_row_set_migration(&row, fm_xen_save_get_migration(save));
+    /* the save's own view of the stats (the Xen backend's rounds and downtime) */
     fm_xen_save_get_stats(save, &row.stats);
     row.scenario = (char *)where;
     row.policy = (char *)req->policy->name;
@@ -82,6 +84,7 @@ fm_xen_cmd_report(FmXenSave *save, const char *where, const FmLiveRequest *req,
     row.completed = TRUE;
     row.wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
     fm_report_add(report, &row);
+    fm_report_set_command(report, command);
     fm_report_print(report, format, stdout);
 }
 
@@ -256,7 +259,7 @@ fm_xen_cmd_migrate(FmXenSave *save, const FmXenCmdArgs *args)
     if (!fm_xen_backend_destroy_domain(fm_xen_save_get_backend(save), &error))
         fprintf(stderr, _("fragmig: the guest runs on %s, but its copy here: %s\n"), host,
                 error->message);
-    fm_xen_cmd_report(save, host, req, t0, args->format);
+    fm_xen_cmd_report(save, "migrate", host, req, t0, args->format);
     return FM_EXIT_OK;
 }
 
@@ -300,7 +303,7 @@ fm_xen_cmd_save(FmXenSave *save, const FmXenCmdArgs *args)
     if (checkpoint ? !fm_backend_resume(backend, &error)
                    : !fm_xen_backend_destroy_domain(backend, &error))
         fprintf(stderr, _("fragmig: %s was saved, but: %s\n"), path, error->message);
-    fm_xen_cmd_report(save, path, req, t0, args->format);
+    fm_xen_cmd_report(save, "save", path, req, t0, args->format);
     return FM_EXIT_OK;
 }
 

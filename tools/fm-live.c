@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "fm-live.h"
@@ -24,22 +25,56 @@
 
 typedef struct {
     FILE *out;            /* progress lines go there */
-    gboolean tty;
+    gboolean tty;         /* @out is a terminal: one status line, rewritten in place */
     FmMigration *migration;
     GMutex lock;          /* serialises output between the ticker and the job thread */
     gint stop;            /* atomic: the ticker ends */
     GThread *ticker;
 } FmLiveProgress;
 
-/* Writes the one-line status of @job to @p->out (caller holds the lock). */
+/* Returns the width of the terminal @fd, or 80 when it says none. */
+static guint
+fm_live_terminal_width(int fd)
+{
+    struct winsize ws;
+
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+/* Returns the prefix of UTF-8 @text that takes at most @columns terminal columns
+ * (wide characters take two, combining ones none), as a new string. */
+static char *
+fm_live_fit(const char *text, guint columns)
+{
+    guint used = 0;
+    const char *p = text;
+
+    for (; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        guint w = g_unichar_iszerowidth(c) ? 0 : g_unichar_iswide(c) ? 2 : 1;
+
+        if (used + w > columns)
+            break;
+        used += w;
+    }
+    return g_strndup(text, p - text);
+}
+
+/* Writes the one-line status of @job to @p->out (caller holds the lock).  On a
+ * terminal the line starts by clearing the previous one and is cut to the width
+ * less one column: a line that filled the last column would wrap, and the next
+ * rewrite would leave its first part behind. */
 static void
-fm_live_print_status(FmLiveProgress *p, const char *prefix, const FmRoundRecord *round)
+fm_live_print_status(FmLiveProgress *p, const FmRoundRecord *round)
 {
     FmJobStats snap;
     const FmJobStats *st = &snap;
     g_autofree char *sent = NULL;
     g_autofree char *left = NULL;
     g_autofree char *speed = NULL;
+    g_autofree char *line = NULL;
 
     /* the ticker runs outside the job's thread: a consistent copy */
     fm_migration_copy_stats(p->migration, &snap);
@@ -47,9 +82,19 @@ fm_live_print_status(FmLiveProgress *p, const char *prefix, const FmRoundRecord 
     left = fm_units_format_size(st->memory_remaining);
     speed = fm_units_format_bandwidth(st->memory_bps);
     /* the engine's prediction (time_remaining, as in virsh domjobinfo) */
-    fprintf(p->out, _("%sround %u: sent %s, remaining %s, dirty %.0f pages/s, hot fragments %u, %s, about %.1f s left"),
-            prefix, round ? round->round + 1 : (guint)st->memory_iteration + 1, sent, left,
-            st->memory_dirty_rate, round ? round->fragments_hot : 0, speed, st->time_remaining);
+    /* what matters most first: a narrow terminal cuts the end */
+    line = g_strdup_printf(_("round %u: %s left, about %.1f s to go; sent %s at %s; %.0f dirty pages/s, %u hot"),
+                           round ? round->round + 1 : (guint)st->memory_iteration + 1, left,
+                           st->time_remaining, sent, speed, st->memory_dirty_rate,
+                           round ? round->fragments_hot : 0);
+    if (p->tty) {
+        guint width = fm_live_terminal_width(fileno(p->out));
+        g_autofree char *fit = fm_live_fit(line, width > 1 ? width - 1 : 1);
+
+        fprintf(p->out, "\r\033[K%s", fit);
+    } else {
+        fputs(line, p->out);
+    }
 }
 
 /* The ticker thread: on a terminal, rewrites the status line 4 times a second. */
@@ -62,7 +107,7 @@ fm_live_ticker(gpointer data)
         g_usleep(250 * 1000);
         g_mutex_lock(&p->lock);
         if (fm_migration_get_state(p->migration) == FM_JOB_PRECOPY) {
-            fm_live_print_status(p, "\r\033[K", NULL);
+            fm_live_print_status(p, NULL);
             fflush(p->out);
         }
         g_mutex_unlock(&p->lock);
@@ -77,7 +122,7 @@ fm_live_on_round(FmJob *job G_GNUC_UNUSED, const FmJobEvent *event, gpointer dat
     FmLiveProgress *p = data;
 
     g_mutex_lock(&p->lock);
-    fm_live_print_status(p, p->tty ? "\r\033[K" : "", event->round.record);
+    fm_live_print_status(p, event->round.record);
     fputc('\n', p->out);
     fflush(p->out);
     g_mutex_unlock(&p->lock);
@@ -227,7 +272,7 @@ fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row
         fm_migration_subscribe(mig, FM_JOB_EVENT_MASK(FM_JOB_EVENT_ROUND), fm_live_on_round,
                                &progress);
         progress.out = req->progress;
-        progress.tty = isatty(fileno(req->progress));
+        progress.tty = isatty(fileno(req->progress)) && g_strcmp0(g_getenv("TERM"), "dumb") != 0;
         if (progress.tty)
             progress.ticker = g_thread_new("fm-progress", fm_live_ticker, &progress);
     }
@@ -237,7 +282,9 @@ fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row
     if (progress.ticker) {
         g_atomic_int_set(&progress.stop, 1);
         g_thread_join(progress.ticker);
+        /* no half-written status line left above the summary or an error */
         fputs("\r\033[K", progress.out);
+        fflush(progress.out);
     }
     g_mutex_clear(&progress.lock);
     if (fm_migration_get_job(mig) != NULL)
@@ -248,7 +295,7 @@ fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row
     memset(row, 0, sizeof(*row));
     row->scenario = (char *)req->address;
     row->policy = (char *)req->policy->name;
-    fm_migration_copy_stats(mig, &row->stats);
+    fm_report_row_set_migration(row, mig);
     row->bandwidth = req->bandwidth > 0 ? req->bandwidth : row->stats.memory_bps;
     row->completed = ok;
     /* the destination checked the digest of the whole memory before accepting */
@@ -285,6 +332,16 @@ fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error)
     if (!ok)
         g_propagate_error(error, g_steal_pointer(&local));
     return ok;
+}
+
+/* Returns the progress stream; see fm-live.h.  Never stdout: it carries only the
+ * result, for `--format json > FILE`. */
+FILE *
+fm_live_progress_stream(gboolean quiet, gboolean asked)
+{
+    if (quiet)
+        return NULL;
+    return asked || isatty(fileno(stderr)) ? stderr : NULL;
 }
 
 /* Parses the shared live-migration options; see fm-live.h. */

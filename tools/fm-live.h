@@ -51,6 +51,10 @@ typedef struct {
  * incomplete file is removed). */
 gboolean fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error);
 
+/* Returns where the progress of a live migration goes: stderr when it is a
+ * terminal or when @asked (--progress), else nothing (NULL); nothing with @quiet. */
+FILE *fm_live_progress_stream(gboolean quiet, gboolean asked);
+
 /* Parses the options every live-migrating command shares (--policy, default
  * fragment; --bandwidth; --max-downtime; --param) into @req and @params (which @req
  * then borrows).  Returns FALSE with @error on a bad value. */

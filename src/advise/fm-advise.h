@@ -117,8 +117,7 @@ void fm_advice_free(FmAdvice *advice);
 /* Returns the recommended row, or NULL when no candidate completed (borrowed). */
 const FmAdviceRow *fm_advice_recommended(const FmAdvice *advice);
 
-/* Writes @advice as JSON (one object, stable untranslated keys) to @out. */
-void fm_advice_print_json(const FmAdvice *advice, FILE *out);
+/* (Its JSON is written by the report layer: fm_report_print_advice_json().) */
 /* Writes @advice as a table for people, with the recommendation, to @out. */
 void fm_advice_print_table(const FmAdvice *advice, FILE *out);
 

@@ -8,13 +8,18 @@
 #include <string.h>
 
 #include "report/fm-report.h"
+#include "report/fm-report-json.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 #include "util/fm-quote.h"
 
 struct _FmReport {
-    GArray *rows;  /* FmReportRow, strings owned */
+    GArray *rows;         /* FmReportRow, strings owned */
+    const char *command;  /* static */
 };
+
+/* The table for people fits this many columns: a terminal's default width. */
+#define FM_REPORT_TABLE_WIDTH 80
 
 /* A column: its stable key, its translated heading, and either a string or a number
  * (with its printf precision) taken from a row. */
@@ -24,6 +29,8 @@ typedef struct {
     const char *(*text)(const FmReportRow *row);
     double (*number)(const FmReportRow *row);
     int precision;
+    int rank;             /* the table for people drops the highest ranks first
+                           * when it does not fit */
 } FmReportColumn;
 
 static const char *col_scenario(const FmReportRow *r) { return r->scenario; }
@@ -65,21 +72,21 @@ col_data_bound_ratio(const FmReportRow *r)
 }
 
 static const FmReportColumn fm_report_columns[] = {
-    { "scenario", N_("scenario"), col_scenario, NULL, 0 },
-    { "policy", N_("policy"), col_policy, NULL, 0 },
-    { "total_time_s", N_("time (s)"), NULL, col_total, 2 },
-    { "downtime_ms", N_("downtime (ms)"), NULL, col_downtime, 1 },
-    { "data_sent_mib", N_("data (MiB)"), NULL, col_data, 1 },
-    { "rounds", N_("rounds"), NULL, col_rounds, 0 },
-    { "pages_resent", N_("re-sent"), NULL, col_resent, 0 },
-    { "hot_fragments", N_("hot"), NULL, col_hot, 0 },
-    { "guest_slowdown_pct", N_("slowdown %"), NULL, col_slowdown, 1 },
-    { "time_ratio", N_("time/limit"), NULL, col_time_ratio, 2 },
-    { "data_ratio", N_("data/mem"), NULL, col_data_ratio, 2 },
-    { "data_bound_ratio", N_("data/bound"), NULL, col_data_bound_ratio, 2 },
-    { "stop_reason", N_("stop reason"), col_reason, NULL, 0 },
-    { "verified", N_("verified"), col_verified, NULL, 0 },
-    { "wall_s", N_("wall (s)"), NULL, col_wall, 3 },
+    { "scenario", N_("scenario"), col_scenario, NULL, 0, 5 },
+    { "policy", N_("policy"), col_policy, NULL, 0, 0 },
+    { "total_time_s", N_("time (s)"), NULL, col_total, 2, 1 },
+    { "downtime_ms", N_("downtime (ms)"), NULL, col_downtime, 1, 0 },
+    { "data_sent_mib", N_("data (MiB)"), NULL, col_data, 1, 2 },
+    { "rounds", N_("rounds"), NULL, col_rounds, 0, 4 },
+    { "pages_resent", N_("re-sent"), NULL, col_resent, 0, 9 },
+    { "hot_fragments", N_("hot"), NULL, col_hot, 0, 7 },
+    { "guest_slowdown_pct", N_("slowdown %"), NULL, col_slowdown, 1, 8 },
+    { "time_ratio", N_("time/limit"), NULL, col_time_ratio, 2, 10 },
+    { "data_ratio", N_("data/mem"), NULL, col_data_ratio, 2, 11 },
+    { "data_bound_ratio", N_("data/bound"), NULL, col_data_bound_ratio, 2, 12 },
+    { "stop_reason", N_("stop reason"), col_reason, NULL, 0, 6 },
+    { "verified", N_("verified"), col_verified, NULL, 0, 3 },
+    { "wall_s", N_("wall (s)"), NULL, col_wall, 3, 13 },
 };
 
 /* Returns a new empty report. */
@@ -105,6 +112,32 @@ fm_report_free(FmReport *report)
     }
     g_array_unref(report->rows);
     g_free(report);
+}
+
+/* Sets the command of @report's JSON document. */
+void
+fm_report_set_command(FmReport *report, const char *command)
+{
+    report->command = command;
+}
+
+/* Fills @row's stats and downtime target from @mig. */
+void
+fm_report_row_set_migration(FmReportRow *row, FmMigration *mig)
+{
+    FmJob *job = fm_migration_get_job(mig);
+
+    fm_migration_copy_stats(mig, &row->stats);
+    /* no job: the knobs were refused before it existed, there is no target */
+    row->has_max_downtime = job != NULL;
+    row->max_downtime = job ? fm_job_get_max_downtime(job) : 0;
+}
+
+/* Returns TRUE when @row completed above its downtime target. */
+gboolean
+fm_report_row_missed_target(const FmReportRow *row)
+{
+    return row->completed && row->has_max_downtime && row->stats.downtime > row->max_downtime;
 }
 
 /* Appends a copy of @row. */
@@ -147,22 +180,6 @@ fm_report_cell(const FmReportColumn *col, const FmReportRow *row)
     return g_strdup(g_ascii_formatd(buf, sizeof(buf), fmt, col->number(row)));
 }
 
-/* Prints @text as a JSON string literal. */
-static void
-fm_report_json_string(FILE *out, const char *text)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 /* Prints @text as a CSV field, quoted when it needs to be. */
 static void
 fm_report_csv_field(FILE *out, const char *text)
@@ -178,6 +195,81 @@ fm_report_csv_field(FILE *out, const char *text)
         fputc(*p, out);
     }
     fputc('"', out);
+}
+
+/* Prints the table for people: the columns that fit FM_REPORT_TABLE_WIDTH, by
+ * rank, then a line for each run that missed its downtime target. */
+static void
+fm_report_print_table(const FmReport *report, FILE *out)
+{
+    const guint ncols = G_N_ELEMENTS(fm_report_columns);
+    guint nrows = report->rows->len;
+    g_autofree int *width = g_new0(int, ncols);
+    g_autofree gboolean *shown = g_new0(gboolean, ncols);
+    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+    gboolean hidden = FALSE;
+    int line = -2;
+    gboolean first = TRUE;
+
+    /* line 0 holds the headings, line r + 1 row r */
+    for (guint c = 0; c < ncols; c++)
+        g_ptr_array_add(cells, g_strdup(_(fm_report_columns[c].heading)));
+    for (guint r = 0; r < nrows; r++) {
+        for (guint c = 0; c < ncols; c++)
+            g_ptr_array_add(cells, fm_report_cell(&fm_report_columns[c],
+                                                  fm_report_get(report, r)));
+    }
+    for (guint i = 0; i < cells->len; i++)
+        width[i % ncols] = MAX(width[i % ncols], (int)g_utf8_strlen(cells->pdata[i], -1));
+    /* the most important columns first, while they fit (2 blanks between two) */
+    for (int rank = 0; rank <= 13; rank++) {
+        for (guint c = 0; c < ncols; c++) {
+            if (fm_report_columns[c].rank != rank)
+                continue;
+            if (line + 2 + width[c] <= FM_REPORT_TABLE_WIDTH) {
+                shown[c] = TRUE;
+                line += 2 + width[c];
+            } else {
+                hidden = TRUE;
+            }
+        }
+    }
+    for (guint i = 0; i < cells->len; i++) {
+        guint c = i % ncols;
+        int pad = width[c] - (int)g_utf8_strlen(cells->pdata[i], -1);
+        gboolean left = fm_report_columns[c].text != NULL;
+        gboolean last = TRUE;
+
+        for (guint d = c + 1; d < ncols; d++)
+            last = last && !shown[d];
+        if (c == 0)
+            first = TRUE;
+        if (shown[c]) {
+            /* text left-aligned, numbers right-aligned; no trailing blanks */
+            fprintf(out, "%s%*s%s", first ? "" : "  ", left ? 0 : pad, "",
+                    (const char *)cells->pdata[i]);
+            if (left && !last)
+                fprintf(out, "%*s", pad, "");
+            first = FALSE;
+        }
+        if (c + 1 == ncols)
+            fputc('\n', out);
+    }
+    if (hidden)
+        fprintf(out, _("(more columns with --format csv or json)\n"));
+    for (guint r = 0; r < nrows; r++) {
+        const FmReportRow *row = fm_report_get(report, r);
+
+        if (!fm_report_row_missed_target(row))
+            continue;
+        if (row->scenario)
+            fprintf(out, _("%s, %s: the downtime, %.1f ms, missed the target of %.1f ms\n"),
+                    row->scenario, row->policy, row->stats.downtime * 1000,
+                    row->max_downtime * 1000);
+        else
+            fprintf(out, _("%s: the downtime, %.1f ms, missed the target of %.1f ms\n"),
+                    row->policy, row->stats.downtime * 1000, row->max_downtime * 1000);
+    }
 }
 
 /* Writes the report in @format. */
@@ -205,54 +297,13 @@ fm_report_print(const FmReport *report, FmReportFormat format, FILE *out)
         break;
 
     case FM_REPORT_JSON:
-        fputs("[\n", out);
-        for (guint r = 0; r < nrows; r++) {
-            fputs("  {", out);
-            for (guint c = 0; c < ncols; c++) {
-                const FmReportColumn *col = &fm_report_columns[c];
-                g_autofree char *cell = fm_report_cell(col, fm_report_get(report, r));
-
-                fprintf(out, "%s\"%s\": ", c ? ", " : "", col->key);
-                if (col->text)
-                    fm_report_json_string(out, cell);
-                else
-                    fputs(cell, out);
-            }
-            fprintf(out, "}%s\n", r + 1 < nrows ? "," : "");
-        }
-        fputs("]\n", out);
+        fm_report_print_json(report, report->command, out);
         break;
 
     case FM_REPORT_TABLE:
-    default: {
-        g_autofree int *width = g_new0(int, ncols);
-        g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
-
-        /* line 0 holds the headings, line r + 1 row r */
-        for (guint c = 0; c < ncols; c++)
-            g_ptr_array_add(cells, g_strdup(_(fm_report_columns[c].heading)));
-        for (guint r = 0; r < nrows; r++) {
-            for (guint c = 0; c < ncols; c++)
-                g_ptr_array_add(cells, fm_report_cell(&fm_report_columns[c],
-                                                      fm_report_get(report, r)));
-        }
-        for (guint i = 0; i < cells->len; i++)
-            width[i % ncols] = MAX(width[i % ncols], (int)g_utf8_strlen(cells->pdata[i], -1));
-        for (guint i = 0; i < cells->len; i++) {
-            guint c = i % ncols;
-            int pad = width[c] - (int)g_utf8_strlen(cells->pdata[i], -1);
-            gboolean left = fm_report_columns[c].text != NULL;
-
-            /* text left-aligned, numbers right-aligned; no trailing blanks */
-            fprintf(out, "%s%*s%s", c ? "  " : "", left ? 0 : pad, "",
-                    (const char *)cells->pdata[i]);
-            if (left && c + 1 < ncols)
-                fprintf(out, "%*s", pad, "");
-            if (c + 1 == ncols)
-                fputc('\n', out);
-        }
+    default:
+        fm_report_print_table(report, out);
         break;
-    }
     }
 }
 

@@ -12,6 +12,7 @@
 #include <glib.h>
 #include "util/fm-enum.h"
 #include "engine/fm-job.h"
+#include "migrate/fm-migration.h"
 
 G_BEGIN_DECLS
 
@@ -32,12 +33,22 @@ typedef struct {
     gboolean completed;
     gboolean verified;      /* destination content checked and equal */
     double wall_seconds;    /* real time the run took (simulations) */
+    double max_downtime;    /* the downtime target of the run, seconds, when
+                             * has_max_downtime (fm_report_row_set_migration()) */
+    gboolean has_max_downtime;
 } FmReportRow;
 
 typedef struct _FmReport FmReport;
 
 /* Returns a new, empty report (caller frees). */
 FmReport *fm_report_new(void);
+/* Sets the command whose result @report is ("migrate", "simulate", ...): the
+ * "command" of its JSON document (fm-report-json.h).  @command is static. */
+void fm_report_set_command(FmReport *report, const char *command);
+/* Fills @row's stats and downtime target from @mig, which ran (or tried to). */
+void fm_report_row_set_migration(FmReportRow *row, FmMigration *mig);
+/* Returns TRUE when @row completed with a downtime above its target. */
+gboolean fm_report_row_missed_target(const FmReportRow *row);
 void fm_report_free(FmReport *report);
 /* Appends a row (copied). */
 void fm_report_add(FmReport *report, const FmReportRow *row);
@@ -45,7 +56,10 @@ void fm_report_add(FmReport *report, const FmReportRow *row);
 guint fm_report_length(const FmReport *report);
 /* Returns row @i (borrowed). */
 const FmReportRow *fm_report_get(const FmReport *report, guint i);
-/* Writes the report to @out in @format. */
+/* Writes the report to @out in @format: JSON as fm_report_print_json(); the table
+ * for people fits 80 columns (columns that do not fit are left to CSV and JSON,
+ * and a line says so) and is followed by a line for each run that missed its
+ * downtime target. */
 void fm_report_print(const FmReport *report, FmReportFormat format, FILE *out);
 /* Names of the formats ("table", "csv", "json"). */
 FM_ENUM_DECL(fm_report_format, FmReportFormat);
