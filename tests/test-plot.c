@@ -652,6 +652,29 @@ test_plot_heat(void)
     /* memory addresses below, HOT counts on the right */
     g_assert_cmpuint(count(doc, "//s:text[@class='axis-label' and .='guest memory address (MiB)']"), ==, 1);
     g_assert_cmpuint(count(doc, "//s:g[@class='axis-y']/s:text[.='50']"), ==, 2);
+    /* the HOT band is explained, in the subtitle and the key */
+    g_assert_nonnull(strstr(svg, "blue band: HOT"));
+    g_assert_cmpuint(count(doc, "//s:text[@class='key-label' and .='HOT']"), ==, 1);
+}
+
+/* A policy that marked nothing HOT: no band, and nothing explains one. */
+static void
+test_plot_heat_no_hot(void)
+{
+    g_autoptr(FmRunRecord) rec = make_record("s", "xen");
+    g_autofree char *svg = NULL;
+    g_autoptr(xmlDoc) doc = NULL;
+
+    /* the same record with the HOT marks and counts taken away */
+    memset(rec->heat_hot->data, 0, rec->heat_hot->len);
+    for (guint r = 0; r < rec->rounds->len; r++)
+        g_array_index(rec->rounds, FmRunRecordRound, r).base.fragments_hot = 0;
+    svg = fm_plot_heat(rec);
+    doc = parse_svg(svg);
+    g_assert_cmpuint(count(doc, "//s:g[@class='row']"), ==, 3);
+    g_assert_cmpuint(count(doc, "//s:rect[@class='hot']"), ==, 0);
+    g_assert_null(strstr(svg, "HOT"));
+    g_assert_cmpuint(count(doc, "//s:text[@class='key-label']"), ==, 1);
 }
 
 static void
@@ -773,6 +796,7 @@ main(int argc, char **argv)
     g_test_add_func("/plot/remaining", test_plot_remaining);
     g_test_add_func("/plot/sent", test_plot_sent);
     g_test_add_func("/plot/heat", test_plot_heat);
+    g_test_add_func("/plot/heat-no-hot", test_plot_heat_no_hot);
     g_test_add_func("/plot/suite", test_plot_suite);
     return g_test_run();
 }

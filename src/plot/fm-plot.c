@@ -473,7 +473,7 @@ fm_plot_heat(const FmRunRecord *run)
     g_autofree char *subtitle = NULL;
     g_autofree char *frag_size = NULL;
     guint rows = fm_run_record_heat_rows(run), cols = run->heat_columns, label_every;
-    gboolean hot_counts = FALSE;
+    gboolean hot_counts = FALSE, any_hot = FALSE;
     double cell_w, row_h, band, x0 = FM_PLOT_LEFT, y0 = 70, map_w, map_h, height, ly;
     double column_bytes = (double)run->heat_per_column * run->fragment_pages * run->page_size;
 
@@ -481,6 +481,11 @@ fm_plot_heat(const FmRunRecord *run)
     /* the HOT counts column only says something when some round had HOT fragments */
     for (guint r = 0; r < run->rounds->len && run->rounds->len == rows; r++)
         hot_counts = hot_counts || g_array_index(run->rounds, FmRunRecordRound, r).base.fragments_hot;
+    /* a policy that never marks fragments HOT (xen, qemu) gets no HOT legend: a key
+     * for a band that cannot appear would send the reader looking for it */
+    for (guint i = 0; i < run->heat_hot->len && !any_hot; i++)
+        any_hot = g_array_index(run->heat_hot, guint8, i) != 0;
+    any_hot = any_hot || hot_counts;
     /* fractional widths fill the figure; equal cells are merged, so no seams show */
     cell_w = CLAMP((FM_PLOT_WIDTH - x0 - 70) / cols, 2, 24);
     row_h = CLAMP(floor(300.0 / rows), 5, 36);
@@ -493,12 +498,17 @@ fm_plot_heat(const FmRunRecord *run)
                             run->scenario, run->policy);
     frag_size = run->fragment_pages * run->page_size > 0
         ? fm_plot_size((double)run->fragment_pages * run->page_size) : g_strdup("?");
-    if (run->heat_per_column > 1)
+    if (run->heat_per_column > 1 && any_hot)
         subtitle = g_strdup_printf(_("%u fragments of %s, %u per column (the busiest shown); blue band: HOT, iteration cut"),
                                    run->fragments, frag_size, run->heat_per_column);
-    else
+    else if (run->heat_per_column > 1)
+        subtitle = g_strdup_printf(_("%u fragments of %s, %u per column (the busiest shown)"),
+                                   run->fragments, frag_size, run->heat_per_column);
+    else if (any_hot)
         subtitle = g_strdup_printf(_("%u fragments of %s; blue band: HOT, iteration cut"),
                                    run->fragments, frag_size);
+    else
+        subtitle = g_strdup_printf(_("%u fragments of %s"), run->fragments, frag_size);
 
     svg = fm_svg_new(FM_PLOT_WIDTH, height, title);
     fm_plot_heading(svg, FM_PLOT_WIDTH, title, subtitle);
@@ -621,9 +631,11 @@ fm_plot_heat(const FmRunRecord *run)
             fm_svg_text(svg, kx + (k + 1) * bw, ly + 26, 10, FM_SVG_MIDDLE, 0, FALSE, "tick", text);
         }
         kx += G_N_ELEMENTS(fm_plot_heat_colours) * bw + 24;
-        fm_svg_rect(svg, kx, ly, 24, 12, fm_plot_heat_colours[7], NULL, "key", NULL);
-        fm_svg_rect(svg, kx, ly + 12 - 5, 24, 5, FM_PLOT_HOT, NULL, "key", NULL);
-        fm_svg_text(svg, kx + 30, ly + 10, 11, FM_SVG_START, 0, FALSE, "key-label", _("HOT"));
+        if (any_hot) {
+            fm_svg_rect(svg, kx, ly, 24, 12, fm_plot_heat_colours[7], NULL, "key", NULL);
+            fm_svg_rect(svg, kx, ly + 12 - 5, 24, 5, FM_PLOT_HOT, NULL, "key", NULL);
+            fm_svg_text(svg, kx + 30, ly + 10, 11, FM_SVG_START, 0, FALSE, "key-label", _("HOT"));
+        }
     }
     fm_svg_end_group(svg);
     return fm_svg_finish(g_steal_pointer(&svg));
