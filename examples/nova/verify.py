@@ -9,7 +9,8 @@
 # Nova's dependencies: nova/conf/libvirt.py is loaded without running
 # nova/conf/__init__.py, and the flag-parsing methods of LibvirtDriver are
 # taken from nova/virt/libvirt/driver.py with ast and run against a stand-in
-# libvirt module, a real oslo.config ConfigOpts and a mock LOG.
+# libvirt module (with or without VIR_MIGRATE_FRAGMENTED), a real oslo.config
+# ConfigOpts, a mock LOG and a stand-in nova.exception.
 
 import ast
 import os
@@ -22,7 +23,12 @@ from unittest import mock
 from oslo_config import cfg
 
 TREE = None
+# the value fragmig's libvirt gives the flag; the patch must not know it
 FLAG = 1 << 21
+
+
+class InvalidConfiguration(Exception):
+    """Stands in for nova.exception.InvalidConfiguration."""
 
 
 class FakeLibvirt(types.ModuleType):
@@ -69,23 +75,20 @@ def load_driver_methods(conf, log, libvirt):
               '_handle_live_migration_fragmented', '_parse_migration_flags',
               '_is_post_copy_enabled'}
     body = []
-    consts = []
     for node in tree.body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and
-                getattr(node.targets[0], 'id', None) ==
-                'VIR_MIGRATE_FRAGMENTED'):
-            consts.append(node)
         if isinstance(node, ast.ClassDef) and node.name == 'LibvirtDriver':
             body = [n for n in node.body
                     if isinstance(n, ast.FunctionDef) and n.name in wanted]
     found = {n.name for n in body}
     assert found == wanted, 'missing in driver.py: %s' % (wanted - found)
-    assert len(consts) == 1, 'no module-level VIR_MIGRATE_FRAGMENTED'
     cls = ast.ClassDef(name='Driver', bases=[], keywords=[], body=body,
                        decorator_list=[])
-    mod = ast.Module(body=consts + [cls], type_ignores=[])
+    mod = ast.Module(body=[cls], type_ignores=[])
     ast.fix_missing_locations(mod)
-    ns = {'CONF': conf, 'LOG': log, 'libvirt': libvirt}
+    exception = types.SimpleNamespace(
+        InvalidConfiguration=InvalidConfiguration)
+    ns = {'CONF': conf, 'LOG': log, 'libvirt': libvirt,
+          'exception': exception, '_': lambda text: text}
     exec(compile(mod, path, 'exec'), ns)
     return ns
 
@@ -148,8 +151,13 @@ class TestFlags(unittest.TestCase):
         return [c for c in self.log.warning.call_args_list
                 if 'live_migration_fragmented' in c[0][0]]
 
-    def test_constant(self):
-        self.assertEqual(FLAG, self.ns['VIR_MIGRATE_FRAGMENTED'])
+    def test_no_hard_coded_flag(self):
+        # the value is the binding's: no module constant, no number
+        self.assertNotIn('VIR_MIGRATE_FRAGMENTED', self.ns)
+        with open(os.path.join(TREE, 'nova/virt/libvirt/driver.py')) as f:
+            source = f.read()
+        for text in ('VIR_MIGRATE_FRAGMENTED =', '1 << 21', '2097152'):
+            self.assertNotIn(text, source)
 
     def test_default_off(self):
         with mock.patch.object(self.conf.libvirt, 'virt_type', 'xen'):
@@ -159,6 +167,7 @@ class TestFlags(unittest.TestCase):
         self.assertEqual([], self._fragmented_warnings())
 
     def test_on_xen_live_only(self):
+        self.libvirt.VIR_MIGRATE_FRAGMENTED = FLAG  # fragmig's binding
         self.conf.set_override('live_migration_fragmented', True, 'libvirt')
         with mock.patch.object(self.conf.libvirt, 'virt_type', 'xen'):
             live, block = self._parse()
@@ -167,18 +176,35 @@ class TestFlags(unittest.TestCase):
         self.assertEqual([], self._fragmented_warnings())
 
     def test_on_xen_with_tunnel(self):
+        self.libvirt.VIR_MIGRATE_FRAGMENTED = FLAG
         self.conf.set_override('live_migration_fragmented', True, 'libvirt')
         self.conf.set_override('live_migration_tunnelled', True, 'libvirt')
         with mock.patch.object(self.conf.libvirt, 'virt_type', 'xen'):
             live, _block = self._parse()
         self.assertEqual(BASE | FLAG | FakeLibvirt.VIR_MIGRATE_TUNNELLED, live)
 
-    def test_on_xen_binding_constant_preferred(self):
-        self.libvirt.VIR_MIGRATE_FRAGMENTED = 1 << 30  # a binding that has it
+    def test_on_xen_binding_value_used(self):
+        self.libvirt.VIR_MIGRATE_FRAGMENTED = 1 << 30  # whatever it says
         self.conf.set_override('live_migration_fragmented', True, 'libvirt')
         with mock.patch.object(self.conf.libvirt, 'virt_type', 'xen'):
             live, _block = self._parse()
         self.assertEqual(BASE | (1 << 30), live)
+
+    def test_on_xen_binding_without_flag_refuses(self):
+        # Debian 12's python3-libvirt: init_host() must fail, clearly
+        self.assertFalse(hasattr(self.libvirt, 'VIR_MIGRATE_FRAGMENTED'))
+        self.conf.set_override('live_migration_fragmented', True, 'libvirt')
+        with mock.patch.object(self.conf.libvirt, 'virt_type', 'xen'):
+            with self.assertRaises(InvalidConfiguration) as ctx:
+                self._parse()
+        msg = str(ctx.exception)
+        self.assertIn('VIR_MIGRATE_FRAGMENTED', msg)
+        self.assertIn('live_migration_fragmented', msg)
+
+    def test_off_xen_binding_without_flag_starts(self):
+        with mock.patch.object(self.conf.libvirt, 'virt_type', 'xen'):
+            live, _block = self._parse()
+        self.assertEqual(BASE, live)
 
     def test_on_kvm_ignored_warns_once(self):
         self.conf.set_override('live_migration_fragmented', True, 'libvirt')

@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from unittest import mock
 
 TREE = None
+# the value fragmig's libvirt gives the flag; the patch must not know it
 FLAG = 1 << 21
 
 
@@ -132,7 +133,11 @@ class TestCodePath(unittest.TestCase):
     def setUp(self):
         self.widgets = {}
         self.asyncjob = mock.MagicMock()
+        # a binding built against fragmig's libvirt, unless a test drops it
+        self.libvirt = FakeLibvirt('libvirt')
+        self.libvirt.VIR_MIGRATE_FRAGMENTED = FLAG
         ns = {'_': lambda s: s, 'log': mock.MagicMock(),
+              'libvirt': self.libvirt,
               'uiutil': mock.MagicMock(), 'xmlutil': mock.MagicMock(),
               'traceback': mock.MagicMock(), 'vmmAsyncJob': self.asyncjob,
               'vmmDomain': mock.MagicMock(), 'Gtk': mock.MagicMock(),
@@ -188,6 +193,22 @@ class TestCodePath(unittest.TestCase):
         self.assertFalse(box.get_active())
         self.assertEqual('fragmig help', box.get_tooltip_text())
 
+    def test_xen_binding_without_flag_insensitive(self):
+        # Debian 12's python3-libvirt: greyed out, the tooltip says why
+        del self.libvirt.VIR_MIGRATE_FRAGMENTED
+        self.dlg.conn.is_xen.return_value = True
+        self.dlg._init_state()
+        self.dlg._reset_state()
+        box = self.widgets['migrate-fragmented']
+        self.assertFalse(box.get_sensitive())
+        self.assertFalse(self.widgets['migrate-fragmented-label'].sensitive)
+        self.assertIn('does not define VIR_MIGRATE_FRAGMENTED',
+                      box.get_tooltip_text())
+
+    def test_xen_binding_without_flag_passes_false(self):
+        del self.libvirt.VIR_MIGRATE_FRAGMENTED
+        self.assertIs(False, self._dialog_run(is_xen=True, check=True))
+
     def test_not_xen_insensitive(self):
         self.dlg.conn.is_xen.return_value = False
         self.dlg._init_state()
@@ -218,6 +239,7 @@ class TestDomainFlags(unittest.TestCase):
     def setUp(self):
         self.libvirt = FakeLibvirt('libvirt')
         ns = {'libvirt': self.libvirt, 'log': mock.MagicMock(),
+              '_': lambda s: s,
               'start_job_progress_thread': mock.MagicMock(),
               'time': mock.MagicMock()}
         self.cls = methods('virtManager/object/domain.py', 'vmmDomain',
@@ -239,18 +261,36 @@ class TestDomainFlags(unittest.TestCase):
         self.assertEqual(0, flags & FLAG)
         self.assertTrue(flags & self.libvirt.VIR_MIGRATE_LIVE)
 
+    def test_no_hard_coded_flag(self):
+        for rel in ('virtManager/object/domain.py', 'virtManager/migrate.py'):
+            source = read(rel)
+            self.assertNotIn('1 << 21', source, rel)
+            self.assertNotIn('2097152', source, rel)
+
+    def test_binding_without_flag_refused(self):
+        # never a guessed value: a clear error, which the dialog shows
+        with self.assertRaises(RuntimeError) as ctx:
+            self._flags(fragmented=True)
+        self.assertIn('VIR_MIGRATE_FRAGMENTED', str(ctx.exception))
+
+    def test_binding_without_flag_default_migrates(self):
+        flags = self._flags()
+        self.assertTrue(flags & self.libvirt.VIR_MIGRATE_LIVE)
+
     def test_fragmented_flag_with_live(self):
+        self.libvirt.VIR_MIGRATE_FRAGMENTED = FLAG
         flags = self._flags(fragmented=True)
         self.assertEqual(FLAG, flags & FLAG)
         self.assertTrue(flags & self.libvirt.VIR_MIGRATE_LIVE)
 
     def test_fragmented_tunnelled(self):
+        self.libvirt.VIR_MIGRATE_FRAGMENTED = FLAG
         flags = self._flags(tunnel=True, fragmented=True)
         self.assertEqual(FLAG, flags & FLAG)
         self.assertTrue(flags & self.libvirt.VIR_MIGRATE_TUNNELLED)
 
-    def test_binding_constant_preferred(self):
-        self.libvirt.VIR_MIGRATE_FRAGMENTED = 1 << 30
+    def test_binding_value_used(self):
+        self.libvirt.VIR_MIGRATE_FRAGMENTED = 1 << 30     # whatever it says
         flags = self._flags(fragmented=True)
         self.assertEqual(0, flags & FLAG)
         self.assertTrue(flags & (1 << 30))
