@@ -73,6 +73,13 @@ awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$tmp/out" && ok "table: no l
 grep -q '^(more columns with --format csv or json)$' "$tmp/out" && ok "table: says what it left out" \
     || notok "table: says what it left out"
 
+# advise: the table fits 80 columns too, the advice marked
+expect 0 "" "advise table on a trace" -- advise --trace "$FM_TEST_DATA/traces/sweep-16m.fmt" \
+    --bandwidth 1Gbit --max-downtime 50
+awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$tmp/out" && [ "$(grep -c '^\* ' "$tmp/out")" -eq 1 ] \
+    && ok "advise table: no line over 80 columns, one recommendation marked" \
+    || notok "advise table: no line over 80 columns, one recommendation marked"
+
 # advise: the same runs, and its advice
 expect 0 "" "advise json on a trace" -- advise --trace "$FM_TEST_DATA/traces/idle-16m.fmt" \
     --bandwidth 1Gbit --max-downtime 50 --format json

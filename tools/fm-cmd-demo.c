@@ -298,12 +298,7 @@ fm_cmd_demo(int argc, char **argv)
           N_("set an engine or policy parameter"), "NAME=VALUE" },
         { "compare", 'c', 0, G_OPTION_ARG_NONE, &compare,
           N_("run fragment, xen and qemu one after the other and compare"), NULL },
-        { "format", 'f', 0, G_OPTION_ARG_STRING, &format_arg,
-          N_("summary format: table, csv or json (default: table)"), "FORMAT" },
-        { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet,
-          N_("no progress at all"), NULL },
-        { "progress", 0, 0, G_OPTION_ARG_NONE, &progress,
-          N_("progress on stderr even when it is not a terminal, one line per round"), NULL },
+        FM_LIVE_OUTPUT_OPTIONS(format_arg, quiet, progress),
         { "plot-dir", 0, 0, G_OPTION_ARG_FILENAME, &plot_dir,
           N_("write the summary there as CSV and as an SVG figure"), "DIR" },
         { NULL, 0, 0, 0, NULL, NULL, NULL }

@@ -51,6 +51,17 @@ typedef struct {
  * incomplete file is removed). */
 gboolean fm_live_migrate(const FmLiveRequest *req, FmReportRow *row, GError **error);
 
+/* The GOptionEntry lines of the options that say where a live migration's result
+ * and progress go (--format, --quiet, --progress), for the variables @format (char
+ * *), @quiet and @progress (gboolean); see fm_live_progress_stream(). */
+#define FM_LIVE_OUTPUT_OPTIONS(format, quiet, progress) \
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &(format), \
+      N_("summary format: table, csv or json (default: table)"), "FORMAT" }, \
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &(quiet), \
+      N_("no progress at all"), NULL }, \
+    { "progress", 0, 0, G_OPTION_ARG_NONE, &(progress), \
+      N_("progress on stderr even when it is not a terminal, one line per round"), NULL }
+
 /* Returns where the progress of a live migration goes: stderr when it is a
  * terminal or when @asked (--progress), else nothing (NULL); nothing with @quiet. */
 FILE *fm_live_progress_stream(gboolean quiet, gboolean asked);
