@@ -64,6 +64,7 @@ struct _FmJob {
     gboolean abort_if_busy;
     gboolean may_throttle;         /* fm_policy_may_throttle(): see fm_job_predict() */
     guint busy_predictions;        /* predictions in a row of a downtime over the target */
+    gboolean busy_warned;          /* the warning that the target is out of reach was given */
     double predicted_end;          /* seconds since the start at which the last
                                     * prediction ends the job; < 0: none yet */
 
@@ -695,6 +696,14 @@ fm_job_predict(FmJob *job, const FmRoundStats *rs, FmDecision decision,
     g_debug("job %s: round %u: predicted %.3f s remaining, downtime %.1f ms (%s, %u rounds)",
             fm_policy_name(job->policy), rs->round, job->predicted_end - rs->elapsed,
             downtime * 1000, fm_predict_stop_to_string(pred.stop), pred.rounds);
+    /* Without abort_if_busy the migration goes on and ends with a downtime over
+     * the target (a bandwidth limit the guest cannot converge under, typically):
+     * say so once, where the user can see it, rather than only afterwards */
+    if (busy && !job->abort_if_busy && !job->busy_warned) {
+        job->busy_warned = TRUE;
+        g_message(_("the downtime limit is out of reach: predicted downtime %.0f ms at %.1f MiB/s, limit %.0f ms; the migration goes on (abort_if_busy would refuse it)"),
+                  downtime * 1000, rs->bandwidth / (1024.0 * 1024.0), rs->max_downtime * 1000);
+    }
     if (!job->abort_if_busy || !busy)
         return TRUE;
     job->stats.stop_reason = FM_STOP_BUSY;
