@@ -9,8 +9,13 @@
 #   FRAGMIG_BIN  a fragmig executable, or a directory holding one: copied into dom0 as
 #                /usr/bin/fragmig with the shared libraries it needs, so that the test
 #                runs the fragmig hook (dom0-fragmig.sh).  Unset: no fragmig in dom0.
+#   LIBVIRT_OUT  the output of `make libvirt-driver` (build-libvirt/): builds instead the
+#                dom0 of the two-host libvirt test (tests/libvirt-xen/): Debian's
+#                libvirtd with the patched libxl module and virsh, and the packaged
+#                module as libvirt_driver_libxl.so.distrib (a host without the flag).
 # Output, in WORKDIR/out: xen (the hypervisor, uncompressed for QEMU's multiboot loader),
-# vmlinuz, dom0.cpio.gz, domu.cpio.gz, memcheck, dom0.files (what dom0 holds).
+# vmlinuz, dom0.cpio.gz, domu.cpio.gz, memcheck, dom0.files (what dom0 holds); with
+# LIBVIRT_OUT, dom0-libvirt.cpio.gz and dom0-libvirt.files instead of dom0's two.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -111,7 +116,9 @@ chroot "$D" /bin/sh -c 'exit 0' || die "the guest's busybox does not run"
 (cd "$D" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1) >"$OUT/domu.cpio.gz"
 
 # ---- dom0 -------------------------------------------------------------------------------
-R=$OUT/dom0-root
+DOM0=dom0
+[ -n "${LIBVIRT_OUT:-}" ] && DOM0=dom0-libvirt
+R=$OUT/$DOM0-root
 new_root "$R"
 mkdir -p "$R"/{etc/xen,var/lib,var/log,domu,lib/modules,usr/lib/fmxt} "$R$XENBIN"
 for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper xenconsole xenstore-control; do
@@ -144,7 +151,10 @@ add_module() {
     done
     echo "$m" >>"$R/lib/modules/load-order"
 }
-for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs; do add_module "$m"; done
+# (the two-host test's link is QEMU's e1000)
+for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs ${LIBVIRT_OUT:+e1000}; do
+    add_module "$m"
+done
 
 # fragmig, when asked for.
 if [ -n "${FRAGMIG_BIN:-}" ]; then
@@ -176,9 +186,42 @@ echo 'root:x:0:' >"$R/etc/group"
 cp "$OUT/vmlinuz" "$R/domu/vmlinuz"
 cp "$OUT/domu.cpio.gz" "$R/domu/initrd.gz"
 
+# The two-host libvirt test: libvirtd and its configuration (tests/libvirt-xen/README.md).
+if [ -n "${LIBVIRT_OUT:-}" ]; then
+    LV=$(cd "$HERE/../libvirt-xen" && pwd)
+    LVMOD=/usr/lib/x86_64-linux-gnu/libvirt/connection-driver
+    for f in libvirt_driver_libxl.so virsh; do
+        [ -f "$LIBVIRT_OUT/$f" ] || die "no $LIBVIRT_OUT/$f: run make libvirt-driver"
+    done
+    [ -x /usr/sbin/libvirtd ] && [ -f "$LVMOD/libvirt_driver_libxl.so" ] ||
+        die "Debian's libvirtd and libxl module are not installed (libvirt-daemon-driver-xen)"
+    mkdir -p "$R$LVMOD" "$R"/etc/libvirt "$R"/var/lib/libvirt "$R"/var/log/libvirt \
+        "$R"/var/cache/libvirt "$R"/usr/share
+    cp -L /usr/sbin/libvirtd "$R/usr/sbin/libvirtd"
+    cp -L "$LIBVIRT_OUT/virsh" "$R/usr/bin/virsh"
+    cp -L "$LIBVIRT_OUT/libvirt_driver_libxl.so" "$R$LVMOD/libvirt_driver_libxl.so"
+    cp -L "$LVMOD/libvirt_driver_libxl.so" "$R/usr/lib/fmxt/libvirt_driver_libxl.so.distrib"
+    add_libs "$R" "$R/usr/sbin/libvirtd" "$R/usr/bin/virsh" "$R$LVMOD/libvirt_driver_libxl.so" \
+        "$R/usr/lib/fmxt/libvirt_driver_libxl.so.distrib"
+    cp -a /usr/share/libvirt "$R/usr/share/libvirt"
+    # QEMU's TCG CPU has no VME, and every x86 model libvirt can decode a host CPU as
+    # requires it: the libxl driver would not load ("cannot create capabilities for
+    # libxenlight").  Test only: a 486 without vme.
+    sed -i "/<feature name='vme'\/>/d" "$R/usr/share/libvirt/cpu_map/x86_486.xml"
+    printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' >"$R/etc/nsswitch.conf"
+    printf '127.0.0.1 localhost\n10.77.0.1 hosta\n10.77.0.2 hostb\n' >"$R/etc/hosts"
+    echo 'libvirt:x:64055:' >>"$R/etc/group"
+    # GNU date for the wall clock in nanoseconds (busybox's has no %N)
+    cp -L "$(command -v date)" "$R/usr/lib/fmxt/date"
+    add_libs "$R" "$R/usr/lib/fmxt/date"
+    install -m 0644 "$LV/dom0-lvx.sh" "$R/usr/lib/fmxt/lvx.sh"
+    install -m 0644 "$LV/guest.xml.in" "$R/usr/lib/fmxt/guest.xml.in"
+fi
+
 # Every dynamic program must find its libraries inside the image: ask the image's own
 # dynamic loader (LD_TRACE_LOADED_OBJECTS: list the libraries, run nothing).
-for b in "$R$XENBIN"/* "$R"/usr/bin/xenstore* "$R"/usr/bin/fragmig "$R"/usr/lib/fmxt/dd; do
+for b in "$R$XENBIN"/* "$R"/usr/bin/xenstore* "$R"/usr/bin/fragmig "$R"/usr/lib/fmxt/dd \
+    "$R"/usr/sbin/libvirtd "$R"/usr/bin/virsh; do
     [ -e "$b" ] || continue
     out=$(LD_TRACE_LOADED_OBJECTS=1 chroot "$R" "${b#"$R"}" 2>&1) ||
         die "${b#"$R"} does not load inside the dom0 image: $out"
@@ -190,12 +233,18 @@ if [ -e "$R/usr/bin/fragmig" ]; then
     chroot "$R" /usr/bin/fragmig --version >/dev/null ||
         die "fragmig does not run inside the dom0 image"
 fi
+if [ -e "$R/usr/bin/virsh" ]; then
+    chroot "$R" /usr/bin/virsh --version >/dev/null || die "virsh does not run inside the dom0 image"
+fi
 for s in init dom0-test.sh dom0-fragmig.sh usr/bin/fakessh usr/lib/fmxt/dom0-lib.sh; do
     chroot "$R" /bin/sh -n "/$s" || die "$s: shell syntax error"
 done
 
-(cd "$R" && find . | LC_ALL=C sort | tee "$OUT/dom0.files" | cpio -o -H newc --quiet -R 0:0 | gzip -1) \
-    >"$OUT/dom0.cpio.gz"
-echo "build-initrd.sh: kernel $KVER; $(du -h "$OUT/dom0.cpio.gz" | cut -f1) dom0," \
+[ ! -e "$R/usr/lib/fmxt/lvx.sh" ] || chroot "$R" /bin/sh -n /usr/lib/fmxt/lvx.sh ||
+    die "lvx.sh: shell syntax error"
+
+(cd "$R" && find . | LC_ALL=C sort | tee "$OUT/$DOM0.files" | cpio -o -H newc --quiet -R 0:0 | gzip -1) \
+    >"$OUT/$DOM0.cpio.gz"
+echo "build-initrd.sh: kernel $KVER; $(du -h "$OUT/$DOM0.cpio.gz" | cut -f1) $DOM0," \
     "$(du -h "$OUT/domu.cpio.gz" | cut -f1) guest initramfs;" \
     "fragmig in dom0: $([ -e "$R/usr/bin/fragmig" ] && echo yes || echo no)"

@@ -49,6 +49,19 @@ if [ "$scenario" != shell ] && [ "$deadline" -gt 0 ]; then
     ) &
 fi
 
+# One of the two hosts of tests/libvirt-xen: libvirtd, then shells on the console for
+# the host side's commands, until the watchdog or the host ends the run.
+if [ "$scenario" = libvirt ]; then
+    /dom0-test.sh --daemons-only
+    . /usr/lib/fmxt/lvx.sh
+    lvx_start
+    export PS1="dom0-$LVX_NAME# "
+    while :; do
+        setsid cttyhack sh
+        echo "fmxt-dom0: shell exited, restarting"
+    done
+fi
+
 if [ "$scenario" = shell ]; then
     /dom0-test.sh --daemons-only
     echo "fmxt-dom0: interactive shell; 'poweroff -f' ends the run"
