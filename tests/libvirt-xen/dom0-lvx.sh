@@ -112,10 +112,27 @@ lvx_tx() {
     cat /sys/class/net/eth0/statistics/tx_bytes
 }
 
+# lvx_sending MIB [rx]: returns once this host has sent (rx: received) MIB MiB more
+# on the link than when it was called (a migration's memory is on its way), or after
+# 300 s; then prints "lvx-at sending T" (T: seconds since the migration started,
+# $LVX_T0).  Controls aimed at the data phase wait for it: under load, set-up alone
+# can take seconds.
+lvx_sending() {
+    _f=/sys/class/net/eth0/statistics/${2:-tx}_bytes
+    _s0=$(cat "$_f")
+    _i=0
+    while [ "$(cat "$_f")" -lt $((_s0 + $1 * 1048576)) ] && [ $_i -lt 1200 ]; do
+        sleep 0.25
+        _i=$((_i + 1))
+    done
+    echo "lvx-at sending $(fmxt_since "${LVX_T0:-0}")"
+}
+
 # lvx_migrate NAME OPTIONS...: `virsh migrate OPTIONS NAME xen+tcp://PEER/system`,
-# timed, with `virsh domjobinfo NAME` sampled every second into /tmp/lvx-jobinfo.log
-# ("lvx-sample T" before each).  $LVX_DURING, if set, is run in the background as the
-# migration starts (its output in /tmp/lvx-during.log).  Prints virsh's output and
+# timed, with `virsh domjobinfo --rawstats NAME` sampled every second into
+# /tmp/lvx-jobinfo.log ("lvx-sample T" before each; raw: virsh prints the time
+# remaining of bounded jobs only, and a migration is unbounded).  $LVX_DURING, if set, is run in the background as the
+# migration starts, with these helpers and LVX_T0 (its output in /tmp/lvx-during.log).  Prints virsh's output and
 # "lvx-migrate rc=RC secs=S txbytes=B pass=P" (B: bytes this host sent on the link,
 # P: the guest's memcheck pass when it started).
 lvx_migrate() {
@@ -130,14 +147,14 @@ lvx_migrate() {
     (
         while [ -f /tmp/lvx-sampling ]; do
             echo "lvx-sample $(fmxt_since "$_t0")"
-            timeout 10 virsh -c xen:///system domjobinfo "$_n" 2>&1 | grep -v '^$'
+            timeout 10 virsh -c xen:///system domjobinfo --rawstats "$_n" 2>&1 | grep -v '^$'
             sleep 1
         done >>/tmp/lvx-jobinfo.log 2>&1
     ) &
     _sampler=$!
     _during=""
     if [ -n "${LVX_DURING:-}" ]; then
-        sh -c "$LVX_DURING" >/tmp/lvx-during.log 2>&1 &
+        LVX_T0=$_t0 sh -c ". /usr/lib/fmxt/lvx.sh; $LVX_DURING" >/tmp/lvx-during.log 2>&1 &
         _during=$!
     fi
     timeout 280 virsh -c xen:///system migrate "$@" "$_n" "xen+tcp://$LVX_PEER/system" \
@@ -162,17 +179,15 @@ lvx_migrate() {
 # blank= counts samples of the active job without statistics once some were shown.
 lvx_jobinfo_check() {
     awk '
-        /^Memory processed:/ { p = $3 * ($4 == "GiB" ? 1024 : ($4 == "KiB" ? 1 / 1024 : 1)); np++
-                               if (np > 1 && p > lp) grow++; lp = p }
-        /^Memory remaining:/ { r = $3 * ($4 == "GiB" ? 1024 : ($4 == "KiB" ? 1 / 1024 : 1)); nr++
-                               if (nr > 1 && r < lr) shrink++; lr = r }
+        /^memory_processed:/ { p = $2; np++; if (np > 1 && p > lp) grow++; lp = p }
+        /^memory_remaining:/ { r = $2; nr++; if (nr > 1 && r < lr) shrink++; lr = r }
         /^lvx-sample/ { if (insample && active && seen && !data) blank++
                         insample = 1; active = 0; data = 0 }
-        /^Job type: *Unbounded/ { active = 1 }
-        /^Memory processed:/ { data = 1; seen = 1 }
-        /^Iteration:/ { it++; if ($2 + 0 > maxit) maxit = $2 + 0 }
-        /^Dirty rate:/ { dr++ }
-        /^Expected remaining|^Time remaining/ { tr++ }
+        /^Job type: 2$/ { active = 1 }
+        /^memory_processed:/ { data = 1; seen = 1 }
+        /^memory_iteration:/ { it++; if ($2 + 0 > maxit) maxit = $2 + 0 }
+        /^memory_dirty_rate:/ { dr++ }
+        /^time_remaining:/ { tr++ }
         END { if (insample && active && seen && !data) blank++
               printf "lvx-jobinfo samples=%d grow=%d shrink=%d iterations=%d maxit=%d dirty=%d remaining=%d blank=%d\n",
                      np, grow, shrink, it, maxit, dr, tr, blank
