@@ -31,6 +31,16 @@ gboolean fm_xen_dm_discard_state(guint32 domid, GError **error);
  * cannot be read, FM_ERROR_FAILED when it is empty.  Unref with g_bytes_unref(). */
 GBytes *fm_xen_dm_read_state(guint32 domid, GError **error);
 
+/* Has the stopped QEMU of @domid save its device state again, for a live migration
+ * as libxl's live save asks for it (QMP "xen-save-devices-state" with "live":
+ * true, on the socket libxl started QEMU with): QEMU then also releases its disk
+ * images' locks, so that the destination's QEMU can take them.  (The state libxl's
+ * suspend saved was for a save to a file: "live": false.)  Returns the state
+ * (unref with g_bytes_unref()), or NULL with @error (FM_ERROR_IO: QMP failed or
+ * QEMU refused, FM_ERROR_FAILED: an empty state); libxl's state is then still
+ * valid.  Blocks for at most a few seconds per QMP answer. */
+GBytes *fm_xen_dm_save_live(guint32 domid, GError **error);
+
 /* Returns the device model's xenstore data of @domid, as libxl saves it: for each
  * entry of /local/domain/0/device-model/DOMID/physmap, the pairs
  * "physmap/ENTRY/start_addr\0VALUE\0", ".../size\0...\0", ".../name\0...\0"; empty

@@ -752,15 +752,28 @@ fm_xen_send_hvm_params(FmXenBackend *self, FmSink *sink, GError **error)
 }
 
 /* Gives the sink an HVM guest's device model state: the xenstore keys and the
- * state QEMU saved when libxl suspended the guest (fm_xen_pause()). */
+ * state QEMU saved when libxl suspended the guest (fm_xen_pause()), saved again
+ * live as libxl's live save does it, when QEMU can (fm-xen-dm.h). */
 static gboolean
 fm_xen_send_dm_state(FmXenBackend *self, FmSink *sink, GError **error)
 {
     g_autoptr(GBytes) xenstore = NULL;
+    g_autoptr(GBytes) live = NULL;
+    g_autoptr(GError) local = NULL;
     g_autoptr(GBytes) context = fm_xen_dm_read_state(self->domid, error);
 
     if (context == NULL)
         return FALSE;
+    live = fm_xen_dm_save_live(self->domid, &local);
+    if (live != NULL) {
+        g_debug("domain %u: device model state saved again for a live migration",
+                self->domid);
+        g_bytes_unref(context);
+        context = g_steal_pointer(&live);
+    } else {
+        g_debug("domain %u: keeping the state libxl's suspend saved: %s", self->domid,
+                local->message);
+    }
     xenstore = fm_xen_dm_read_xenstore(self->domid, error);
     if (xenstore == NULL)
         return FALSE;
