@@ -13,6 +13,8 @@
 #                dom0 of the two-host libvirt test (tests/libvirt-xen/): Debian's
 #                libvirtd with the patched libxl module and virsh, and the packaged
 #                module as libvirt_driver_libxl.so.distrib (a host without the flag).
+#   FMXT_DM=1    HVM guests' device model too: Debian's QEMU for Xen, the SeaBIOS image
+#                libxl hands hvmloader, and the option ROM QEMU boots a kernel with
 # Output, in WORKDIR/out: xen (the hypervisor, uncompressed for QEMU's multiboot loader),
 # vmlinuz, dom0.cpio.gz, domu.cpio.gz, memcheck, dom0.files (what dom0 holds); with
 # LIBVIRT_OUT, dom0-libvirt.cpio.gz and dom0-libvirt.files instead of dom0's two.
@@ -156,6 +158,23 @@ for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs ${LIBVIRT_OUT:+e10
     add_module "$m"
 done
 
+# The device model of HVM guests, when asked for (about 20 MB more in dom0's image).
+if [ "${FMXT_DM:-0}" = 1 ]; then
+    qemu=/usr/libexec/xen-qemu-system-i386
+    [ -x "$X$qemu" ] || die "$qemu is missing from the unpacked packages (setup.sh)"
+    copy_file "$R" "$X$qemu" "$qemu"
+    add_libs "$R" "$R$qemu"
+    # libxl's SeaBIOS for hvmloader; QEMU's -kernel option ROMs, from the host's
+    # seabios and qemu-system-data (the same Debian release).
+    for f in /usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin \
+        /usr/share/qemu/linuxboot.bin /usr/share/qemu/kvmvapic.bin; do
+        [ -f "$f" ] || die "$f is missing on the host (setup.sh installs qemu-system-x86)"
+        copy_file "$R" "$f" "$f"
+    done
+    mkdir -p "$R/usr/lib/xen-4.17/boot"
+    cp "$X/usr/lib/xen-4.17/boot/hvmloader" "$R/usr/lib/xen-4.17/boot/"
+fi
+
 # fragmig, when asked for.
 if [ -n "${FRAGMIG_BIN:-}" ]; then
     fm=$FRAGMIG_BIN
@@ -221,7 +240,7 @@ fi
 # Every dynamic program must find its libraries inside the image: ask the image's own
 # dynamic loader (LD_TRACE_LOADED_OBJECTS: list the libraries, run nothing).
 for b in "$R$XENBIN"/* "$R"/usr/bin/xenstore* "$R"/usr/bin/fragmig "$R"/usr/lib/fmxt/dd \
-    "$R"/usr/sbin/libvirtd "$R"/usr/bin/virsh; do
+    "$R"/usr/sbin/libvirtd "$R"/usr/bin/virsh "$R"/usr/libexec/xen-qemu-system-i386; do
     [ -e "$b" ] || continue
     out=$(LD_TRACE_LOADED_OBJECTS=1 chroot "$R" "${b#"$R"}" 2>&1) ||
         die "${b#"$R"} does not load inside the dom0 image: $out"

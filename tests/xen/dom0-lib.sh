@@ -102,18 +102,37 @@ tap_finish() {
 
 # ---- guests -----------------------------------------------------------------------------
 
-# fmxt_guest_cfg NAME MEM_MIB DIRTY_MIB PAUSE_MS: prints an xl config for a PVH guest that
-# runs memcheck.  cpuid and tsc_mode are what a PVH guest needs on QEMU's emulated SVM
-# (no NRIP-save: RDTSCP would have to be emulated, and that fails).  A guest that crashes
-# or resets (a triple fault is a reset) is kept, not restarted: a silently restarted
-# guest would run a new memcheck and hide the damage.
+# fmxt_guest_cfg NAME MEM_MIB DIRTY_MIB PAUSE_MS: prints an xl config for a guest of type
+# $FMXT_TYPE (pvh, the default, or hvm) that runs memcheck.  cpuid and tsc_mode are what
+# a guest needs on QEMU's emulated SVM (no NRIP-save: RDTSCP would have to be emulated,
+# and that fails).  A guest that crashes or resets (a triple fault is a reset) is kept,
+# not restarted: a silently restarted guest would run a new memcheck and hide the damage.
+# An HVM guest boots the same kernel directly (QEMU's -kernel), with no disk, network
+# or display; its console is its serial port, which QEMU appends to the file where
+# xenconsoled keeps a PVH guest's console, so that the destination's QEMU of a
+# migration goes on in the same file (xenconsoled does not serve an HVM guest's
+# console: QEMU does).
 fmxt_guest_cfg() {
+    if [ "${FMXT_TYPE:-pvh}" = hvm ]; then
+        cat <<EOF
+type = "hvm"
+extra = "console=ttyS0 loglevel=4 fmxt.dirty=$3 fmxt.pause=$4"
+vga = "none"
+vnc = 0
+nographic = 1
+serial = "chardev:fmxtcon"
+device_model_args_hvm = [ "-chardev", "file,id=fmxtcon,path=$FMXT_CONSOLE_DIR/guest-$1.log,append=on" ]
+EOF
+    else
+        cat <<EOF
+type = "pvh"
+extra = "console=hvc0 loglevel=4 fmxt.dirty=$3 fmxt.pause=$4"
+EOF
+    fi
     cat <<EOF
 name = "$1"
-type = "pvh"
 kernel = "/domu/vmlinuz"
 ramdisk = "/domu/initrd.gz"
-extra = "console=hvc0 loglevel=4 fmxt.dirty=$3 fmxt.pause=$4"
 memory = $2
 maxmem = $2
 vcpus = 1

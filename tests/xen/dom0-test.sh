@@ -1,11 +1,12 @@
 #!/bin/sh
 # dom0-test.sh: the test bed's test, run in dom0 by /init: starts the Xen daemons, creates
-# a PVH guest running memcheck, live-migrates it to localhost with stock `xl migrate`
+# a PVH (or HVM) guest running memcheck, live-migrates it to localhost with stock `xl migrate`
 # (the baseline), checks that its memory survived, then runs the fragmig hook.  TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Usage: dom0-test.sh [--daemons-only]
 # Parameters, from the kernel command line (run.sh sets them from the scenario):
+#   fmxt.type=pvh|hvm    the guest's type (pvh; hvm: with Debian's QEMU as its device model)
 #   fmxt.mem=MIB         guest memory (256)
 #   fmxt.dirty=MIB       memory memcheck dirties and verifies in the guest (96; 0 = idle)
 #   fmxt.pause=MS        memcheck's pause between passes (20)
@@ -16,6 +17,12 @@
 . /usr/lib/fmxt/dom0-lib.sh
 
 GUEST=fmxt-guest
+FMXT_TYPE=$(fmxt_arg type pvh)
+export FMXT_TYPE
+KIND=$(echo "$FMXT_TYPE" | tr a-z A-Z)
+# An HVM guest boots through hvmloader and SeaBIOS, emulated twice over: slower.
+READY_SECS=$(fmxt_limit 120)
+[ "$FMXT_TYPE" = hvm ] && READY_SECS=$(fmxt_limit 240)
 MEM=$(fmxt_arg mem 256)
 DIRTY=$(fmxt_arg dirty 96)
 PAUSE=$(fmxt_arg pause 20)
@@ -46,14 +53,16 @@ create_guest() {
     fmxt_guest_cfg "$GUEST" "$MEM" "$DIRTY" "$PAUSE" >/etc/xen/$GUEST.cfg
     t0=$(fmxt_now)
     if timeout 90 xl create /etc/xen/$GUEST.cfg >"$FMXT_RUN/xl-create.log" 2>&1; then
-        tap_ok "xl create: ${MEM} MiB PVH guest"
+        tap_ok "xl create: ${MEM} MiB $KIND guest"
     else
-        tap_not_ok "xl create: ${MEM} MiB PVH guest"
+        tap_not_ok "xl create: ${MEM} MiB $KIND guest"
         tap_diag <"$FMXT_RUN/xl-create.log"
+        # An HVM guest's device model says why it stopped in its own log.
+        tail -n 20 /var/log/xen/qemu-dm-$GUEST.log 2>/dev/null | tap_diag
         return 1
     fi
     tap_time create "$(fmxt_since "$t0")"
-    if fmxt_guest_wait_pass $GUEST 1 120; then
+    if fmxt_guest_wait_pass $GUEST 1 "$READY_SECS"; then
         tap_ok "memcheck runs in the guest (dirtying ${DIRTY} MiB)"
     else
         tap_not_ok "memcheck runs in the guest (dirtying ${DIRTY} MiB)"
@@ -161,9 +170,9 @@ paging=""
 echo " $caps " | grep -q ' hap ' && paging=hap
 echo " $caps " | grep -q ' shadow ' && paging="${paging:+$paging+}shadow"
 if echo " $caps " | grep -q ' hvm ' && [ -n "$paging" ]; then
-    tap_ok "hypervisor runs PVH guests (virt_caps: $caps)"
+    tap_ok "hypervisor runs $KIND guests (virt_caps: $caps)"
 else
-    tap_not_ok "hypervisor runs PVH guests (virt_caps: $caps)"
+    tap_not_ok "hypervisor runs $KIND guests (virt_caps: $caps)"
     xl dmesg 2>&1 | grep -iE 'svm|vmx|hap|npt|hvm|shadow' | head -n 10 | tap_diag
     # Nothing else can work: say so at once instead of waiting for timeouts.
     echo "Bail out! no HVM with HAP or shadow paging: give QEMU a CPU with svm and npt, or use FMXT_XEN=shadow"

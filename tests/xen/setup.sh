@@ -27,7 +27,9 @@ case ${1:-} in -*) echo "usage: setup.sh [--shadow] [WORKDIR]" >&2; exit 2 ;; es
 WORK=${1:-${FM_XEN_WORK:-/var/tmp/fragmig-xen}}
 
 # The test bed is built around these; the library packages they need are found below.
-XEN_PKGS="xen-hypervisor-4.17-amd64 xen-utils-4.17 xen-utils-common xenstore-utils"
+# qemu-system-xen: the device model of HVM guests (run.sh's hvm scenario); its data
+# files (SeaBIOS, option ROMs) come from the host's qemu-system-x86 dependencies.
+XEN_PKGS="xen-hypervisor-4.17-amd64 xen-utils-4.17 xen-utils-common xenstore-utils qemu-system-xen"
 KERNEL_META=linux-image-amd64
 HOST_PKGS="qemu-system-x86 busybox-static cpio gzip xz-utils gcc libc6-dev coreutils"
 
