@@ -53,11 +53,11 @@ fm_xen_dm_discard_state(guint32 domid, GError **error)
     return TRUE;
 }
 
-/* Reads and removes the saved state; see fm-xen-dm.h. */
-GBytes *
-fm_xen_dm_read_state(guint32 domid, GError **error)
+/* Returns the device state QEMU saved into @path, which is removed, or NULL with
+ * @error (FM_ERROR_IO: not there, FM_ERROR_FAILED: empty). */
+static GBytes *
+fm_xen_dm_take_file(guint32 domid, const char *path, GError **error)
 {
-    g_autofree char *path = fm_xen_dm_save_path(domid);
     g_autoptr(GError) local = NULL;
     char *data = NULL;
     gsize len = 0;
@@ -78,6 +78,16 @@ fm_xen_dm_read_state(guint32 domid, GError **error)
     }
     return g_bytes_new_take(data, len);
 }
+
+/* Reads and removes the saved state; see fm-xen-dm.h. */
+GBytes *
+fm_xen_dm_read_state(guint32 domid, GError **error)
+{
+    g_autofree char *path = fm_xen_dm_save_path(domid);
+
+    return fm_xen_dm_take_file(domid, path, error);
+}
+
 
 /* Reads QMP lines from @in until the answer to the last command ("return" or
  * "error"; events are skipped).  Returns TRUE for "return", else FALSE with
@@ -129,9 +139,6 @@ fm_xen_dm_save_live(guint32 domid, GError **error)
     g_autofree char *quoted = g_strescape(path, NULL);
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     struct timeval tv = { .tv_sec = FM_XEN_DM_QMP_TIMEOUT_S };
-    g_autoptr(GError) local = NULL;
-    char *data = NULL;
-    gsize len = 0;
     FILE *in = NULL;
     gboolean ok;
     int fd;
@@ -161,22 +168,11 @@ fm_xen_dm_save_live(guint32 domid, GError **error)
                     _("domain %u: no greeting from the device model"), domid);
     fclose(in);
     close(fd);
-    if (ok && !g_file_get_contents(path, &data, &len, &local)) {
-        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("domain %u: %s"), domid,
-                    local->message);
-        ok = FALSE;
-    }
-    (void)g_unlink(path);
-    if (!ok)
-        return NULL;
-    if (len == 0) {
-        g_free(data);
-        g_set_error(error, FM_ERROR, FM_ERROR_FAILED,
-                    _("domain %u: the device model saved an empty state (%s)"), domid,
-                    path);
+    if (!ok) {
+        (void)g_unlink(path);
         return NULL;
     }
-    return g_bytes_new_take(data, len);
+    return fm_xen_dm_take_file(domid, path, error);
 }
 
 /* Appends @s and its NUL to @buf. */
