@@ -22,7 +22,7 @@
 #     any other line is shown as a comment; exit non-zero if something went wrong;
 #   - finish within fmxt.hook_timeout seconds (dom0-test.sh kills the hook then);
 #   - leave the guest $FMXT_GUEST running (dom0-test.sh checks it afterwards).
-# Environment: FMXT_GUEST (the running memcheck guest), FMXT_TYPE (pvh or hvm),
+# Environment: FMXT_GUEST (the running memcheck guest), FMXT_TYPE (pvh, hvm or pv),
 # FMXT_MEM, FMXT_DIRTY (MiB), the
 # baseline's FMXT_XL_SECS, FMXT_XL_BYTES, FMXT_XL_DOWNTIME_MS (empty when it did not
 # run), and dom0-lib.sh's helpers.
@@ -164,7 +164,7 @@ if [ "${FMXT_TYPE:-pvh}" = hvm ]; then
 elif fmxt_guest_cfg "$LIGHT" "$LIGHT_MEM" 8 1000 >/etc/xen/$LIGHT.cfg &&
     timeout 90 xl create /etc/xen/$LIGHT.cfg >"$FMXT_RUN/xl-create.log" 2>&1 &&
     fmxt_guest_wait_pass $LIGHT 1 120; then
-    tap_ok "xl create: ${LIGHT_MEM} MiB PVH guest, memcheck on 8 MiB every second"
+    tap_ok "xl create: ${LIGHT_MEM} MiB ${FMXT_TYPE:-pvh} guest, memcheck on 8 MiB every second"
     sleep 3
     before=$(fmxt_guest_pass $LIGHT)
     if fmxt_xl_migrate $LIGHT "$(fmxt_limit 150)"; then
@@ -188,7 +188,7 @@ elif fmxt_guest_cfg "$LIGHT" "$LIGHT_MEM" 8 1000 >/etc/xen/$LIGHT.cfg &&
         fmxt_domain_exists "$d" && timeout 30 xl destroy "$d"
     done
 else
-    tap_not_ok "xl create: ${LIGHT_MEM} MiB PVH guest"
+    tap_not_ok "xl create: ${LIGHT_MEM} MiB ${FMXT_TYPE:-pvh} guest"
     tap_diag <"$FMXT_RUN/xl-create.log"
 fi
 

@@ -103,7 +103,8 @@ tap_finish() {
 # ---- guests -----------------------------------------------------------------------------
 
 # fmxt_guest_cfg NAME MEM_MIB DIRTY_MIB PAUSE_MS: prints an xl config for a guest of type
-# $FMXT_TYPE (pvh, the default, or hvm) that runs memcheck.  cpuid and tsc_mode are what
+# $FMXT_TYPE (pvh, the default, hvm, or pv: the same kernel booted as a PV guest) that
+# runs memcheck.  cpuid and tsc_mode are what
 # a guest needs on QEMU's emulated SVM (no NRIP-save: RDTSCP would have to be emulated,
 # and that fails).  A guest that crashes or resets (a triple fault is a reset) is kept,
 # not restarted: a silently restarted guest would run a new memcheck and hide the damage.
@@ -125,7 +126,7 @@ device_model_args_hvm = [ "-chardev", "file,id=fmxtcon,path=$FMXT_CONSOLE_DIR/gu
 EOF
     else
         cat <<EOF
-type = "pvh"
+type = "${FMXT_TYPE:-pvh}"
 extra = "console=hvc0 loglevel=4 fmxt.dirty=$3 fmxt.pause=$4"
 EOF
     fi

@@ -1,12 +1,13 @@
 #!/bin/sh
 # dom0-test.sh: the test bed's test, run in dom0 by /init: starts the Xen daemons, creates
-# a PVH (or HVM) guest running memcheck, live-migrates it to localhost with stock `xl migrate`
+# a PVH, HVM or PV guest running memcheck, live-migrates it to localhost with stock `xl migrate`
 # (the baseline), checks that its memory survived, then runs the fragmig hook.  TAP.
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # Usage: dom0-test.sh [--daemons-only]
 # Parameters, from the kernel command line (run.sh sets them from the scenario):
-#   fmxt.type=pvh|hvm    the guest's type (pvh; hvm: with Debian's QEMU as its device model)
+#   fmxt.type=pvh|hvm|pv the guest's type (pvh; hvm: with Debian's QEMU as its device model;
+#                        pv: the same kernel as a PV guest, needs the shadow hypervisor)
 #   fmxt.mem=MIB         guest memory (256)
 #   fmxt.dirty=MIB       memory memcheck dirties and verifies in the guest (96; 0 = idle)
 #   fmxt.pause=MS        memcheck's pause between passes (20)
@@ -169,7 +170,17 @@ caps=$(sed -n 's/^virt_caps *: *//p' "$FMXT_RUN/xl-info")
 paging=""
 echo " $caps " | grep -q ' hap ' && paging=hap
 echo " $caps " | grep -q ' shadow ' && paging="${paging:+$paging+}shadow"
-if echo " $caps " | grep -q ' hvm ' && [ -n "$paging" ]; then
+if [ "$FMXT_TYPE" = pv ]; then
+    # A PV guest runs anywhere, but its log-dirty mode needs shadow paging.
+    if echo " $caps " | grep -q ' shadow '; then
+        tap_ok "hypervisor has shadow paging for PV log-dirty (virt_caps: $caps)"
+    else
+        tap_not_ok "hypervisor has shadow paging for PV log-dirty (virt_caps: $caps)"
+        echo "Bail out! PV guests cannot be live-migrated without shadow paging: use FMXT_XEN=shadow"
+        tap_finish
+        exit 1
+    fi
+elif echo " $caps " | grep -q ' hvm ' && [ -n "$paging" ]; then
     tap_ok "hypervisor runs $KIND guests (virt_caps: $caps)"
 else
     tap_not_ok "hypervisor runs $KIND guests (virt_caps: $caps)"
