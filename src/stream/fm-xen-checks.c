@@ -203,6 +203,12 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
     case FM_XEN_LIBXC_REC_X86_TSC_INFO:
     case FM_XEN_LIBXC_REC_HVM_CONTEXT:
     case FM_XEN_LIBXC_REC_HVM_PARAMS:
+    case FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
+    case FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS:
+    case FM_XEN_LIBXC_REC_SHARED_INFO:
     case FM_XEN_LIBXC_REC_END:
         /* A version 2 stream has no STATIC_DATA_END: its first PAGE_DATA stands for
          * it (the specification's "v3 compat with v2"). */
@@ -211,6 +217,7 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
                                      name, (ull)offset);
             return FALSE;
         }
+        /* PV records reach here in PV streams only (refused above otherwise). */
         if (st->domain_type == FM_XEN_DOMAIN_X86_PV)
             return fm_xen_pv_check_order(st, type, offset, error);
         if (type == FM_XEN_LIBXC_REC_END && !st->hvm_context) {
@@ -227,18 +234,6 @@ fm_xen_libxc_check_header(const FmXenLibxcState *st, guint32 type, guint64 len,
             return FALSE;
         }
         break;
-    case FM_XEN_LIBXC_REC_X86_PV_P2M_FRAMES:
-    case FM_XEN_LIBXC_REC_X86_PV_VCPU_BASIC:
-    case FM_XEN_LIBXC_REC_X86_PV_VCPU_EXTENDED:
-    case FM_XEN_LIBXC_REC_X86_PV_VCPU_XSAVE:
-    case FM_XEN_LIBXC_REC_X86_PV_VCPU_MSRS:
-    case FM_XEN_LIBXC_REC_SHARED_INFO:
-        if (st->version >= 3 && !st->static_data_end) {
-            fm_record_protocol_error(error, _("libxc %s record at offset %llu before STATIC_DATA_END"),
-                                     name, (ull)offset);
-            return FALSE;
-        }
-        return fm_xen_pv_check_order(st, type, offset, error);
     default:
         break;
     }
