@@ -62,13 +62,15 @@ held() {
 }
 
 # ---- every workload under every policy ----
-for wl in idle web db sweep phases; do
+for wl in idle web db sweep phases mix; do
     case $wl in
         idle)   gargs="--memory 64M --workload idle" ;;
         web)    gargs="--memory 64M --workload web --rate 25%" ;;
         db)     gargs="--memory 64M --workload db --rate 60% --region-size 10%" ;;
         sweep)  gargs="--memory 64M --workload sweep --rate 120% --region-size 50%" ;;
         phases) gargs="--scenario $FM_TEST_DATA/local-phases.xml" ;;
+        # a small hot region, a large cold one and a log writer, all at once
+        mix)    gargs="--memory 64M --workload db:rate=40%:region-size=2%,db:rate=10%:region-start=10%:region-size=50%,sweep:rate=30%:region-start=70%:region-size=5%" ;;
     esac
     for policy in xen xen-classic qemu fragment; do
         what="$wl under $policy"

@@ -73,7 +73,7 @@ check_invariants(const FmScenario *sc)
     g_assert_nonnull(sc->params);
     g_assert_nonnull(w);
 
-    if (w->type == FM_WORKLOAD_PHASES) {
+    if (w->type == FM_WORKLOAD_PHASES || w->type == FM_WORKLOAD_MIX) {
         g_assert_cmpuint(w->n_phases, >=, 1);
         g_assert_cmpuint(w->n_phases, <=, FM_WORKLOAD_MAX_PHASES);
         g_assert_nonnull(w->phases);
@@ -86,7 +86,10 @@ check_invariants(const FmScenario *sc)
 
         if (w->n_phases) {
             g_assert_cmpint(m->type, !=, FM_WORKLOAD_PHASES);
-            if (i + 1 < w->n_phases)
+            g_assert_cmpint(m->type, !=, FM_WORKLOAD_MIX);
+            if (w->type == FM_WORKLOAD_MIX)
+                g_assert_cmpfloat(m->duration, ==, 0);     /* the parts run together */
+            else if (i + 1 < w->n_phases)
                 g_assert_cmpfloat(m->duration, >, 0);
         }
         g_assert_cmpfloat(m->rate, >=, 0);
@@ -408,6 +411,61 @@ test_phases_max(void)
     }
 }
 
+/* A mix: its parts, each with its own rate and region; what a mix may not hold. */
+static void
+test_mix(void)
+{
+    static const struct {
+        const char *workload;
+        const char *message;
+    } bad[] = {
+        { "<workload type='mix'/>", "missing element <part>" },
+        { "<workload type='mix'><part type='db' rate='5%' duration='1s'/></workload>",
+          "<part duration>" },
+        { "<workload type='mix'><part type='phases'/></workload>",
+          "a part of a mix is idle, web, db or sweep" },
+        { "<workload type='mix' rate='5%'><part type='db' rate='5%'/></workload>",
+          "<workload rate>" },
+        { "<workload type='db' rate='5%'><part type='db' rate='5%'/></workload>",
+          "only a workload of type 'mix' has parts" },
+        { "<workload type='phases'><phase type='mix'/></workload>",
+          "a phase cannot be of type 'mix'" },
+        { "<workload type='mix'><part type='sweep' rate='5%'/><part type='sweep' rate='5%'/></workload>",
+          "at most one web part and one sweep" },
+    };
+    g_autoptr(FmScenario) sc = load_good(
+        "<scenario><guest memory='4GiB'/><link bandwidth='1Gbit'/>"
+        "<workload type='mix'><part type='db' rate='40%' region-size='2%'/>"
+        "<part type='web' rate='10%' zipf='1.2' region-start='10%' region-size='50%'/>"
+        "<part type='sweep' rate='30%' region-start='70%' region-size='5%'/></workload>"
+        "</scenario>");
+    const FmWorkloadSpec *w = sc->workload;
+
+    g_assert_cmpint(w->type, ==, FM_WORKLOAD_MIX);
+    g_assert_cmpuint(w->n_phases, ==, 3);
+    g_assert_cmpint(w->phases[0].type, ==, FM_WORKLOAD_DB);
+    assert_close(w->phases[0].rate, 0.40 * 125e6 / 4096);
+    assert_close(w->phases[0].region_size, 0.02);
+    g_assert_cmpint(w->phases[1].type, ==, FM_WORKLOAD_WEB);
+    assert_close(w->phases[1].zipf_s, 1.2);
+    assert_close(w->phases[1].region_start, 0.10);
+    g_assert_cmpint(w->phases[2].type, ==, FM_WORKLOAD_SWEEP);
+    assert_close(w->phases[2].rate, 0.30 * 125e6 / 4096);
+    assert_close(w->phases[2].region_start, 0.70);
+
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *xml = g_strdup_printf(
+            "<scenario><guest memory='4GiB'/><link bandwidth='1Gbit'/>%s</scenario>",
+            bad[i].workload);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_null(fm_scenario_load_string(xml, "mix.xml", &error));
+        g_assert_error(error, FM_ERROR, FM_ERROR_CONFIG);
+        g_test_message("%s", error->message);
+        g_assert_nonnull(strstr(error->message, bad[i].message));
+    }
+}
+
 /* Errors from strings name the caller's name, and the default "<memory>". */
 static void
 test_string_errors(void)
@@ -439,7 +497,7 @@ typedef struct {
 } HostileCase;
 
 #define HOSTILE_HEAD "<scenario><guest memory='4GiB'/><link bandwidth='1Gbit'/>"
-#define HOSTILE_TYPES "(expected idle, web, db, sweep, phases, trace)"
+#define HOSTILE_TYPES "(expected idle, web, db, sweep, phases, trace, mix)"
 
 static const HostileCase hostile_cases[] = {
     /* the path: bytes of a file name that are not UTF-8, or none at all */
@@ -564,7 +622,7 @@ static const BadCase bad_files[] = {
     { "bad-rate-missing.xml",
       ":6: <workload>: missing required attribute 'rate' (no default for type 'db')" },
     { "bad-type.xml",
-      ":6: <workload type>: unknown workload type 'oltp' (expected idle, web, db, sweep, phases, trace)" },
+      ":6: <workload type>: unknown workload type 'oltp' (expected idle, web, db, sweep, phases, trace, mix)" },
     { "bad-missing-attribute.xml", ":4: <guest>: missing required attribute 'memory'" },
     { "bad-missing-type.xml", ":6: <workload>: missing required attribute 'type'" },
     { "bad-missing-workload.xml", ":3: <scenario>: missing element <workload>" },
@@ -761,7 +819,8 @@ test_spec_copy(void)
 static void
 test_type_names(void)
 {
-    static const char *const names[] = { "idle", "web", "db", "sweep", "phases", "trace" };
+    static const char *const names[] = { "idle", "web", "db", "sweep", "phases", "trace",
+                                         "mix" };
 
     G_STATIC_ASSERT(G_N_ELEMENTS(names) == FM_WORKLOAD_LAST);
     for (int t = 0; t < FM_WORKLOAD_LAST; t++) {
@@ -788,6 +847,7 @@ main(int argc, char **argv)
     g_test_add_func("/scenario/rate-resolution", test_rate_resolution);
     g_test_add_func("/scenario/region-defaults", test_region_defaults);
     g_test_add_func("/scenario/phases-max", test_phases_max);
+    g_test_add_func("/scenario/mix", test_mix);
     g_test_add_func("/scenario/errors/string", test_string_errors);
     g_test_add_func("/scenario/errors/hostile", test_hostile_errors);
     g_test_add_func("/scenario/errors/hostile-long", test_hostile_long);

@@ -1144,7 +1144,7 @@ test_scenario(void)
         { "<workload type=\"phases\"><phase type=\"trace\"/></workload>",
           "%s/s.xml:4: <phase type>: a phase cannot be of type 'trace'" },
         { "<workload type=\"tracer\" rate=\"5%%\"/>",
-          "%s/s.xml:4: <workload type>: unknown workload type 'tracer' (expected idle, web, db, sweep, phases, trace)" },
+          "%s/s.xml:4: <workload type>: unknown workload type 'tracer' (expected idle, web, db, sweep, phases, trace, mix)" },
     };
 
     g_assert_true(fm_trace_save_file(t, trace_path, NULL));

@@ -100,6 +100,21 @@ spec_trace(void)
     return spec;
 }
 
+/* A mix (lives for the whole program): a hot db region of 5 % at 6000 writes/s, a
+ * cold db of 50 % at 1000, a sweep of 10 % at 3000 and web over 20 % at 2000. */
+static FmWorkloadSpec
+spec_mix(void)
+{
+    static FmWorkloadSpec parts[4];
+    FmWorkloadSpec spec = { .type = FM_WORKLOAD_MIX, .n_phases = 4, .phases = parts };
+
+    parts[0] = spec_simple(FM_WORKLOAD_DB, 6000, 0.0, 0.05);
+    parts[1] = spec_simple(FM_WORKLOAD_DB, 1000, 0.5, 0.5);
+    parts[2] = spec_simple(FM_WORKLOAD_SWEEP, 3000, 0.1, 0.1);
+    parts[3] = spec_simple(FM_WORKLOAD_WEB, 2000, 0.25, 0.2);
+    return spec;
+}
+
 /* Every model, for the table-driven tests below. */
 static void
 all_specs(FmWorkloadSpec *specs, FmWorkloadSpec *phases)
@@ -110,6 +125,7 @@ all_specs(FmWorkloadSpec *specs, FmWorkloadSpec *phases)
     specs[FM_WORKLOAD_SWEEP] = spec_simple(FM_WORKLOAD_SWEEP, 12345.6, 0.5, 0.25);
     specs[FM_WORKLOAD_PHASES] = spec_phases(phases);
     specs[FM_WORKLOAD_TRACE] = spec_trace();
+    specs[FM_WORKLOAD_MIX] = spec_mix();
 }
 
 static void
@@ -202,6 +218,84 @@ test_spec_check(void)
     bad = specs[FM_WORKLOAD_PHASES];
     phases[1].type = FM_WORKLOAD_PHASES;
     g_assert_false(fm_workload_spec_check(&bad, NULL));
+
+    /* a mix: parts of the simple models, at most one web and one sweep, no
+     * durations, no region of its own; nor is a mix a phase */
+    {
+        FmWorkloadSpec parts[2] = { spec_simple(FM_WORKLOAD_SWEEP, 1, 0, 0.5),
+                                    spec_simple(FM_WORKLOAD_SWEEP, 1, 0.5, 0.5) };
+        FmWorkloadSpec mix = { .type = FM_WORKLOAD_MIX, .n_phases = 2, .phases = parts };
+        g_autoptr(GError) error = NULL;
+
+        g_assert_false(fm_workload_spec_check(&mix, &error));   /* two sweeps */
+        g_assert_error(error, FM_ERROR, FM_ERROR_CONFIG);
+        parts[1].type = FM_WORKLOAD_DB;
+        g_assert_true(fm_workload_spec_check(&mix, NULL));
+        parts[1].duration = 1;
+        g_assert_false(fm_workload_spec_check(&mix, NULL));
+        parts[1].duration = 0;
+        parts[1].type = FM_WORKLOAD_PHASES;
+        g_assert_false(fm_workload_spec_check(&mix, NULL));
+        parts[1].type = FM_WORKLOAD_DB;
+        mix.region_size = 0.5;
+        g_assert_false(fm_workload_spec_check(&mix, NULL));
+        mix.region_size = 0;
+        mix.n_phases = 0;
+        g_assert_false(fm_workload_spec_check(&mix, NULL));
+        mix.n_phases = 2;
+        bad = specs[FM_WORKLOAD_PHASES];
+        phases[1] = mix;
+        g_assert_false(fm_workload_spec_check(&bad, NULL));
+    }
+}
+
+/* A mix makes each part's writes in its region, at its rate. */
+static void
+test_mix(void)
+{
+    FmWorkloadSpec mix = spec_mix();
+    FmWorkloadState state;
+    guint64 in[4] = { 0 }, sweep_prev = G_MAXUINT64;
+    gboolean sweep_in_order = TRUE;
+    Writes w;
+    guint64 n;
+
+    writes_init(&w, 0, PAGES);
+    fm_workload_state_init(&state, &mix, PAGES, 5);
+    n = fm_workload_run_until(&mix, &state, PAGES, 10.0, 1.0, writes_record, &w);
+    g_assert_cmpuint(n, ==, w.pfns->len);
+    /* 12000 writes a second in all */
+    g_assert_cmpuint(n, >=, 119999);
+    g_assert_cmpuint(n, <=, 120001);
+    g_assert_cmpfloat(fm_workload_nominal_writes(&mix, &state, 11.0), ==, 12000.0);
+    for (guint i = 0; i < w.pfns->len; i++) {
+        guint64 pfn = g_array_index(w.pfns, guint64, i);
+        gboolean placed = FALSE;
+
+        for (guint p = 0; p < 4 && !placed; p++) {
+            FmWorkloadRegion r;
+
+            fm_workload_region_init(&r, &mix.phases[p], PAGES);
+            if (pfn >= r.first && pfn < r.first + r.count) {
+                in[p]++;
+                placed = TRUE;
+                if (p == 2) {
+                    /* the sweep's writes go on in address order, wrapping */
+                    if (sweep_prev != G_MAXUINT64 && pfn != sweep_prev + 1 && pfn != r.first)
+                        sweep_in_order = FALSE;
+                    sweep_prev = pfn;
+                }
+            }
+        }
+        g_assert_true(placed);
+    }
+    g_assert_true(sweep_in_order);
+    /* each part its share (6 : 1 : 3 : 2), within 3 % of its count */
+    g_assert_cmpfloat(fabs(in[0] - n * 6.0 / 12), <, n * 6.0 / 12 * 0.03);
+    g_assert_cmpfloat(fabs(in[1] - n * 1.0 / 12), <, n * 1.0 / 12 * 0.03);
+    g_assert_cmpfloat(fabs(in[2] - n * 3.0 / 12), <, n * 3.0 / 12 * 0.03);
+    g_assert_cmpfloat(fabs(in[3] - n * 2.0 / 12), <, n * 2.0 / 12 * 0.03);
+    writes_clear(&w);
 }
 
 /* Same seed, same writes; another seed, other writes. */
@@ -675,7 +769,8 @@ test_speed_per_write(void)
         guint64 sum = 0;
         gint64 t0;
         guint64 n;
-        double rate = t == FM_WORKLOAD_PHASES ? specs[t].phases[2].rate : specs[t].rate;
+        double rate = t == FM_WORKLOAD_PHASES ? specs[t].phases[2].rate
+                                              : fm_workload_rate(&specs[t]);
 
         fm_workload_state_init(&state, &specs[t], 1 << 20, 1);
         t0 = g_get_monotonic_time();
@@ -704,6 +799,7 @@ main(int argc, char **argv)
     g_test_add_func("/workload/db-uniform", test_db_uniform);
     g_test_add_func("/workload/web-zipf", test_web_zipf);
     g_test_add_func("/workload/phases", test_phases);
+    g_test_add_func("/workload/mix", test_mix);
     g_test_add_func("/workload/phases-finite", test_phases_finite);
     g_test_add_func("/workload/state-copy", test_state_copy);
     g_test_add_func("/workload/nominal", test_nominal);

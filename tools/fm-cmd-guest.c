@@ -163,6 +163,9 @@ fm_guest_cmd_parse_memory(const char *text, gsize page_size, guint64 *memory, GE
     return TRUE;
 }
 
+static FmWorkloadSpec *fm_guest_cmd_mix(const FmGuestCmdArgs *args, gsize page_size,
+                                        GError **error);
+
 /* Builds the workload from the options.  Returns a new spec, or NULL with @error. */
 static FmWorkloadSpec *
 fm_guest_cmd_spec(const FmGuestCmdArgs *args, gsize page_size, GError **error)
@@ -178,7 +181,14 @@ fm_guest_cmd_spec(const FmGuestCmdArgs *args, gsize page_size, GError **error)
                     _("missing --workload (idle, web, db or sweep), --scenario FILE or --trace FILE"));
         return NULL;
     }
+    if (strpbrk(args->workload, ",:") != NULL)
+        return fm_guest_cmd_mix(args, page_size, error);
     type = fm_workload_type_from_string(args->workload);
+    if (type == FM_WORKLOAD_MIX) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "%s",
+                    _("a mix is given by its parts: --workload MODEL:OPTION=VALUE:...,MODEL:... (e.g. db:rate=40%:region-size=2%,sweep:rate=20%:region-start=50%)"));
+        return NULL;
+    }
     if (type == FM_WORKLOAD_PHASES) {
         g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "%s",
                     _("a phases workload is described in a scenario file: use --scenario FILE"));
@@ -244,6 +254,70 @@ fm_guest_cmd_spec(const FmGuestCmdArgs *args, gsize page_size, GError **error)
         spec->region_size = MIN(spec->region_size, 1 - spec->region_start);
     } else {
         spec->region_size = MIN(def_size, 1 - spec->region_start);
+    }
+    return g_steal_pointer(&spec);
+}
+
+/* Builds a mix from --workload MODEL[:KEY=VALUE...],... (@args->workload): each part
+ * as the single-model options would build it, its keys standing for --rate, --zipf,
+ * --region-start and --region-size.  Returns a new spec, or NULL with @error. */
+static FmWorkloadSpec *
+fm_guest_cmd_mix(const FmGuestCmdArgs *args, gsize page_size, GError **error)
+{
+    g_autoptr(FmWorkloadSpec) spec = g_new0(FmWorkloadSpec, 1);
+    g_auto(GStrv) items = g_strsplit(args->workload, ",", -1);
+    guint n = g_strv_length(items);
+    g_autoptr(GError) local = NULL;
+
+    if (args->rate || args->zipf || args->region_start || args->region_size) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "%s",
+                    _("--rate, --zipf and --region-* apply to a single model: give each part of a mix its own (db:rate=40%:region-size=2%,...)"));
+        return NULL;
+    }
+    if (n == 0 || n > FM_WORKLOAD_MAX_PHASES) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                    _("--workload: a mix has 1 to %d parts, not %u"), FM_WORKLOAD_MAX_PHASES, n);
+        return NULL;
+    }
+    spec->type = FM_WORKLOAD_MIX;
+    spec->n_phases = n;
+    spec->phases = g_new0(FmWorkloadSpec, n);
+    for (guint i = 0; i < n; i++) {
+        g_auto(GStrv) fields = g_strsplit(items[i], ":", -1);
+        FmGuestCmdArgs part = { .workload = fields[0], .link = args->link };
+        g_autoptr(FmWorkloadSpec) one = NULL;
+
+        for (guint f = 1; fields[f] != NULL; f++) {
+            char *eq = strchr(fields[f], '=');
+            char **slot = NULL;
+
+            if (eq != NULL) {
+                *eq = '\0';
+                slot = g_str_equal(fields[f], "rate") ? &part.rate :
+                       g_str_equal(fields[f], "zipf") ? &part.zipf :
+                       g_str_equal(fields[f], "region-start") ? &part.region_start :
+                       g_str_equal(fields[f], "region-size") ? &part.region_size : NULL;
+            }
+            if (slot == NULL || *slot != NULL) {
+                g_autofree char *quoted = fm_quote(fields[f], -1);
+
+                g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG,
+                            _("--workload: part %u: %s is not one of rate=, zipf=, region-start=, region-size= (each once)"),
+                            i + 1, quoted);
+                return NULL;
+            }
+            *slot = eq + 1;
+        }
+        one = fm_guest_cmd_spec(&part, page_size, error);
+        if (one == NULL) {
+            g_prefix_error(error, _("--workload: part %u: "), i + 1);
+            return NULL;
+        }
+        spec->phases[i] = *one;     /* a simple model: nothing of its own to free */
+    }
+    if (!fm_workload_spec_check(spec, &local)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_INVALID_ARG, "--workload: %s", local->message);
+        return NULL;
     }
     return g_steal_pointer(&spec);
 }
@@ -377,7 +451,7 @@ fm_cmd_guest(int argc, char **argv)
         { "memory", 'm', 0, G_OPTION_ARG_STRING, &args.memory,
           N_("guest memory size, a multiple of the page size (e.g. 1G)"), "SIZE" },
         { "workload", 'w', 0, G_OPTION_ARG_STRING, &args.workload,
-          N_("workload model: idle, web, db or sweep"), "NAME" },
+          N_("workload model: idle, web, db or sweep; or a mix of them, MODEL:KEY=VALUE:...,MODEL:... with keys rate, zipf, region-start, region-size (e.g. db:rate=40%:region-size=2%,sweep:rate=20%:region-start=50%)"), "NAME" },
         { "rate", 'r', 0, G_OPTION_ARG_STRING, &args.rate,
           N_("page writes: a share of the link's page rate (60%) or per second (7600/s); default 25%, idle 4/s"), "RATE" },
         { "link", 'l', 0, G_OPTION_ARG_STRING, &args.link,

@@ -426,6 +426,8 @@ static const FmElementRule fm_scenario_rules[] = {
     { "param", "scenario", FALSE, FALSE, FALSE, { "name", "value" }, { "name", "value" } },
     /* Inside a workload of type "phases" only, where one at least is required. */
     { "phase", "workload", FALSE, TRUE, FALSE, { FM_MODEL_ATTRS }, { "type" } },
+    /* Inside a workload of type "mix" only, where one at least is required. */
+    { "part", "workload", FALSE, TRUE, FALSE, { FM_MODEL_ATTRS }, { "type" } },
 };
 
 /* Returns TRUE if @node is a <workload type="phases">. */
@@ -438,6 +440,18 @@ fm_scenario_is_phases(const xmlNode *node)
         return FALSE;
     type = fm_xml_attr(node, "type");
     return g_strcmp0(type, "phases") == 0;
+}
+
+/* Returns TRUE if @node is a <workload type="mix">. */
+static gboolean
+fm_scenario_is_mix(const xmlNode *node)
+{
+    g_autofree char *type = NULL;
+
+    if (!fm_xml_is(node, "workload"))
+        return FALSE;
+    type = fm_xml_attr(node, "type");
+    return g_strcmp0(type, "mix") == 0;
 }
 
 /* Returns TRUE if @node is a <workload type="trace">. */
@@ -518,6 +532,11 @@ fm_scenario_explain_element(const xmlNode *node, const xmlNode *parent,
                          _("only a workload of type 'phases' has phases"));
         return TRUE;
     }
+    if (fm_xml_is(node, "part") && !fm_scenario_is_mix(parent)) {
+        fm_scenario_fail(error, path, node, NULL, "%s",
+                         _("only a workload of type 'mix' has parts"));
+        return TRUE;
+    }
     if (rule->once) {
         for (const xmlNode *prev = node->prev; prev; prev = prev->prev) {
             if (fm_xml_is(prev, name)) {
@@ -529,9 +548,21 @@ fm_scenario_explain_element(const xmlNode *node, const xmlNode *parent,
     }
 
     /* A phase's type decides what else it may have: first. */
-    if (fm_xml_is(node, "phase")) {
+    if (fm_xml_is(node, "phase") || fm_xml_is(node, "part")) {
         g_autofree char *type = fm_xml_attr(node, "type");
 
+        if (fm_xml_is(node, "part") &&
+            (g_strcmp0(type, "phases") == 0 || g_strcmp0(type, "trace") == 0 ||
+             g_strcmp0(type, "mix") == 0)) {
+            fm_scenario_fail(error, path, node, "type", "%s",
+                             _("a part of a mix is idle, web, db or sweep"));
+            return TRUE;
+        }
+        if (g_strcmp0(type, "mix") == 0) {
+            fm_scenario_fail(error, path, node, "type", "%s",
+                             _("a phase cannot be of type 'mix'"));
+            return TRUE;
+        }
         if (g_strcmp0(type, "phases") == 0) {
             fm_scenario_fail(error, path, node, "type", "%s",
                              _("a phase cannot itself be of type 'phases'"));
@@ -551,7 +582,11 @@ fm_scenario_explain_element(const xmlNode *node, const xmlNode *parent,
 
         /* A phases workload is only a list: the models' attributes are on the
          * phases.  A trace has a file and nothing else; only a trace has one. */
-        if (fm_scenario_is_phases(node) && strcmp(aname, "type") != 0)
+        if ((fm_scenario_is_phases(node) || fm_scenario_is_mix(node)) &&
+            strcmp(aname, "type") != 0)
+            allowed = FALSE;
+        /* the parts of a mix run together: none ends */
+        if (fm_xml_is(node, "part") && strcmp(aname, "duration") == 0)
             allowed = FALSE;
         if (fm_scenario_is_trace(node) && strcmp(aname, "type") != 0 &&
             strcmp(aname, "file") != 0)
@@ -611,7 +646,9 @@ fm_scenario_explain_children(const xmlNode *parent, const char *path, GError **e
 
         if (!rule->required || g_strcmp0(rule->parent, (const char *) parent->name) != 0)
             continue;
-        if (fm_xml_is(parent, "workload") && !fm_scenario_is_phases(parent))
+        if (fm_xml_is(parent, "workload") &&
+            !(fm_scenario_is_phases(parent) && g_str_equal(rule->name, "phase")) &&
+            !(fm_scenario_is_mix(parent) && g_str_equal(rule->name, "part")))
             continue;
         for (const xmlNode *c = parent->children; c && !found; c = c->next)
             found = fm_xml_is(c, rule->name);
@@ -854,7 +891,8 @@ fm_scenario_type_names(gboolean with_phases)
     GString *names = g_string_new(NULL);
 
     for (int t = 0; t < FM_WORKLOAD_LAST; t++) {
-        if ((t == FM_WORKLOAD_PHASES || t == FM_WORKLOAD_TRACE) && !with_phases)
+        if ((t == FM_WORKLOAD_PHASES || t == FM_WORKLOAD_TRACE || t == FM_WORKLOAD_MIX) &&
+            !with_phases)
             continue;
         if (names->len)
             g_string_append(names, ", ");
@@ -865,6 +903,8 @@ fm_scenario_type_names(gboolean with_phases)
 
 static gboolean fm_scenario_read_phases(const FmScenarioReader *r, const xmlNode *node,
                                         FmWorkloadSpec *spec, GError **error);
+static gboolean fm_scenario_read_parts(const FmScenarioReader *r, const xmlNode *node,
+                                       FmWorkloadSpec *spec, GError **error);
 
 /* Loads the trace named by <workload file> (@file, relative to the scenario's
  * directory) into @spec, and checks that it fits the guest. */
@@ -929,6 +969,9 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
     if (t == FM_WORKLOAD_TRACE && is_phase)
         return fm_scenario_fail(error, r->path, node, "type",
                                 "%s", _("a phase cannot be of type 'trace'"));
+    if (t == FM_WORKLOAD_MIX && is_phase)
+        return fm_scenario_fail(error, r->path, node, "type",
+                                "%s", _("a phase cannot be of type 'mix'"));
     if (t < 0) {
         g_autofree char *names = fm_scenario_type_names(!is_phase);
 
@@ -951,6 +994,12 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
     if (t == FM_WORKLOAD_PHASES) {
         spec->region_size = 1.0;
         return fm_scenario_read_phases(r, node, spec, error);
+    }
+    if (t == FM_WORKLOAD_MIX) {
+        /* the parts have the rates and regions; the mix's own stay 0 */
+        spec->zipf_s = 0;
+        spec->region_size = 0;
+        return fm_scenario_read_parts(r, node, spec, error);
     }
     if (t == FM_WORKLOAD_TRACE) {
         g_autofree char *file = fm_xml_attr(node, "file");
@@ -1056,6 +1105,48 @@ fm_scenario_read_phases(const FmScenarioReader *r, const xmlNode *node,
             return fm_scenario_fail(error, r->path, c, "duration",
                                     "%s", _("every phase but the last needs a duration greater than 0"));
         i++;
+    }
+    return TRUE;
+}
+
+/* Reads the <part> children of the mix workload @node into @spec. */
+static gboolean
+fm_scenario_read_parts(const FmScenarioReader *r, const xmlNode *node,
+                       FmWorkloadSpec *spec, GError **error)
+{
+    guint n = 0;
+    guint i = 0;
+
+    for (const xmlNode *c = node->children; c; c = c->next) {
+        if (fm_xml_is(c, "part"))
+            n++;
+    }
+    if (n == 0)
+        return fm_scenario_fail(error, r->path, node, NULL, _("missing element <%s>"),
+                                "part");
+    if (n > FM_WORKLOAD_MAX_PHASES)
+        return fm_scenario_fail(error, r->path, node, NULL,
+                                _("too many parts (%u, at most %u)"),
+                                n, (guint) FM_WORKLOAD_MAX_PHASES);
+
+    spec->phases = g_new0(FmWorkloadSpec, n);
+    spec->n_phases = n;
+    for (const xmlNode *c = node->children; c; c = c->next) {
+        if (!fm_xml_is(c, "part"))
+            continue;
+        if (!fm_scenario_read_model(r, c, TRUE, &spec->phases[i], error))
+            return FALSE;
+        if (spec->phases[i].duration != 0)
+            return fm_scenario_fail(error, r->path, c, "duration", "%s",
+                                    _("the parts of a mix run together, without a duration"));
+        i++;
+    }
+    /* what the parts may be together (one web, one sweep): the models' own rule */
+    {
+        g_autoptr(GError) local = NULL;
+
+        if (!fm_workload_spec_check(spec, &local))
+            return fm_scenario_fail(error, r->path, node, NULL, "%s", local->message);
     }
     return TRUE;
 }

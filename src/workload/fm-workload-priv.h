@@ -58,6 +58,10 @@ extern const FmWorkloadModel fm_workload_model_db;
 extern const FmWorkloadModel fm_workload_model_sweep;
 extern const FmWorkloadModel fm_workload_model_phases;
 extern const FmWorkloadModel fm_workload_model_trace;
+extern const FmWorkloadModel fm_workload_model_mix;
+
+/* Returns the page writes per second of @spec: the sum of the parts' for a mix. */
+double fm_workload_rate(const FmWorkloadSpec *spec);
 
 /* The uniform draw over a region that the db and idle models share
  * (fm-workload-db.c). */

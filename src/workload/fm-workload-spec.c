@@ -15,7 +15,7 @@
 
 /* In the order of FmWorkloadType; these names appear in scenario XML and in reports. */
 FM_ENUM_IMPL(fm_workload_type, FmWorkloadType, FM_WORKLOAD_LAST,
-             "idle", "web", "db", "sweep", "phases", "trace");
+             "idle", "web", "db", "sweep", "phases", "trace", "mix");
 
 /* Deep-copies the phases of @src into @dst, whose fields already hold a shallow
  * copy of @src. */

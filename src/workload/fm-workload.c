@@ -42,6 +42,7 @@ static const FmWorkloadModel *const fm_workload_models[] = {
     [FM_WORKLOAD_SWEEP] = &fm_workload_model_sweep,
     [FM_WORKLOAD_PHASES] = &fm_workload_model_phases,
     [FM_WORKLOAD_TRACE] = &fm_workload_model_trace,
+    [FM_WORKLOAD_MIX] = &fm_workload_model_mix,
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(fm_workload_models) == FM_WORKLOAD_LAST);
@@ -149,6 +150,55 @@ fm_workload_spec_check_one(const FmWorkloadSpec *spec, const char *what, GError 
     return TRUE;
 }
 
+/* Checks the parts of the mix @spec: 1 to FM_WORKLOAD_MAX_PHASES simple models, at
+ * most one web and one sweep (they keep the Zipf sampler and the cursor in the
+ * shared state), no durations, and no rate or region on the mix itself. */
+static gboolean
+fm_workload_mix_check(const FmWorkloadSpec *spec, GError **error)
+{
+    guint web = 0, sweep = 0;
+
+    if (spec->n_phases == 0 || spec->phases == NULL ||
+        spec->n_phases > FM_WORKLOAD_MAX_PHASES) {
+        g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
+                    _("workload: a mix needs 1 to %d parts, not %u"),
+                    FM_WORKLOAD_MAX_PHASES, spec->phases ? spec->n_phases : 0);
+        return FALSE;
+    }
+    if (spec->region_start != 0 || spec->region_size != 0 || spec->duration != 0) {
+        g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s",
+                    _("workload: a mix has no region or duration of its own: its parts have"));
+        return FALSE;
+    }
+    for (guint i = 0; i < spec->n_phases; i++) {
+        const FmWorkloadSpec *part = &spec->phases[i];
+        g_autofree char *what = g_strdup_printf(_("workload part %u"), i + 1);
+
+        if (!fm_workload_spec_check_one(part, what, error))
+            return FALSE;
+        if (part->type != FM_WORKLOAD_IDLE && part->type != FM_WORKLOAD_WEB &&
+            part->type != FM_WORKLOAD_DB && part->type != FM_WORKLOAD_SWEEP) {
+            g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
+                        _("%s: a part of a mix is idle, web, db or sweep, not %s"), what,
+                        fm_workload_type_to_string(part->type));
+            return FALSE;
+        }
+        if (part->duration != 0) {
+            g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
+                        _("%s: the parts of a mix run together, without a duration"), what);
+            return FALSE;
+        }
+        web += part->type == FM_WORKLOAD_WEB;
+        sweep += part->type == FM_WORKLOAD_SWEEP;
+    }
+    if (web > 1 || sweep > 1) {
+        g_set_error(error, FM_ERROR, FM_ERROR_CONFIG, "%s",
+                    _("workload: a mix has at most one web part and one sweep"));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Checks that @spec can be run; see fm-workload.h. */
 gboolean
 fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error)
@@ -165,6 +215,8 @@ fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error)
         }
         return TRUE;
     }
+    if (spec->type == FM_WORKLOAD_MIX)
+        return fm_workload_mix_check(spec, error);
     if (spec->type != FM_WORKLOAD_PHASES)
         return TRUE;
     if (spec->n_phases == 0 || spec->phases == NULL ||
@@ -187,6 +239,11 @@ fm_workload_spec_check(const FmWorkloadSpec *spec, GError **error)
         if (spec->phases[i].type == FM_WORKLOAD_TRACE) {
             g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
                         _("%s: a trace cannot be a phase"), what);
+            return FALSE;
+        }
+        if (spec->phases[i].type == FM_WORKLOAD_MIX) {
+            g_set_error(error, FM_ERROR, FM_ERROR_CONFIG,
+                        _("%s: a mix cannot be a phase"), what);
             return FALSE;
         }
     }
@@ -331,8 +388,9 @@ fm_workload_run_until(const FmWorkloadSpec *spec, FmWorkloadState *state,
 
             state->writes += n;
             made += n;
-        } else if (current != NULL && current->rate > 0 && speed > 0 && ticks > 0) {
-            double units = current->rate * speed * (double)FM_WORKLOAD_UNIT /
+        } else if (current != NULL && fm_workload_rate(current) > 0 && speed > 0 &&
+                   ticks > 0) {
+            double units = fm_workload_rate(current) * speed * (double)FM_WORKLOAD_UNIT /
                            FM_WORKLOAD_TICKS_PER_SEC;
             guint64 per_tick;
             guint64 n;
@@ -367,7 +425,7 @@ fm_workload_nominal_writes(const FmWorkloadSpec *spec, const FmWorkloadState *st
     if (!(until > t))
         return 0;
     if (spec->type != FM_WORKLOAD_PHASES)
-        return spec->rate * (until - t);
+        return fm_workload_rate(spec) * (until - t);
 
     for (guint phase = state->phase; phase < spec->n_phases; phase++) {
         const FmWorkloadSpec *p = &spec->phases[phase];
@@ -390,6 +448,13 @@ fm_workload_state_rederive(FmWorkloadState *state, const FmWorkloadSpec *spec,
 {
     const FmWorkloadSpec *current = fm_workload_current(spec, state);
 
+    if (current != NULL && current->type == FM_WORKLOAD_MIX) {
+        /* the web part's sampler, over the part's region */
+        for (guint i = 0; i < current->n_phases; i++) {
+            if (current->phases[i].type == FM_WORKLOAD_WEB)
+                current = &current->phases[i];
+        }
+    }
     if (current != NULL && current->type == FM_WORKLOAD_WEB) {
         FmWorkloadRegion region;
 

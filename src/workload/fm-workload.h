@@ -15,7 +15,11 @@
  *  sweep  sequential writes over a region, wrapping around (Clark's "MMuncher");
  *  phases a sequence of the others, each for a duration (the last may be open-ended);
  *  trace  replays a recorded dirty-page trace (trace/fm-trace.h, docs/trace-format.md
- *         section 5), looping it: each interval's pages spread evenly over it.
+ *         section 5), looping it: each interval's pages spread evenly over it;
+ *  mix    several of idle, web, db and sweep at once (a small hot region and a large
+ *         cold one, a log writer and a cache): each write goes to one part, drawn
+ *         in proportion to the parts' rates.  The parts share the state, so a mix
+ *         holds at most one web part (the Zipf sampler) and one sweep (the cursor).
  *
  * A trace is too large for the state, so the spec holds it (a reference, shared by
  * copies); the state holds only where the replay is.  A trace spec's rate is the
@@ -39,6 +43,7 @@ typedef enum {
     FM_WORKLOAD_SWEEP,
     FM_WORKLOAD_PHASES,
     FM_WORKLOAD_TRACE,
+    FM_WORKLOAD_MIX,
     FM_WORKLOAD_LAST
 } FmWorkloadType;
 
@@ -54,9 +59,13 @@ struct _FmWorkloadSpec {
     double region_start;  /* fraction of memory where the region starts, [0, 1) */
     double region_size;   /* fraction of memory the model writes to, (0, 1] */
     double duration;      /* phase length in seconds; 0 = open-ended (last phase) */
-    guint n_phases;       /* phases: number of entries in @phases */
-    FmWorkloadSpec *phases; /* phases: array of n_phases specs (none of type PHASES
-                             * or TRACE) */
+    guint n_phases;       /* phases, mix: number of entries in @phases */
+    FmWorkloadSpec *phases; /* phases: array of n_phases specs run one after the other
+                             * (none of type PHASES, TRACE or MIX); mix: the parts,
+                             * run at once (idle, web, db or sweep; rate, region and
+                             * zipf of their own, no duration); the mix's own rate
+                             * is ignored (the sum of the parts') and its region
+                             * fields are 0 */
     FmTrace *trace;       /* trace: the trace to replay, a reference owned by the
                            * spec (NULL in other models) */
 };

@@ -96,7 +96,8 @@ fm_guest_spec_store(FmGuestSpec *out, const FmWorkloadSpec *spec)
 {
     memset(out, 0, sizeof(*out));
     out->type = (guint32) spec->type;
-    out->n_phases = spec->type == FM_WORKLOAD_PHASES ? spec->n_phases : 0;
+    out->n_phases = spec->type == FM_WORKLOAD_PHASES || spec->type == FM_WORKLOAD_MIX
+                    ? spec->n_phases : 0;
     out->rate = spec->rate;
     out->zipf_s = spec->zipf_s;
     out->region_start = spec->region_start;
@@ -128,7 +129,7 @@ fm_guest_header_get_spec(const FmGuestHeader *header, FmWorkloadSpec *spec,
 
     fm_guest_spec_load(spec, &header->spec);
     n = MIN(header->spec.n_phases, (guint32) FM_WORKLOAD_MAX_PHASES);
-    if (spec->type == FM_WORKLOAD_PHASES && n > 0) {
+    if ((spec->type == FM_WORKLOAD_PHASES || spec->type == FM_WORKLOAD_MIX) && n > 0) {
         for (guint i = 0; i < n; i++)
             fm_guest_spec_load(&phases[i], &header->phases[i]);
         spec->n_phases = n;
@@ -237,7 +238,7 @@ fm_guest_header_check(const FmGuestHeader *header, guint64 region_len, GError **
     if (header->spec.type >= FM_WORKLOAD_LAST)
         return fm_guest_bad_header(error, _("unknown workload type %u"), header->spec.type);
     n_phases = header->spec.n_phases;
-    if (header->spec.type == FM_WORKLOAD_PHASES) {
+    if (header->spec.type == FM_WORKLOAD_PHASES || header->spec.type == FM_WORKLOAD_MIX) {
         if (n_phases < 1 || n_phases > FM_WORKLOAD_MAX_PHASES)
             return fm_guest_bad_header(error, _("%u phases (a phases workload has 1 to %d)"),
                                        n_phases, FM_WORKLOAD_MAX_PHASES);
@@ -458,7 +459,8 @@ fm_guest_mutator_init(FmGuest *guest, guint i)
     m->slot = &guest->header->threads[i];
     m->spec = guest->spec;
     m->spec.rate *= share;
-    if (guest->spec.type == FM_WORKLOAD_PHASES) {
+    if (guest->spec.type == FM_WORKLOAD_PHASES || guest->spec.type == FM_WORKLOAD_MIX) {
+        /* a mix's parts share the thread's rate alike */
         for (guint p = 0; p < guest->spec.n_phases; p++) {
             m->phases[p] = guest->phases[p];
             m->phases[p].rate *= share;

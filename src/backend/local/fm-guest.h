@@ -98,7 +98,8 @@ typedef struct {
                              * to the end of the region; 0 for other workloads */
     guint64 trace_bytes;    /* trace: length of the encoding; 0 for other workloads */
     FmGuestSpec spec;       /* the workload (rate of the whole guest) */
-    FmGuestSpec phases[FM_WORKLOAD_MAX_PHASES]; /* phases of a phases spec */
+    FmGuestSpec phases[FM_WORKLOAD_MAX_PHASES]; /* phases of a phases spec, parts
+                                                 * of a mix */
     FmGuestThread threads[FM_GUEST_MAX_THREADS]; /* the first n_threads are used */
 } FmGuestHeader;
 
