@@ -901,10 +901,9 @@ fm_scenario_type_names(gboolean with_phases)
     return g_string_free(names, FALSE);
 }
 
-static gboolean fm_scenario_read_phases(const FmScenarioReader *r, const xmlNode *node,
-                                        FmWorkloadSpec *spec, GError **error);
-static gboolean fm_scenario_read_parts(const FmScenarioReader *r, const xmlNode *node,
-                                       FmWorkloadSpec *spec, GError **error);
+static gboolean fm_scenario_read_list(const FmScenarioReader *r, const xmlNode *node,
+                                      const char *child, FmWorkloadSpec *spec,
+                                      GError **error);
 
 /* Loads the trace named by <workload file> (@file, relative to the scenario's
  * directory) into @spec, and checks that it fits the guest. */
@@ -993,13 +992,13 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
 
     if (t == FM_WORKLOAD_PHASES) {
         spec->region_size = 1.0;
-        return fm_scenario_read_phases(r, node, spec, error);
+        return fm_scenario_read_list(r, node, "phase", spec, error);
     }
     if (t == FM_WORKLOAD_MIX) {
         /* the parts have the rates and regions; the mix's own stay 0 */
         spec->zipf_s = 0;
         spec->region_size = 0;
-        return fm_scenario_read_parts(r, node, spec, error);
+        return fm_scenario_read_list(r, node, "part", spec, error);
     }
     if (t == FM_WORKLOAD_TRACE) {
         g_autofree char *file = fm_xml_attr(node, "file");
@@ -1073,76 +1072,47 @@ fm_scenario_read_model(const FmScenarioReader *r, const xmlNode *node, gboolean 
     return TRUE;
 }
 
-/* Reads the <phase> children of the phases workload @node into @spec. */
+/* Reads the @child children of @node into @spec: the <phase> elements of a phases
+ * workload, run one after the other, or the <part> elements of a mix, run together. */
 static gboolean
-fm_scenario_read_phases(const FmScenarioReader *r, const xmlNode *node,
-                        FmWorkloadSpec *spec, GError **error)
+fm_scenario_read_list(const FmScenarioReader *r, const xmlNode *node, const char *child,
+                      FmWorkloadSpec *spec, GError **error)
 {
+    gboolean phases = g_str_equal(child, "phase");
     guint n = 0;
     guint i = 0;
 
     for (const xmlNode *c = node->children; c; c = c->next) {
-        if (fm_xml_is(c, "phase"))
+        if (fm_xml_is(c, child))
             n++;
     }
     if (n == 0)
         return fm_scenario_fail(error, r->path, node, NULL, _("missing element <%s>"),
-                                "phase");
+                                child);
     if (n > FM_WORKLOAD_MAX_PHASES)
         return fm_scenario_fail(error, r->path, node, NULL,
-                                _("too many phases (%u, at most %u)"),
+                                phases ? _("too many phases (%u, at most %u)")
+                                       : _("too many parts (%u, at most %u)"),
                                 n, (guint) FM_WORKLOAD_MAX_PHASES);
 
     spec->phases = g_new0(FmWorkloadSpec, n);
     spec->n_phases = n;
     for (const xmlNode *c = node->children; c; c = c->next) {
-        if (!fm_xml_is(c, "phase"))
+        if (!fm_xml_is(c, child))
             continue;
         if (!fm_scenario_read_model(r, c, TRUE, &spec->phases[i], error))
             return FALSE;
         /* Only the last phase may run for ever: an earlier one would never end. */
-        if (i + 1 < n && spec->phases[i].duration <= 0)
+        if (phases && i + 1 < n && spec->phases[i].duration <= 0)
             return fm_scenario_fail(error, r->path, c, "duration",
                                     "%s", _("every phase but the last needs a duration greater than 0"));
-        i++;
-    }
-    return TRUE;
-}
-
-/* Reads the <part> children of the mix workload @node into @spec. */
-static gboolean
-fm_scenario_read_parts(const FmScenarioReader *r, const xmlNode *node,
-                       FmWorkloadSpec *spec, GError **error)
-{
-    guint n = 0;
-    guint i = 0;
-
-    for (const xmlNode *c = node->children; c; c = c->next) {
-        if (fm_xml_is(c, "part"))
-            n++;
-    }
-    if (n == 0)
-        return fm_scenario_fail(error, r->path, node, NULL, _("missing element <%s>"),
-                                "part");
-    if (n > FM_WORKLOAD_MAX_PHASES)
-        return fm_scenario_fail(error, r->path, node, NULL,
-                                _("too many parts (%u, at most %u)"),
-                                n, (guint) FM_WORKLOAD_MAX_PHASES);
-
-    spec->phases = g_new0(FmWorkloadSpec, n);
-    spec->n_phases = n;
-    for (const xmlNode *c = node->children; c; c = c->next) {
-        if (!fm_xml_is(c, "part"))
-            continue;
-        if (!fm_scenario_read_model(r, c, TRUE, &spec->phases[i], error))
-            return FALSE;
-        if (spec->phases[i].duration != 0)
+        if (!phases && spec->phases[i].duration != 0)
             return fm_scenario_fail(error, r->path, c, "duration", "%s",
                                     _("the parts of a mix run together, without a duration"));
         i++;
     }
     /* what the parts may be together (one web, one sweep): the models' own rule */
-    {
+    if (!phases) {
         g_autoptr(GError) local = NULL;
 
         if (!fm_workload_spec_check(spec, &local))
