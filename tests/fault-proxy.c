@@ -25,7 +25,7 @@
  *   none     plain relay
  * WHERE is a byte offset, or, in the up direction, a native stream record:
  * TYPE[#K][+DELTA], the K-th (default 1st) record of TYPE (PAGE_DATA, ROUND_END,
- * DIGEST, END...) plus DELTA bytes (default 0): the proxy follows the stream's
+ * DIGEST, PREPARE, END...) plus DELTA bytes (default 0): the proxy follows the stream's
  * framing (docs/stream-format.md), so that a test can strike a chosen phase of the
  * migration: the header (setup), a pre-copy round, the stop-and-copy pages after
  * the last ROUND_END, the DIGEST.
@@ -57,7 +57,7 @@ typedef enum { FAULT_NONE, FAULT_SHORT, FAULT_CORRUPT, FAULT_STALL, FAULT_RESET,
 static const char *const fault_names[] = { "none", "short", "corrupt", "stall", "reset",
                                            "close", "hold" };
 static const char *const record_names[] = { "END", "PAGE_DATA", "CPU_STATE",
-    "DEVICE_STATE", "STATS", "DIGEST", "ROUND_END", "ABORT", "RESULT" };
+    "DEVICE_STATE", "STATS", "DIGEST", "ROUND_END", "ABORT", "RESULT", "ZERO_PAGES", "PREPARE", "READY" };
 
 /* One direction of the relay. */
 typedef struct {

@@ -134,4 +134,24 @@ head -1 "$tmp/journal" | grep -q "^<3>fragmig: error: unknown command 'frobnicat
 "$FRAGMIG" simulate --format csv "$small" | cut -d, -f1-13 >"$tmp/b"
 cmp -s "$tmp/a" "$tmp/b" && ok "deterministic results" || notok "deterministic results"
 
+# ---- inputs that are not regular files: refused at once, never read (a FIFO would
+# block for ever; the timeout is only a guard against that hang) ----
+mkfifo "$tmp/fifo"
+# refused WHAT KIND ARGS...: the command exits 1 at once saying what the file is
+refused() {
+    what=$1 kind=$2
+    shift 2
+    timeout 60 "$FRAGMIG" "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if [ "$got" -eq 1 ] && grep -q "is $kind, not a regular file: refused" "$tmp/err"; then ok "$what"
+    else echo "# exit status $got" >>"$tmp/err"; notok "$what"
+    fi
+}
+refused "a FIFO as a scenario is refused" "a FIFO" simulate "$tmp/fifo"
+refused "a FIFO as a trace is refused" "a FIFO" advise --trace "$tmp/fifo" --bandwidth 1Gbit
+refused "a FIFO as a plot input is refused" "a FIFO" plot --out "$tmp/plots" "$tmp/fifo"
+refused "a FIFO as a guest's trace is refused" "a FIFO" guest --trace "$tmp/fifo"
+refused "a directory as a scenario is refused" "a directory" simulate "$tmp"
+refused "a device as a trace is refused" "a device" advise --trace /dev/zero --bandwidth 1Gbit
+
 tap_done

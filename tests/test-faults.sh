@@ -136,6 +136,23 @@ failed() {
     sed 's/^/# receiver: /' "$tmp/recv.err"
 }
 
+# refused_setup WHAT SOURCE-CAUSE RECEIVER-CAUSE: a fault in the stream header: the
+# source failed with its cause and runs its guest; the receiver refused the
+# connection (no valid migration came), says why, and listens on
+refused_setup() {
+    wait_line "$tmp/recv.err" '/refused a connection from/p' >/dev/null
+    check "$1: migrate fails" "[ '$mstatus' -eq 1 ]"
+    check "$1: source reports the cause" \
+        "grep -Eq \"migration of pid $guest failed, the guest keeps running here: .*($2)\" '$tmp/mig.err'"
+    check "$1: source guest running and advancing" 'running "$guest" && advancing "$guest"'
+    check "$1: receiver refuses the connection, keeps nothing, listens on" \
+        "kill -0 '$receiver' && ! grep -q 'guest verified' '$tmp/recv.out'"
+    check "$1: receiver reports the cause" \
+        "grep -Eq \"refused a connection from [^ ]*: .*($3)\" '$tmp/recv.err'"
+    sed 's/^/# source: /' "$tmp/mig.err"
+    sed 's/^/# receiver: /' "$tmp/recv.err"
+}
+
 # setup: the stream header; a pre-copy round (page data of round 0); the
 # stop-and-copy (the first record after the last ROUND_END: the xen policy with an
 # idle guest runs one pre-copy round); the DIGEST record's digest bytes
@@ -160,12 +177,14 @@ for point in $points; do
         migrate "$paddr"
         MIG_TIMEOUT=$LONG
         check "$what: injected" "grep -q '^fault-proxy: $kind at offset' '$tmp/proxy.out'"
+        check_end=failed
+        [ "$name" = setup ] && check_end=refused_setup
         case $kind in
-            corrupt) failed "$what" "the destination refused the migration: .*($corrupt)" "$corrupt" ;;
-            reset)   failed "$what" "$reset_src" "$reset_dst" ;;
+            corrupt) $check_end "$what" "the destination refused the migration: .*($corrupt)" "$corrupt" ;;
+            reset)   $check_end "$what" "$reset_src" "$reset_dst" ;;
             stall)   # the source gave up; the stalled connection dies with the proxy
                      kill -9 $proxy; wait $proxy 2>/dev/null
-                     failed "$what" "$timeout_msg" "$reset_dst" ;;
+                     $check_end "$what" "$timeout_msg" "$reset_dst|did not complete the setup" ;;
         esac
         end_case
     done

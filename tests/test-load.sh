@@ -174,10 +174,12 @@ migrate_all
 okcount=0
 for i in 1 2; do read -r st t0 t1 <"$tmp/mig$i.time"; [ "$st" -eq 0 ] && okcount=$((okcount + 1)); done
 for _ in $(seq 300); do [ "$(grep -c 'guest verified' "$tmp/recv.out")" -ge 2 ] && break; sleep 0.1; done
-# the log, in order: receiving, verified, receiving, verified
-order=$(sed -n 's/^fragmig receive: \(receiving\|guest verified\).*/\1/p' "$tmp/recv.out" | tr '\n' ' ')
+# the log, in order: a slot taken, verified, a slot taken, verified (both
+# connections are accepted at once; the second migration waits for the slot)
+order=$(sed -n 's/^fragmig receive: \(pid [0-9]* takes a slot\|guest verified\).*/\1/p' "$tmp/recv.out" |
+    sed 's/^pid [0-9]* //' | tr '\n' ' ')
 check "--parallel 1: both migrations succeed, one after the other" \
-    '[ $okcount -eq 2 ] && [ "$order" = "receiving guest verified receiving guest verified " ]'
+    '[ $okcount -eq 2 ] && [ "$order" = "takes a slot guest verified takes a slot guest verified " ]'
 kill "$receiver"
 wait "$receiver"
 guests_n=$guests_saved

@@ -480,11 +480,27 @@ test_attach(void)
     g_assert_cmpfloat(h.spec.rate, ==, GUEST_RATE);
     g_assert_cmpuint(h.threads[0].seed, !=, h.threads[1].seed);
 
-    /* A second source may attach too (each opens its own view). */
+    /* A second source is refused at once (one migrator or observer of the dirty log
+     * at a time: they would steal each other's dirty bits); a reader may attach. */
     {
-        g_autoptr(FmBackend) again = attach(c);
+        g_autoptr(FmBackend) again = fm_local_backend_new(c->pid, &error);
+        g_autoptr(FmBackend) reader = NULL;
 
-        g_assert_cmpuint(fm_local_backend_region_start(again), ==, c->addr);
+        g_assert_null(again);
+        g_assert_error(error, FM_ERROR, FM_ERROR_BUSY);
+        g_assert_nonnull(strstr(error->message, "is already being migrated, recorded or advised"));
+        g_clear_error(&error);
+        reader = fm_local_backend_new_observer(c->pid, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(fm_local_backend_region_start(reader), ==, c->addr);
+    }
+    /* The lock goes with the backend that held it. */
+    {
+        g_autoptr(FmBackend) again = NULL;
+
+        g_clear_pointer(&b, fm_backend_free);
+        again = attach(c);
+        b = g_steal_pointer(&again);
     }
     g_assert_cmpfloat(fm_local_backend_paused_seconds(b), ==, 0);
     child_stop(c);
@@ -880,7 +896,9 @@ test_page_digest_record(void)
         return;
     }
     b = attach(c);
-    other = attach(c);
+    /* a reader only: one source holds the guest at a time */
+    other = fm_local_backend_new_observer(c->pid, &error);
+    g_assert_no_error(error);
     fm_local_backend_set_verify(other, FM_LOCAL_VERIFY_FULL);
     count = fm_backend_page_count(b);
     page = fm_backend_page_size(b);

@@ -10,6 +10,7 @@
 #include <config.h>
 
 #include "transport/fm-tls.h"
+#include "transport/fm-dn.h"
 
 #include <string.h>
 #include <sys/socket.h>
@@ -366,7 +367,7 @@ handshake(const char *client_dir, const char *server_dir, const char *const *all
 {
     g_autoptr(FmTlsCreds) server_creds = load_creds(FM_TLS_SERVER, server_dir);
 
-    fm_tls_creds_set_allowed_dns(server_creds, allowed);
+    g_assert_true(fm_tls_creds_set_allowed_dns(server_creds, allowed, NULL));
     return run_pair(client_dir, server_creds, hostname, s, client_err);
 }
 
@@ -467,6 +468,66 @@ test_allowed_dn(void)
     assert_error(s.error, FM_ERROR_VERIFY,
                  "(CN=client1,O=fragmig,C=GB) is not in the list of allowed distinguished names");
     server_clear(&s);
+}
+
+/* The allow-list's patterns on parsed DNs (fm-dn.h): a glob never spans RDNs, so a
+ * value holding ",CN=admin" is not an RDN CN=admin. */
+static void
+test_dn_pattern(void)
+{
+    const FmDnAva evil[] = { { "2.5.4.3", "CN", "evil,CN=admin" } };
+    const FmDnAva admin[] = { { "2.5.4.3", "CN", "admin" } };
+    const FmDnAva org[] = { { "2.5.4.10", "O", "fragmig" } };
+    const FmDnAva gb[] = { { "2.5.4.6", "C", "GB" } };
+    const FmDnAva multi[] = { { "2.5.4.11", "OU", "a" }, { "2.5.4.3", "CN", "b" } };
+    const FmDnAva bad[] = { { "2.5.4.3", "CN", NULL } };
+    const FmDnRdn crafted[] = { { evil, 1 }, { org, 1 } };      /* CN=evil\,CN=admin,O=... */
+    const FmDnRdn crafted_last[] = { { org, 1 }, { evil, 1 } }; /* O=fragmig,CN=evil\,CN=admin */
+    const FmDnRdn real[] = { { admin, 1 }, { org, 1 }, { gb, 1 } };
+    const FmDnRdn real_last[] = { { org, 1 }, { admin, 1 } };
+    const FmDnRdn plus[] = { { multi, 2 }, { gb, 1 } };
+    const FmDnRdn invalid[] = { { bad, 1 } };
+    const struct {
+        const char *pattern;
+        const FmDnRdn *rdns;
+        guint n;
+        gboolean match;
+    } cases[] = {
+        { "*,CN=admin", crafted_last, 2, FALSE },
+        { "*,CN=admin", real_last, 2, TRUE },
+        { "CN=*,O=fragmig", crafted, 2, TRUE },      /* a glob on the one value */
+        { "CN=admin,*", crafted, 2, FALSE },
+        { "CN=admin,*", real, 3, TRUE },
+        { "CN=evil\\,CN=admin,O=fragmig", crafted, 2, TRUE },
+        { "cn=ADMIN,o=fragmig,c=GB", real, 3, FALSE },  /* names any case, values exact */
+        { "cn=admin,o=fragmig,c=GB", real, 3, TRUE },
+        { "2.5.4.3=admin,O=fragmig,C=GB", real, 3, TRUE },
+        { "CN=admin,O=fragmig", real, 3, FALSE },     /* every RDN, not a prefix */
+        { "*,O=fragmig,C=GB", real, 3, TRUE },
+        { "*,*,C=GB", real, 3, TRUE },
+        { "*,*,*,C=GB", real, 3, FALSE },             /* "*" is at least one RDN */
+        { "CN=b+OU=a,C=GB", plus, 2, TRUE },
+        { "OU=a,CN=b,C=GB", plus, 2, FALSE },
+        { "CN=*", invalid, 1, FALSE },                /* a value that is not text */
+    };
+    const char *bad_patterns[] = { "CN", "CN=a,,O=b", "=x", "CN=a\\", NULL };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(FmDnPattern) p = fm_dn_pattern_parse(cases[i].pattern, &err);
+
+        g_assert_no_error(err);
+        if (fm_dn_pattern_match(p, cases[i].rdns, cases[i].n) != cases[i].match)
+            g_error("pattern %s: expected %s", cases[i].pattern,
+                    cases[i].match ? "a match" : "no match");
+    }
+    for (guint i = 0; bad_patterns[i] != NULL; i++) {
+        g_autoptr(GError) err = NULL;
+
+        g_assert_null(fm_dn_pattern_parse(bad_patterns[i], &err));
+        g_assert_error(err, FM_ERROR, FM_ERROR_INVALID_ARG);
+        g_assert_nonnull(strstr(err->message, "invalid distinguished name pattern"));
+    }
 }
 
 /* A client that sends a fragmig stream in the clear is told apart at once: with the
@@ -673,6 +734,7 @@ main(int argc, char **argv)
     g_test_add_func("/tls/client-wrong-ca", test_client_wrong_ca);
     g_test_add_func("/tls/client-refused", test_client_refused);
     g_test_add_func("/tls/allowed-dn", test_allowed_dn);
+    g_test_add_func("/tls/dn-pattern", test_dn_pattern);
     g_test_add_func("/tls/plain-client", test_plain_client);
     g_test_add_func("/tls/silent-client", test_silent_client);
     g_test_add_func("/tls/plain-server", test_plain_server);

@@ -85,7 +85,7 @@ fm_demo_child_line(FmDemoChild *child, const char *what, GError **error)
 static guint64
 fm_demo_guest_writes(pid_t pid, GError **error)
 {
-    g_autoptr(FmBackend) backend = fm_local_backend_new(pid, error);
+    g_autoptr(FmBackend) backend = fm_local_backend_new_observer(pid, error);
     g_autofree FmGuestHeader *header = g_new0(FmGuestHeader, 1);
 
     if (backend == NULL || !fm_local_backend_read_header(backend, header, error))

@@ -20,6 +20,7 @@ fm_cmd_inspect(int argc, char **argv)
     gint pid = 0;
     g_autoptr(GError) error = NULL;
     g_autoptr(FmBackend) backend = NULL;
+    guint8 digest[FM_DIGEST_SIZE];
     g_autofree FmGuestHeader *header = g_new0(FmGuestHeader, 1);
     FmWorkloadSpec spec, phases[FM_WORKLOAD_MAX_PHASES];
     GOptionEntry entries[] = {
@@ -36,7 +37,7 @@ fm_cmd_inspect(int argc, char **argv)
     if (pid <= 0)
         return fm_cmd_fail(FM_EXIT_USAGE, _("--pid PID is required and must be positive"));
 
-    backend = fm_local_backend_new(pid, &error);
+    backend = fm_local_backend_new_observer(pid, &error);
     if (backend == NULL || !fm_local_backend_read_header(backend, header, &error))
         return fm_cmd_fail(FM_EXIT_FAILURE, "%s", error->message);
     fm_guest_header_get_spec(header, &spec, phases);
@@ -50,5 +51,12 @@ fm_cmd_inspect(int argc, char **argv)
     printf("throttle=%u\n", header->throttle);
     printf("writes=%llu\n", (unsigned long long)fm_guest_header_writes(header));
     printf("tracking=%s\n", fm_pagemap_mode_to_string(fm_local_backend_mode(backend)));
+    printf("handed_over=%s\n", header->handover != 0 ? "yes" : "no");
+    /* consistent only while the guest is stopped (a paused or handed-over copy) */
+    if (fm_local_backend_digest(backend, digest, &error)) {
+        g_autofree char *hex = fm_digest_to_hex(digest);
+
+        printf("digest=%s\n", hex);
+    }
     return FM_EXIT_OK;
 }

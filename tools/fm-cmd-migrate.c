@@ -135,6 +135,12 @@ fm_cmd_migrate(int argc, char **argv)
     req.record = record_arg;
     ok = fm_live_migrate(&req, &row, &error);
     fm_report_add(report, &row);
+    if (!ok && g_error_matches(error, FM_ERROR, FM_ERROR_IN_DOUBT)) {
+        /* committed, then no word from the destination: never two copies */
+        return fm_cmd_fail(FM_EXIT_UNKNOWN,
+                           _("migration of pid %d: outcome unknown: %s. The destination %s may run the guest; the copy here (pid %d) stays paused and marked handed over. If the guest runs nowhere else, resume it here with: fragmig resume --force --pid %d"),
+                           pid, error->message, req.address, pid, pid);
+    }
     if (!ok) {
         fm_cmd_fail(FM_EXIT_FAILURE, _("migration of pid %d failed, the guest keeps running here: %s"),
                     pid, error->message);

@@ -248,9 +248,15 @@ fm_xen_cmd_migrate(FmXenSave *save, const FmXenCmdArgs *args)
     fm_xen_cmd_reap(child, rune);
 
     if (undefined) {
-        return fm_cmd_fail(FM_EXIT_FAILURE,
-                           _("migration failed during the final handshake: %s. The domain may run at neither or both ends: check both hosts before resuming at most one copy"),
-                           error->message);
+        /* "go" may have reached the destination: the copy here stays paused, renamed
+         * as xl does, and only the operator may resume it */
+        g_autofree char *name = fm_xen_backend_get_name(fm_xen_save_get_backend(save));
+        g_autofree char *away = name ? g_strdup_printf("%s--migratedaway", name)
+                                     : g_strdup(domain);
+
+        return fm_cmd_fail(FM_EXIT_UNKNOWN,
+                           _("migration of domain %s: outcome unknown, during the final handshake: %s. %s may run the domain; the copy here stays paused (domain %s). If it runs nowhere else, resume it here with: xl unpause %s"),
+                           domain, error->message, host, away, away);
     }
     if (!ok)
         return fm_cmd_fail(FM_EXIT_FAILURE,

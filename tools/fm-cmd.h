@@ -16,6 +16,8 @@ enum {
     FM_EXIT_OK = 0,
     FM_EXIT_FAILURE = 1,   /* the work failed: bad scenario, failed migration */
     FM_EXIT_USAGE = 2,     /* bad command line */
+    FM_EXIT_UNKNOWN = 3,   /* a migration's outcome is unknown: the source copy of the
+                            * guest stays paused; the message says where and what to do */
 };
 
 typedef struct {
@@ -28,6 +30,7 @@ typedef struct {
 
 int fm_cmd_simulate(int argc, char **argv);
 int fm_cmd_policies(int argc, char **argv);
+int fm_cmd_resume(int argc, char **argv);
 int fm_cmd_guest(int argc, char **argv);
 int fm_cmd_receive(int argc, char **argv);
 int fm_cmd_migrate(int argc, char **argv);

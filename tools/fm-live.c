@@ -14,6 +14,7 @@
 #include "fm-live.h"
 #include "fm-cmd.h"
 #include "backend/local/fm-local.h"
+#include "backend/local/fm-sentinel.h"
 #include "engine/fm-job.h"
 #include "stream/fm-stream.h"
 #include "trace/fm-trace.h"
@@ -220,6 +221,13 @@ fm_live_start_tls(const FmLiveRequest *req, FmChannel *channel, GError **error)
     return fm_tls_channel_start(channel, req->tls, host, NULL, error);
 }
 
+/* FmHandoverFunc of a local guest: the mark in its header (fm-local.h). */
+static gboolean
+fm_live_handover(gpointer data, gboolean commit, GError **error)
+{
+    return fm_local_backend_set_handover(data, commit, error);
+}
+
 /* Does the work of fm_live_migrate() with @mig, which SIGINT and SIGTERM cancel. */
 static gboolean
 fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row,
@@ -228,6 +236,7 @@ fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row
     g_autoptr(FmBackend) backend = NULL;
     g_autoptr(FmChannel) channel = NULL;      /* freed after the sink that borrows it */
     g_autoptr(FmSink) sink = NULL;
+    g_autoptr(FmSentinel) sentinel = NULL;     /* dismissed after every outcome */
     FmLiveProgress progress = { 0 };
     FmLiveRecorder recorder = { 0 };
     gint64 t0 = g_get_monotonic_time();
@@ -244,6 +253,11 @@ fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row
         return FALSE;
     fm_local_backend_set_verify(backend, req->verify_full ? FM_LOCAL_VERIFY_FULL
                                                           : FM_LOCAL_VERIFY_PAGES);
+    /* before anything can pause the guest: whatever ends this process, the guest
+     * runs again unless it was handed over */
+    sentinel = fm_sentinel_new(req->pid, fm_local_backend_region_start(backend), error);
+    if (sentinel == NULL)
+        return FALSE;
     if (req->record && !fm_live_recorder_open(&recorder, req->record, backend, error))
         return FALSE;
     channel = fm_channel_connect(req->address, error);
@@ -257,6 +271,7 @@ fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row
         return FALSE;
     }
     sink = fm_native_sink_new(channel);
+    fm_native_sink_set_handover(sink, fm_live_handover, backend);
 
     fm_migration_set_policy_ops(mig, req->policy);
     fm_migration_set_params(mig, req->params);
@@ -301,6 +316,7 @@ fm_live_migrate_run(const FmLiveRequest *req, FmMigration *mig, FmReportRow *row
     /* the destination checked the digest of the whole memory before accepting */
     row->verified = ok;
     row->wall_seconds = (g_get_monotonic_time() - t0) / 1e6;
+    row->handover_seconds = fm_native_sink_get_handover_seconds(sink);
     if (!ok)
         return FALSE;
 

@@ -19,6 +19,7 @@ static const FmCommand fm_commands[] = {
     { "guest", N_("run a guest: a process whose memory a workload writes"), fm_cmd_guest },
     { "receive", N_("receive a migrating guest, verify it and run it here"), fm_cmd_receive },
     { "migrate", N_("live-migrate a guest process to a receiver"), fm_cmd_migrate },
+    { "resume", N_("resume a guest process that a migration left paused"), fm_cmd_resume },
     { "demo", N_("guest, receiver and migration on this host, with live progress"), fm_cmd_demo },
     { "inspect", N_("show what a guest process holds, without disturbing it"), fm_cmd_inspect },
     { "save", N_("save a Xen domain live into a file that 'xl restore' restores"), fm_cmd_save },

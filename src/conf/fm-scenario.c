@@ -22,6 +22,7 @@
 #include "workload/fm-workload.h"
 #include "trace/fm-trace.h"
 #include "util/fm-error.h"
+#include "util/fm-file.h"
 #include "util/fm-i18n.h"
 #include "util/fm-quote.h"
 #include "util/fm-units.h"
@@ -1284,12 +1285,14 @@ static gboolean
 fm_scenario_read_file(const char *path, char **contents, gsize *len, GError **error)
 {
     g_autofree char *buf = NULL;
+    g_autoptr(GError) local = NULL;
     gsize size = 0;
     int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* not a FIFO or a device: they would block or never end */
+    fd = fm_file_open_regular_unnamed(path, &local);
     if (fd < 0)
-        return fm_scenario_fail_file(error, path, _("cannot open: %s"), g_strerror(errno));
+        return fm_scenario_fail_file(error, path, "%s", local->message);
 
     /* One byte beyond the cap tells a file at the cap from a larger one. */
     buf = g_malloc(FM_SCENARIO_MAX_BYTES + 2);

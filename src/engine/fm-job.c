@@ -840,14 +840,18 @@ static void
 fm_job_rollback(FmJob *job, const GError *cause)
 {
     g_autoptr(GError) local = NULL;
+    /* The source committed to the handover and never heard back: the destination may
+     * run the guest, so ours stays paused (docs/stream-format.md §5). */
+    gboolean in_doubt = g_error_matches(cause, FM_ERROR, FM_ERROR_IN_DOUBT);
 
-    fm_sink_abort(job->sink, cause ? cause->message : "");
+    if (!in_doubt)
+        fm_sink_abort(job->sink, cause ? cause->message : "");
     if (job->throttle && !fm_backend_set_throttle(job->backend, 0, &local)) {
         g_warning("%s", local->message);
         g_clear_error(&local);
     }
     job->throttle = 0;
-    if (job->paused && !fm_backend_resume(job->backend, &local)) {
+    if (job->paused && !in_doubt && !fm_backend_resume(job->backend, &local)) {
         g_warning(_("could not resume the guest on the source: %s"), local->message);
         g_clear_error(&local);
     }

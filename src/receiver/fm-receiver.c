@@ -103,17 +103,42 @@ fm_receiver_verify(const FmReceiverMemory *mem, const FmReceiverDigest *theirs,
     return FALSE;
 }
 
-/* Reads the stream into @mem up to END; the source's digest goes to @digest. */
+/* Fails with FM_ERROR_CANCELLED if @opts says the receiver was interrupted. */
+static gboolean
+fm_receiver_check_interrupted(const FmReceiverOptions *opts, GError **error)
+{
+    if (opts->interrupted == NULL || !opts->interrupted())
+        return TRUE;
+    g_set_error(error, FM_ERROR, FM_ERROR_CANCELLED,
+                _("the receiver was interrupted: nothing kept, the guest keeps running on the source"));
+    return FALSE;
+}
+
+/* Sets @error for the source's ABORT record @rec. */
+static void
+fm_receiver_set_abandoned(const FmStreamRecord *rec, GError **error)
+{
+    /* the reader checked the text; it may still be empty or span lines */
+    g_autofree char *why = fm_utf8_safe((const char *)rec->body,
+                                        MIN(rec->len, (gsize)FM_STREAM_MAX_TEXT));
+
+    g_set_error(error, FM_ERROR, FM_ERROR_CANCELLED,
+                _("the source abandoned the migration: %s"), why);
+}
+
+/* Reads the stream into @mem up to PREPARE (*@prepared TRUE) or END; the source's
+ * digest goes to @digest. */
 static gboolean
 fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
-                        FmReceiverStats *stats, FmReceiverDigest *digest,
-                        GError **error)
+                        const FmReceiverOptions *opts, FmReceiverStats *stats,
+                        FmReceiverDigest *digest, gboolean *prepared, GError **error)
 {
     gboolean have_digest = FALSE;
     FmStreamRecord rec;
 
     for (;;) {
-        if (!fm_stream_reader_next(reader, &rec, error))
+        if (!fm_receiver_check_interrupted(opts, error) ||
+            !fm_stream_reader_next(reader, &rec, error))
             return FALSE;
         switch (rec.type) {
         case FM_RECORD_PAGE_DATA:
@@ -131,15 +156,13 @@ fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
         case FM_RECORD_ROUND_END:
             stats->rounds++;
             break;
-        case FM_RECORD_ABORT: {
-            /* the reader checked the text; it may still be empty or span lines */
-            g_autofree char *why = fm_utf8_safe((const char *)rec.body,
-                                                MIN(rec.len, (gsize)FM_STREAM_MAX_TEXT));
-
-            g_set_error(error, FM_ERROR, FM_ERROR_CANCELLED,
-                        _("the source abandoned the migration: %s"), why);
+        case FM_RECORD_ABORT:
+            fm_receiver_set_abandoned(&rec, error);
             return FALSE;
-        }
+        case FM_RECORD_PREPARE:
+            /* the reader saw the DIGEST before it */
+            *prepared = TRUE;
+            return TRUE;
         case FM_RECORD_END:
             if (!have_digest) {
                 g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
@@ -155,6 +178,39 @@ fm_receiver_read_stream(FmStreamReader *reader, FmReceiverMemory *mem,
     }
 }
 
+/* The second half of the handover (docs/stream-format.md §5), once the guest is
+ * verified and adopted but not started: READY to the source (unless there is no
+ * source to answer), then its commit, END.  Returns TRUE once the source committed:
+ * only then may the guest run here.  Anything else (ABORT, end of file, a timeout)
+ * fails: the source did not commit, so it keeps or resumes its copy. */
+static gboolean
+fm_receiver_await_commit(FmChannel *channel, FmStreamReader *reader,
+                         const FmReceiverOptions *opts, FmReceiverStats *stats,
+                         GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    FmStreamRecord rec;
+    gint64 t_ready;
+
+    /* the last moment a signal may still cancel: after READY the source commits */
+    if (!fm_receiver_check_interrupted(opts, error) ||
+        (!opts->no_reply && !fm_stream_write_ready(channel, error)))
+        return FALSE;
+    t_ready = g_get_monotonic_time();
+    if (!fm_stream_reader_next(reader, &rec, &local)) {
+        g_set_error(error, FM_ERROR, local->code,
+                    _("the source did not commit to the handover: %s"), local->message);
+        return FALSE;
+    }
+    if (rec.type == FM_RECORD_ABORT) {
+        fm_receiver_set_abandoned(&rec, error);
+        return FALSE;
+    }
+    /* the reader allows nothing but END and ABORT after PREPARE */
+    stats->commit_wait_seconds = (g_get_monotonic_time() - t_ready) / 1e6;
+    return TRUE;
+}
+
 /* Receives, verifies and adopts one migration; see fm-receiver.h. */
 static FmGuest *
 fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
@@ -166,6 +222,7 @@ fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
     g_autoptr(FmStreamReader) reader = NULL;
     g_autoptr(FmGuest) guest = NULL;
     FmReceiverDigest source_digest = { 0, 0, { 0 } };
+    gboolean prepared = FALSE;
     guint64 max_memory = opts->max_memory ? opts->max_memory
                                           : fm_receiver_default_max_memory();
     gint64 t0 = g_get_monotonic_time(), t_verify;
@@ -173,8 +230,13 @@ fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
     reader = fm_stream_reader_new(channel, max_memory);
     if (!fm_stream_reader_read_header(reader, error))
         return NULL;
+    /* the setup is over: from here on --timeout and the minimum rate bound it */
+    fm_channel_set_deadline(channel, 0);
     stats->page_count = fm_stream_reader_get_page_count(reader);
     stats->page_size = fm_stream_reader_get_page_size(reader);
+    if (opts->reserve != NULL &&
+        !opts->reserve(opts->reserve_data, stats->page_count * stats->page_size, error))
+        return NULL;
     /* the reader bounded both */
     mem = fm_receiver_memory_new(stats->page_count, stats->page_size,
                                  opts->huge_pages ? FM_RECEIVER_PLACEMENT_HUGE
@@ -184,8 +246,16 @@ fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
         return NULL;
     fm_stream_reader_set_page_memory(reader, fm_receiver_memory_get_region(mem));
 
-    if (!fm_receiver_read_stream(reader, mem, stats, &source_digest, error))
+    if (!fm_receiver_read_stream(reader, mem, opts, stats, &source_digest, &prepared, error))
         return NULL;
+    if (!prepared && !opts->no_reply) {
+        /* END without the handover: a source that never waited for our READY may
+         * still run its copy, so ours must not */
+        g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
+                    _("the stream ended at offset %llu without a PREPARE record: the source did not wait for the handover"),
+                    (unsigned long long)fm_stream_reader_get_offset(reader));
+        return NULL;
+    }
 
     t_verify = g_get_monotonic_time();
     if (!fm_receiver_verify(mem, &source_digest, stats->digest, error))
@@ -199,6 +269,9 @@ fm_receiver_receive(FmChannel *channel, const FmReceiverOptions *opts,
         return NULL;
     }
     /* the guest owns the region now */
+
+    if (prepared && !fm_receiver_await_commit(channel, reader, opts, stats, error))
+        return NULL;
     if (opts->resume && !fm_guest_start(guest, error))
         return NULL;
     stats->seconds = (g_get_monotonic_time() - t0) / 1e6;
@@ -239,10 +312,10 @@ fm_receiver_run(FmChannel *channel, const FmReceiverOptions *opts,
         return NULL;
     }
     if (!fm_stream_write_result(channel, FM_RESULT_OK, "", &local)) {
-        /* the source cannot know we have the guest: it keeps its own, so must we not */
-        g_prefix_error(&local, _("the guest was received but the source could not be told: "));
-        g_propagate_error(error, g_steal_pointer(&local));
-        return NULL;
+        /* The source committed before it sent END: it keeps its copy paused whether
+         * or not it hears from us, so ours is the one that runs. */
+        g_warning(_("the guest runs here but the source could not be told (it keeps its copy paused): %s"),
+                  local->message);
     }
     return g_steal_pointer(&guest);
 }

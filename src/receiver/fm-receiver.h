@@ -2,9 +2,11 @@
  * fm-receiver.h: the destination side of a local live migration.
  *
  * Reads one native stream (docs/stream-format.md) from a channel into fresh anonymous
- * memory (pages read in place, fm-receiver-memory.h), checks the source's digest of the whole memory (taken while the guest was
- * paused) against its own, and only then adopts the memory as a running guest and
- * tells the source it may let go.  Any failure (protocol error, truncation, digest
+ * memory (pages read in place, fm-receiver-memory.h), checks the source's digest of
+ * the whole memory (taken while the guest was paused) against its own when the
+ * source asks (PREPARE), adopts the memory as a guest, answers READY, and starts the
+ * guest only once the source committed to never running its own copy again (END):
+ * the handover of §5.  Any failure (protocol error, truncation, digest
  * mismatch, a guest too large, the source aborting) discards the memory and is
  * reported to the source in the RESULT record, so that it resumes its guest.
  *
@@ -27,6 +29,14 @@ typedef struct {
     gboolean huge_pages;    /* receive into transparent huge pages (fm-receiver-memory.h):
                              * fewer faults, but slower where the hypervisor backs
                              * the host's free 2 MiB blocks lazily (docs/evaluation.md) */
+    gboolean (*interrupted)(void); /* asked between records and before READY: TRUE
+                             * cancels a migration the source has not committed
+                             * (FM_ERROR_CANCELLED, the source resumes); NULL: never */
+    gboolean (*reserve)(gpointer data, guint64 bytes, GError **error);
+                            /* once the header is read: claims the guest's @bytes
+                             * among the migrations being received at once; FALSE
+                             * with @error refuses it (FM_ERROR_LIMIT).  NULL: none */
+    gpointer reserve_data;
 } FmReceiverOptions;
 
 typedef struct {
@@ -36,10 +46,14 @@ typedef struct {
     guint64 rounds;         /* ROUND_END markers seen */
     double seconds;         /* header to verdict */
     double verify_seconds;  /* computing and comparing the digest */
+    double commit_wait_seconds; /* READY sent to the source's commit (END) read */
     guint8 digest[FM_DIGEST_SIZE];
 } FmReceiverStats;
 
-/* Receives one migration from @channel (borrowed).  Returns the adopted guest
+/* Receives one migration from @channel (borrowed).  Once the stream header is read
+ * the setup is over: a deadline on @channel (fm_channel_set_deadline()) is lifted.
+ * stats->page_count is non-zero once a valid header was read: a connection that
+ * failed before (not a fragmig source, a stray probe) has it 0.  Returns the adopted guest
  * (caller owns it; running when @opts->resume), or NULL with @error set after the
  * source was told why.  @stats may be NULL. */
 FmGuest *fm_receiver_run(FmChannel *channel, const FmReceiverOptions *opts,

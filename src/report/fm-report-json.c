@@ -117,6 +117,8 @@ fm_json_run_members(JsonBuilder *b, const FmReportRow *row, const char *params)
     fm_json_add_number(b, "data_bound_ratio",
                        row->data_bound > 0 ? st->data_processed / row->data_bound : NAN);
     fm_json_add_number(b, "wall_s", row->wall_seconds > 0 ? row->wall_seconds : NAN);
+    fm_json_add_number(b, "handover_ms",
+                       row->handover_seconds > 0 ? row->handover_seconds * 1000 : NAN);
 }
 
 /* Writes the document of @command with @report's rows; see the header. */

@@ -36,6 +36,8 @@ typedef struct {
     double max_downtime;    /* the downtime target of the run, seconds, when
                              * has_max_downtime (fm_report_row_set_migration()) */
     gboolean has_max_downtime;
+    double handover_seconds; /* live migrations: the destination's READY to its
+                             * RESULT (docs/stream-format.md §5.1); 0 otherwise */
 } FmReportRow;
 
 typedef struct _FmReport FmReport;

@@ -14,6 +14,7 @@
 #include <glib/gstdio.h>
 
 #include "util/fm-error.h"
+#include "util/fm-file.h"
 #include "util/fm-i18n.h"
 #include "util/fm-quote.h"
 
@@ -23,6 +24,8 @@
 /* Far more than any real guest needs: a bound so that a hostile file cannot make us
  * allocate without limit. */
 #define FM_RUN_RECORD_MAX_COLUMNS 65536
+/* Largest run record or suite file read (a figure of a huge suite is still far below). */
+#define FM_RUN_RECORD_MAX_FILE ((gsize)256 * 1024 * 1024)
 
 struct _FmRecordSet {
     GPtrArray *runs;     /* FmRunRecord */
@@ -912,8 +915,9 @@ fm_run_record_set_load_file(FmRunRecordSet *set, const char *path, GError **erro
     g_autoptr(GError) local = NULL;
     gsize len;
 
-    if (!g_file_get_contents(path, &text, &len, &local)) {
-        g_set_error(error, FM_ERROR, FM_ERROR_IO, "%s", local->message);
+    /* regular files only: a FIFO would block for ever */
+    if (!fm_file_get_contents(path, FM_RUN_RECORD_MAX_FILE, &text, &len, &local)) {
+        g_propagate_error(error, g_steal_pointer(&local));
         return FALSE;
     }
     if (memchr(text, '\0', len)) {

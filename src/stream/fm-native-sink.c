@@ -22,6 +22,10 @@ typedef struct {
     FmStreamWriter *writer;    /* on channel */
     guint32 round;             /* number of the next ROUND_END */
     gboolean done;             /* END or ABORT sent, or the destination answered */
+    FmHandoverFunc handover;   /* commits (and releases) the source's copy; NULL: no
+                                * handover, END straight away */
+    gpointer handover_data;
+    double handover_seconds;   /* READY received to RESULT read */
 } FmNativeSink;
 
 static const FmSinkOps fm_native_sink_ops;
@@ -196,7 +200,75 @@ fm_native_sink_flush(FmSink *sink, GError **error)
     return ok;
 }
 
-/* Writes END, half-closes, and returns the destination's verdict. */
+/* The handover (docs/stream-format.md §5): PREPARE, wait for READY, commit, END,
+ * wait for RESULT.  Before the commit every failure is an ordinary one (the caller
+ * resumes the guest); after it, only the destination's explicit refusal is, and
+ * anything else is FM_ERROR_IN_DOUBT: the guest must stay paused. */
+static gboolean
+fm_native_sink_handover(FmNativeSink *self, GError **error)
+{
+    g_autofree char *message = NULL;
+    g_autoptr(GError) local = NULL;
+    gboolean ready = FALSE;
+    guint32 status;
+    gint64 t_ready;
+
+    if (!fm_stream_writer_write_record(self->writer, FM_RECORD_PREPARE, NULL, 0, error)) {
+        fm_native_sink_explain_failure(self, error);
+        fm_native_sink_count(self);
+        return FALSE;
+    }
+    fm_native_sink_count(self);
+    if (!fm_stream_read_answer(self->channel, &ready, &status, &message, error))
+        return FALSE;
+    if (!ready) {
+        self->done = TRUE;
+        fm_channel_shutdown_write(self->channel, NULL);
+        if (status == FM_RESULT_OK) {
+            g_set_error(error, FM_ERROR, FM_ERROR_PROTOCOL,
+                        _("the destination accepted the migration before the source committed"));
+            return FALSE;
+        }
+        fm_native_sink_set_refusal(error, status, message);
+        return FALSE;
+    }
+    g_clear_pointer(&message, g_free);
+
+    t_ready = g_get_monotonic_time();
+    if (!self->handover(self->handover_data, TRUE, error))
+        return FALSE;
+    /* Committed: from here on the source's copy never runs unless the destination
+     * says it does not run its own. */
+    self->done = TRUE;
+    if (!fm_stream_writer_write_end(self->writer, &local) ||
+        !fm_channel_shutdown_write(self->channel, &local)) {
+        fm_native_sink_count(self);
+        g_set_error(error, FM_ERROR, FM_ERROR_IN_DOUBT,
+                    _("the commit may not have reached the destination: %s"), local->message);
+        return FALSE;
+    }
+    fm_native_sink_count(self);
+    if (!fm_stream_read_result(self->channel, &status, &message, &local)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_IN_DOUBT,
+                    _("no answer from the destination after the commit: %s"), local->message);
+        return FALSE;
+    }
+    self->handover_seconds = (g_get_monotonic_time() - t_ready) / 1e6;
+    if (status == FM_RESULT_OK)
+        return TRUE;
+    /* An explicit refusal: the destination discarded its copy, ours may run again. */
+    if (!self->handover(self->handover_data, FALSE, &local)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_IN_DOUBT,
+                    _("the destination refused the migration after the commit, and the source copy cannot be released: %s"),
+                    local->message);
+        return FALSE;
+    }
+    fm_native_sink_set_refusal(error, status, message);
+    return FALSE;
+}
+
+/* Writes END, half-closes, and returns the destination's verdict; with a handover
+ * function, the handover first. */
 static gboolean
 fm_native_sink_finish(FmSink *sink, GError **error)
 {
@@ -204,6 +276,8 @@ fm_native_sink_finish(FmSink *sink, GError **error)
 
     if (!fm_native_sink_check_reply(self, error))
         return FALSE;
+    if (self->handover != NULL)
+        return fm_native_sink_handover(self, error);
     if (!fm_stream_writer_write_end(self->writer, error)) {
         fm_native_sink_explain_failure(self, error);
         fm_native_sink_count(self);
@@ -276,4 +350,25 @@ fm_native_sink_new(FmChannel *channel)
     /* pages of zeros go as their pfns alone: a ZERO_PAGES record */
     fm_stream_writer_set_zero_pages(self->writer, TRUE);
     return &self->parent;
+}
+
+/* Makes @sink's finish a handover committed through @func; see fm-stream.h. */
+void
+fm_native_sink_set_handover(FmSink *sink, FmHandoverFunc func, gpointer data)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+
+    g_return_if_fail(self != NULL);
+    self->handover = func;
+    self->handover_data = data;
+}
+
+/* Returns the seconds from READY to the RESULT of the last handover; 0 if none. */
+double
+fm_native_sink_get_handover_seconds(FmSink *sink)
+{
+    FmNativeSink *self = fm_native_sink_cast(sink);
+
+    g_return_val_if_fail(self != NULL, 0);
+    return self->handover_seconds;
 }

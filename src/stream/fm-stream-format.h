@@ -40,6 +40,10 @@ typedef enum {
                                            u32 status, u32 reserved, UTF-8 message */
     FM_RECORD_ZERO_PAGES  = 0x00000009, /* u32 count, u32 reserved, u64 pfns[count]:
                                            pages of zeros, sent without their data */
+    FM_RECORD_PREPARE     = 0x0000000a, /* empty: the source asks whether the destination
+                                           can take over (handover, docs §5) */
+    FM_RECORD_READY       = 0x0000000b, /* back channel only, empty: verified, waiting for
+                                           END, which is the source's commit */
     FM_RECORD_TYPE_LAST
 } FmRecordType;
 

@@ -42,6 +42,8 @@ static const char *const record_type_names[FM_RECORD_TYPE_LAST] = {
     [FM_RECORD_ABORT] = "ABORT",
     [FM_RECORD_RESULT] = "RESULT",
     [FM_RECORD_ZERO_PAGES] = "ZERO_PAGES",
+    [FM_RECORD_PREPARE] = "PREPARE",
+    [FM_RECORD_READY] = "READY",
 };
 
 /* Returns the protocol name of @type, or NULL if unknown. */
@@ -99,6 +101,8 @@ fm_stream_check_length(guint32 type, guint64 len, guint64 offset, GError **error
 
     switch ((FmRecordType)type) {
     case FM_RECORD_END:
+    case FM_RECORD_PREPARE:
+    case FM_RECORD_READY:
         max = 0;
         break;
     case FM_RECORD_PAGE_DATA:
@@ -364,6 +368,8 @@ fm_stream_check_body(guint32 type, const guint8 *body, gsize len, guint64 page_c
         }
         return fm_stream_check_text(type, body + 8, len - 8, offset, error);
     case FM_RECORD_END:
+    case FM_RECORD_PREPARE:
+    case FM_RECORD_READY:
     case FM_RECORD_CPU_STATE:
     case FM_RECORD_DEVICE_STATE:
         return TRUE;
@@ -699,6 +705,7 @@ struct _FmStreamReader {
     gsize page_size;
     gboolean seen_digest;
     guint8 *page_memory;       /* pages go here directly, or NULL */
+    gboolean seen_prepare;     /* only END or ABORT may follow PREPARE */
 };
 
 /* Returns a new reader on the borrowed @channel. */
@@ -939,6 +946,21 @@ fm_stream_reader_next(FmStreamReader *reader, FmStreamRecord *record, GError **e
                                  (ull)offset);
         return FALSE;
     }
+    if (type == FM_RECORD_READY) {
+        fm_record_protocol_error(error, _("unexpected READY record at offset %llu: only the destination sends one"),
+                                 (ull)offset);
+        return FALSE;
+    }
+    if (reader->seen_prepare && type != FM_RECORD_END && type != FM_RECORD_ABORT) {
+        fm_record_protocol_error(error, _("%s record at offset %llu after PREPARE (only END or ABORT may follow it)"),
+                                 fm_record_type_name(type), (ull)offset);
+        return FALSE;
+    }
+    if (type == FM_RECORD_PREPARE && !reader->seen_digest) {
+        fm_record_protocol_error(error, _("PREPARE record at offset %llu before the DIGEST record"),
+                                 (ull)offset);
+        return FALSE;
+    }
     if (type == FM_RECORD_DIGEST && reader->seen_digest) {
         fm_record_protocol_error(error, _("second DIGEST record at offset %llu (a stream has at most one)"),
                                  (ull)offset);
@@ -965,6 +987,8 @@ fm_stream_reader_next(FmStreamReader *reader, FmStreamRecord *record, GError **e
     }
     if (type == FM_RECORD_DIGEST)
         reader->seen_digest = TRUE;
+    if (type == FM_RECORD_PREPARE)
+        reader->seen_prepare = TRUE;
 
     record->type = type;
     record->body = body;
@@ -1002,6 +1026,24 @@ fm_stream_write_result(FmChannel *channel, FmResultStatus status, const char *me
     return TRUE;
 }
 
+/* Writes a READY record; see fm-stream.h. */
+gboolean
+fm_stream_write_ready(FmChannel *channel, GError **error)
+{
+    guint8 head[8];
+    FmIoVector vec = { head, sizeof(head) };
+
+    g_return_val_if_fail(channel != NULL, FALSE);
+
+    fm_put_le32(head, FM_RECORD_READY);
+    fm_put_le32(head + 4, 0);
+    if (!fm_channel_writev_all(channel, &vec, 1, error)) {
+        g_prefix_error(error, _("cannot send the reply: "));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Reads exactly @len bytes of the reply at reply offset *@offset (advanced);
  * end of file first is a truncation error. */
 static gboolean
@@ -1027,6 +1069,14 @@ fm_stream_read_reply(FmChannel *channel, guint8 *buf, gsize len, guint64 *offset
 gboolean
 fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
                       GError **error)
+{
+    return fm_stream_read_answer(channel, NULL, status, message, error);
+}
+
+/* Reads the destination's READY (if @ready is not NULL) or RESULT; see fm-stream.h. */
+gboolean
+fm_stream_read_answer(FmChannel *channel, gboolean *ready, guint32 *status, char **message,
+                     GError **error)
 {
     guint8 head[8];
     g_autofree guint8 *body = NULL;
@@ -1059,6 +1109,20 @@ fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
     }
     type = fm_get_le32(head);
     len = fm_get_le32(head + 4);
+    if (ready != NULL)
+        *ready = FALSE;
+    if (ready != NULL && type == FM_RECORD_READY) {
+        if (len != 0) {
+            fm_record_protocol_error(error, _("READY record with a body of %u bytes in the destination's reply"),
+                                     len);
+            return FALSE;
+        }
+        /* the RESULT follows later, after END */
+        *ready = TRUE;
+        *status = FM_RESULT_OK;
+        *message = g_strdup("");
+        return TRUE;
+    }
     if (type != FM_RECORD_RESULT) {
         fm_record_protocol_error(error, _("unexpected record type 0x%08x in the destination's reply"),
                                  type);
@@ -1117,6 +1181,8 @@ fm_stream_result_status_from_error(const GError *error)
     case FM_ERROR_INVALID_ARG:
     case FM_ERROR_CONFIG:
     case FM_ERROR_UNSUPPORTED:
+    case FM_ERROR_IN_DOUBT:
+    case FM_ERROR_BUSY:
         break;
     }
     return FM_RESULT_FAILED;

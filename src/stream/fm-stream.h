@@ -157,6 +157,14 @@ gboolean fm_stream_write_result(FmChannel *channel, FmResultStatus status,
  * malformed. */
 gboolean fm_stream_read_result(FmChannel *channel, guint32 *status, char **message,
                                GError **error);
+/* Writes the READY record on @channel: the destination verified the guest and waits
+ * for the source's commit (END, docs/stream-format.md §5).  FALSE with @error. */
+gboolean fm_stream_write_ready(FmChannel *channel, GError **error);
+/* Reads the destination's next reply: READY (only if @ready is not NULL; *@ready
+ * is then TRUE, the status OK and the message empty, and nothing is checked after
+ * it: the RESULT comes later) or RESULT, as fm_stream_read_result(). */
+gboolean fm_stream_read_answer(FmChannel *channel, gboolean *ready, guint32 *status,
+                               char **message, GError **error);
 /* Returns the RESULT status a destination sends for @error (FAILED if NULL or
  * not in FM_ERROR). */
 FmResultStatus fm_stream_result_status_from_error(const GError *error);
@@ -173,6 +181,22 @@ int fm_stream_result_status_to_error_code(guint32 status);
  * of its status.  Before each record the sink checks whether the destination has
  * already answered (it fails mid-stream) and, if so, fails with that answer. */
 FmSink *fm_native_sink_new(FmChannel *channel);
+
+/* Commits the source's copy to the handover (@commit TRUE: from then on it must not
+ * run again unless released) or releases it (@commit FALSE: the destination refused
+ * after the commit and discarded its copy).  Returns FALSE with @error if it could
+ * not: a failed commit leaves the copy as it was. */
+typedef gboolean (*FmHandoverFunc)(gpointer data, gboolean commit, GError **error);
+
+/* Makes the finish of the native sink @sink a handover (docs/stream-format.md §5):
+ * PREPARE, the destination's READY, @func(@data, TRUE), END, then the RESULT.
+ * Failures before the commit are ordinary; after it, anything but the destination's
+ * answer fails with FM_ERROR_IN_DOUBT, and a refusal calls @func(@data, FALSE). */
+void fm_native_sink_set_handover(FmSink *sink, FmHandoverFunc func, gpointer data);
+/* Returns the seconds from the destination's READY to its RESULT in the last
+ * handover of @sink (the commit, one round trip and the destination's start); 0 if
+ * none completed. */
+double fm_native_sink_get_handover_seconds(FmSink *sink);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmStreamWriter, fm_stream_writer_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FmStreamReader, fm_stream_reader_free)

@@ -21,6 +21,7 @@
 #include "util/fm-bytes.h"
 #include "util/fm-crc32c.h"
 #include "util/fm-error.h"
+#include "util/fm-file.h"
 #include "util/fm-i18n.h"
 #include "util/fm-quote.h"
 
@@ -1131,15 +1132,20 @@ fm_trace_load_file(const char *path, GError **error)
     g_autoptr(GError) local = NULL;
     FmTrace *trace;
     FILE *f;
+    int fd;
 
     g_return_val_if_fail(path != NULL, NULL);
 
-    f = fopen(path, "rb");
+    /* a FIFO or a device would block or never end: regular files only */
+    fd = fm_file_open_regular(path, error);
+    if (fd < 0)
+        return NULL;
+    f = fdopen(fd, "rb");
     if (f == NULL) {
         int saved = errno;
-
         g_autofree char *where = fm_utf8_safe(path, -1);
 
+        close(fd);
         g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot open %s: %s"), where,
                     g_strerror(saved));
         return NULL;

@@ -54,6 +54,12 @@ struct _FmChannel {
     gboolean is_socket;        /* sendmsg(MSG_NOSIGNAL) and shutdown() work */
     char *address;             /* peer description for messages */
     double timeout;            /* seconds; <= 0: none */
+    gint64 deadline;           /* monotonic µs by which reads must be done; 0: none */
+    double deadline_seconds;   /* as set, for the message */
+    double min_rate;           /* bytes per second the reads must average; 0: none */
+    double rate_window;        /* seconds over which it is averaged */
+    gint64 rate_start;         /* monotonic µs: start of the current window */
+    guint64 rate_bytes;        /* bytes read in it */
 
     guint64 bandwidth;         /* bytes per second; 0: unlimited */
     double tokens;             /* bytes that may go out now; negative: debt */
@@ -571,6 +577,26 @@ fm_channel_set_timeout(FmChannel *channel, double seconds)
     channel->timeout = seconds;
 }
 
+/* Sets the read deadline; see fm-channel.h. */
+void
+fm_channel_set_deadline(FmChannel *channel, double seconds)
+{
+    g_return_if_fail(channel != NULL);
+    channel->deadline_seconds = seconds;
+    channel->deadline = seconds > 0 ? g_get_monotonic_time() + (gint64)(seconds * 1e6) : 0;
+}
+
+/* Sets the minimum read rate; see fm-channel.h. */
+void
+fm_channel_set_min_rate(FmChannel *channel, double bytes_per_second, double window)
+{
+    g_return_if_fail(channel != NULL);
+    channel->min_rate = bytes_per_second > 0 && window > 0 ? bytes_per_second : 0;
+    channel->rate_window = window;
+    channel->rate_start = g_get_monotonic_time();
+    channel->rate_bytes = 0;
+}
+
 /* Returns the timeout in seconds (<= 0: none). */
 double
 fm_channel_get_timeout(const FmChannel *channel)
@@ -853,6 +879,55 @@ fm_channel_write_all(FmChannel *channel, const void *buf, gsize len, GError **er
     return fm_channel_writev_all(channel, &vec, 1, error);
 }
 
+/* Checks the read guards (fm_channel_set_deadline(), fm_channel_set_min_rate()).
+ * Returns FALSE with @error when one tripped; else TRUE with *@wait the longest the
+ * next wait for data may last (<= 0: for ever) and *@guarded TRUE if a guard, not
+ * the timeout, sets it (the wait's end is then a new check, not an error). */
+static gboolean
+fm_channel_check_guards(FmChannel *channel, double *wait, gboolean *guarded, GError **error)
+{
+    gint64 now = g_get_monotonic_time();
+
+    *wait = channel->timeout;
+    *guarded = FALSE;
+    if (channel->deadline > 0) {
+        double left = (double)(channel->deadline - now) / 1e6;
+
+        if (left <= 0) {
+            g_set_error(error, FM_ERROR, FM_ERROR_IO,
+                        _("the peer did not complete the setup within %g s"),
+                        channel->deadline_seconds);
+            return FALSE;
+        }
+        if (*wait <= 0 || left < *wait) {
+            *wait = left;
+            *guarded = TRUE;
+        }
+    }
+    if (channel->min_rate > 0) {
+        double elapsed = (double)(now - channel->rate_start) / 1e6;
+        double left;
+
+        if (elapsed >= channel->rate_window) {
+            if ((double)channel->rate_bytes < channel->min_rate * channel->rate_window) {
+                g_set_error(error, FM_ERROR, FM_ERROR_IO,
+                            _("the peer sends too slowly: %llu bytes in %.0f s, less than the %.0f bytes per second required"),
+                            (unsigned long long)channel->rate_bytes, elapsed, channel->min_rate);
+                return FALSE;
+            }
+            channel->rate_start = now;
+            channel->rate_bytes = 0;
+            elapsed = 0;
+        }
+        left = channel->rate_window - elapsed;
+        if (*wait <= 0 || left < *wait) {
+            *wait = left;
+            *guarded = TRUE;
+        }
+    }
+    return TRUE;
+}
+
 /* Reads up to @len bytes from the descriptor; returns the count, 0 at end of
  * file, -1 with @error.  Does not count the bytes. */
 gssize
@@ -863,14 +938,28 @@ fm_channel_raw_read(FmChannel *channel, void *buf, gsize len, GError **error)
 
     for (;;) {
         ssize_t r = read(channel->fd, buf, MIN(len, (gsize)G_MAXSSIZE));
+        double wait;
+        gboolean guarded;
 
-        if (r >= 0)
+        if (r >= 0) {
+            channel->rate_bytes += (guint64)r;
+            /* a peer that sends steadily but too slowly never waits: check here too */
+            if (r > 0 && (channel->deadline > 0 || channel->min_rate > 0) &&
+                !fm_channel_check_guards(channel, &wait, &guarded, error))
+                return -1;
             return r;
+        }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (!fm_fd_wait(channel->fd, POLLIN, channel->timeout, error))
+            if (!fm_channel_check_guards(channel, &wait, &guarded, error))
                 return -1;
+            /* a guard's bound ends in a new check, which then fails or goes on */
+            if (!fm_fd_wait(channel->fd, POLLIN, wait, guarded ? NULL : error)) {
+                if (guarded)
+                    continue;
+                return -1;
+            }
             continue;
         }
         fm_channel_set_io_error(channel, errno, FALSE, error);

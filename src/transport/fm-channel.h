@@ -72,6 +72,15 @@ const char *fm_channel_get_address(const FmChannel *channel);
 /* Sets the timeout of every wait for the peer, in seconds; <= 0 waits for ever. */
 void fm_channel_set_timeout(FmChannel *channel, double seconds);
 double fm_channel_get_timeout(const FmChannel *channel);
+/* Read guards against a peer that holds a server with no progress worth the name,
+ * which the timeout (per wait) does not catch.  A deadline: every read must be done
+ * within @seconds from now (<= 0: none), else it fails with FM_ERROR_IO "the peer did
+ * not complete the setup within S s" (a server's setup: handshake and header).  A
+ * minimum rate: over each window of @window seconds the reads must bring at least
+ * @bytes_per_second x @window bytes, else FM_ERROR_IO "the peer sends too slowly"
+ * (a trickle of one byte every few seconds; <= 0: none).  Both count from the call. */
+void fm_channel_set_deadline(FmChannel *channel, double seconds);
+void fm_channel_set_min_rate(FmChannel *channel, double bytes_per_second, double window);
 
 /* Writes the @len bytes of @buf.  Returns FALSE with @error on failure. */
 gboolean fm_channel_write_all(FmChannel *channel, const void *buf, gsize len,

@@ -17,6 +17,7 @@
 # include <gnutls/x509.h>
 #endif
 
+#include "transport/fm-dn.h"
 #include "util/fm-error.h"
 #include "util/fm-i18n.h"
 
@@ -61,7 +62,7 @@ struct _FmTlsCreds {
     FmTlsRole role;
     gnutls_certificate_credentials_t x509;
     char *ca_path;             /* for messages */
-    GStrv allowed_dns;         /* server: NULL = any DN the CA signed */
+    GPtrArray *allowed_dns;    /* server: FmDnPattern; NULL = any DN the CA signed */
     double handshake_timeout;
 };
 
@@ -397,7 +398,7 @@ fm_tls_creds_free(FmTlsCreds *creds)
     if (creds->x509 != NULL)
         gnutls_certificate_free_credentials(creds->x509);
     g_free(creds->ca_path);
-    g_strfreev(creds->allowed_dns);
+    g_clear_pointer(&creds->allowed_dns, g_ptr_array_unref);
     g_free(creds);
 }
 
@@ -473,14 +474,26 @@ fm_tls_creds_new(FmTlsRole role, const char *dir, GError **error)
     return g_steal_pointer(&creds);
 }
 
-/* Replaces the server's DN allow-list. */
-void
-fm_tls_creds_set_allowed_dns(FmTlsCreds *creds, const char *const *patterns)
+/* Replaces the server's DN allow-list; see fm-tls.h. */
+gboolean
+fm_tls_creds_set_allowed_dns(FmTlsCreds *creds, const char *const *patterns, GError **error)
 {
-    g_return_if_fail(creds != NULL);
-    g_clear_pointer(&creds->allowed_dns, g_strfreev);
-    if (patterns != NULL && patterns[0] != NULL)
-        creds->allowed_dns = g_strdupv((char **)patterns);
+    g_autoptr(GPtrArray) list = NULL;
+
+    g_return_val_if_fail(creds != NULL, FALSE);
+    if (patterns != NULL && patterns[0] != NULL) {
+        list = g_ptr_array_new_with_free_func((GDestroyNotify)fm_dn_pattern_free);
+        for (guint i = 0; patterns[i] != NULL; i++) {
+            FmDnPattern *pattern = fm_dn_pattern_parse(patterns[i], error);
+
+            if (pattern == NULL)
+                return FALSE;
+            g_ptr_array_add(list, pattern);
+        }
+    }
+    g_clear_pointer(&creds->allowed_dns, g_ptr_array_unref);
+    creds->allowed_dns = g_steal_pointer(&list);
+    return TRUE;
 }
 
 /* Sets the handshake's bound in seconds. */
@@ -552,14 +565,97 @@ fm_tls_set_status_error(FmTlsLayer *tls, unsigned int status, const char *dn)
     }
 }
 
-/* Returns TRUE if @dn matches one of the server's allowed patterns. */
+/* Returns the subject of @crt as RDNs, the most specific first (RFC 4514 order),
+ * in @rdns (FmDnRdn), their attributes in @avas (GArray of FmDnAva per RDN) and
+ * their strings in @strings; FALSE if it cannot be parsed.  A value that is not
+ * UTF-8 or holds a NUL is kept as NULL: it matches no pattern. */
 static gboolean
-fm_tls_dn_allowed(const FmTlsCreds *creds, const char *dn)
+fm_tls_subject_rdns(gnutls_x509_crt_t crt, GArray *rdns, GPtrArray *avas, GPtrArray *strings)
 {
+    gnutls_x509_dn_t dn;
+    GArray *parsed = g_array_new(FALSE, TRUE, sizeof(GArray *));
+    gboolean ok = TRUE;
+
+    if (gnutls_x509_crt_get_subject(crt, &dn) < 0) {
+        g_array_unref(parsed);
+        return FALSE;
+    }
+    for (int irdn = 0; ok && irdn < 256; irdn++) {
+        GArray *rdn = g_array_new(FALSE, TRUE, sizeof(FmDnAva));
+
+        for (int iava = 0; iava < 64; iava++) {
+            gnutls_x509_ava_st ava;
+            FmDnAva out;
+            char *oid;
+            int r = gnutls_x509_dn_get_rdn_ava(dn, irdn, iava, &ava);
+
+            if (r == GNUTLS_E_ASN1_ELEMENT_NOT_FOUND || r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+                break;
+            if (r < 0) {
+                ok = FALSE;
+                break;
+            }
+            oid = g_strndup((const char *)ava.oid.data, ava.oid.size);
+            g_ptr_array_add(strings, oid);
+            out.oid = oid;
+            out.name = gnutls_x509_dn_oid_name(oid, GNUTLS_X509_DN_OID_RETURN_OID);
+            if (out.name == NULL)
+                out.name = oid;
+            out.value = NULL;
+            if (memchr(ava.value.data, '\0', ava.value.size) == NULL &&
+                g_utf8_validate((const char *)ava.value.data, ava.value.size, NULL)) {
+                char *value = g_strndup((const char *)ava.value.data, ava.value.size);
+
+                g_ptr_array_add(strings, value);
+                out.value = value;
+            }
+            g_array_append_val(rdn, out);
+        }
+        if (rdn->len == 0) {
+            g_array_unref(rdn);
+            break;
+        }
+        g_ptr_array_add(avas, rdn);
+        g_array_append_val(parsed, rdn);
+    }
+    /* GnuTLS numbers the RDNs from the most specific (CN=...), as RFC 4514 and
+     * gnutls_x509_crt_get_dn2() write them */
+    for (guint i = 0; ok && i < parsed->len; i++) {
+        GArray *rdn = g_array_index(parsed, GArray *, i);
+        FmDnRdn entry = { (const FmDnAva *)rdn->data, rdn->len };
+
+        g_array_append_val(rdns, entry);
+    }
+    g_array_unref(parsed);
+    return ok;
+}
+
+/* Returns TRUE if the subject of the peer's certificate in @session matches one of
+ * the server's allowed patterns, compared RDN by RDN (fm-dn.h). */
+static gboolean
+fm_tls_dn_allowed(const FmTlsCreds *creds, gnutls_session_t session)
+{
+    g_autoptr(GArray) rdns = g_array_new(FALSE, TRUE, sizeof(FmDnRdn));
+    g_autoptr(GPtrArray) avas = g_ptr_array_new_with_free_func((GDestroyNotify)g_array_unref);
+    g_autoptr(GPtrArray) strings = g_ptr_array_new_with_free_func(g_free);
+    const gnutls_datum_t *certs;
+    unsigned int n = 0;
+    gnutls_x509_crt_t crt;
+    gboolean parsed;
+
     if (creds->allowed_dns == NULL)
         return TRUE;
-    for (guint i = 0; creds->allowed_dns[i] != NULL; i++) {
-        if (g_pattern_match_simple(creds->allowed_dns[i], dn))
+    certs = gnutls_certificate_get_peers(session, &n);
+    if (certs == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+        return FALSE;
+    parsed = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+             fm_tls_subject_rdns(crt, rdns, avas, strings);
+    gnutls_x509_crt_deinit(crt);
+    if (!parsed)
+        return FALSE;
+    for (guint i = 0; i < creds->allowed_dns->len; i++) {
+        if (fm_dn_pattern_match(g_ptr_array_index(creds->allowed_dns, i),
+                                (const FmDnRdn *)rdns->data, rdns->len))
             return TRUE;
     }
     return FALSE;
@@ -597,7 +693,7 @@ fm_tls_verify_peer(gnutls_session_t session)
         fm_tls_set_status_error(tls, status, dn);
         return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
     }
-    if (tls->creds->role == FM_TLS_SERVER && !fm_tls_dn_allowed(tls->creds, dn)) {
+    if (tls->creds->role == FM_TLS_SERVER && !fm_tls_dn_allowed(tls->creds, session)) {
         g_set_error(&tls->verify_error, FM_ERROR, FM_ERROR_VERIFY,
                     _("TLS: the certificate of %s (%s) is not in the list of allowed distinguished names"),
                     fm_channel_get_address(tls->channel), dn);
@@ -832,10 +928,12 @@ fm_tls_creds_new(FmTlsRole role G_GNUC_UNUSED, const char *dir G_GNUC_UNUSED,
 }
 
 /* Does nothing: there are no credentials. */
-void
+gboolean
 fm_tls_creds_set_allowed_dns(FmTlsCreds *creds G_GNUC_UNUSED,
-                             const char *const *patterns G_GNUC_UNUSED)
+                             const char *const *patterns G_GNUC_UNUSED,
+                             GError **error G_GNUC_UNUSED)
 {
+    return TRUE;
 }
 
 /* Does nothing: there are no credentials. */

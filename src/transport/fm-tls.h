@@ -16,9 +16,10 @@
  * that the server's certificate names the host it connected to (DNS name or IP
  * address in the subjectAltName, or the CN); the server requires a client
  * certificate and, when an allow-list was set, a distinguished name matching one of
- * its glob patterns (as libvirt's tls_allowed_dn_list), the DN written as RFC 4514
- * and gnutls_x509_crt_get_dn2() do, the certificate's last part first:
- * "CN=client1,O=Example,C=GB" matches "CN=*,O=Example,C=GB".  The receiver logs
+ * its patterns, written as RFC 4514 and gnutls_x509_crt_get_dn2() write a DN, the
+ * certificate's last part first, and compared on the parsed DN, RDN by RDN
+ * (fm-dn.h): "CN=client1,O=Example,C=GB" matches "CN=*,O=Example,C=GB", and a CN
+ * "evil,CN=admin" does not match "*,CN=admin".  The receiver logs
  * each client's DN, ready to be copied into the list.
  * After the server accepted the client, it sends one acceptance byte that the
  * client waits for: in TLS 1.3 the client's handshake ends before the server has
@@ -65,10 +66,14 @@ gboolean fm_tls_available(void);
  * or NULL with @error naming the file that is missing or invalid. */
 FmTlsCreds *fm_tls_creds_new(FmTlsRole role, const char *dir, GError **error);
 
-/* Server only: accept only client certificates whose DN matches one of the glob
- * @patterns (NULL-terminated, copied; '*' and '?' as in g_pattern_match_simple).
- * NULL or empty: any certificate the CA signed (the default). */
-void fm_tls_creds_set_allowed_dns(FmTlsCreds *creds, const char *const *patterns);
+/* Server only: accept only client certificates whose DN matches one of the
+ * @patterns (NULL-terminated), compared RDN by RDN on the parsed DN (fm-dn.h: a
+ * glob never reaches across an RDN, whatever the values hold).  NULL or empty: any
+ * certificate the CA signed (the default).  Returns FALSE with @error
+ * (FM_ERROR_INVALID_ARG) for a pattern that does not parse; the list is then
+ * unchanged. */
+gboolean fm_tls_creds_set_allowed_dns(FmTlsCreds *creds, const char *const *patterns,
+                                      GError **error);
 
 /* Sets the handshake's bound (seconds > 0; default FM_TLS_HANDSHAKE_TIMEOUT for a
  * server, the channel's timeout for a client). */

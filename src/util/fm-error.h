@@ -24,6 +24,10 @@ typedef enum {
     FM_ERROR_CANCELLED,     /* the job was cancelled */
     FM_ERROR_VERIFY,        /* destination memory does not match the source */
     FM_ERROR_LIMIT,         /* a configured limit was exceeded */
+    FM_ERROR_IN_DOUBT,      /* after the source committed to a handover, the peer's
+                             * answer never came: the outcome is unknown, the source
+                             * copy stays paused (docs/stream-format.md §5) */
+    FM_ERROR_BUSY,          /* the guest is already being watched or migrated */
 } FmErrorCode;
 
 GQuark fm_error_quark(void);

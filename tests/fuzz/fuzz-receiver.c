@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_autoptr(FmChannel) channel = NULL;
     g_autoptr(FmGuest) guest = NULL;
     g_autoptr(GError) error = NULL;
-    FmReceiverOptions opts = { FM_FUZZ_MAX_MEMORY, FALSE, TRUE, FALSE };
+    FmReceiverOptions opts = { FM_FUZZ_MAX_MEMORY, FALSE, TRUE, FALSE, NULL, NULL, NULL };
     FmReceiverStats stats;
 
     fm_fuzz_init();

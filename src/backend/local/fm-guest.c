@@ -232,6 +232,9 @@ fm_guest_header_check(const FmGuestHeader *header, guint64 region_len, GError **
     if (header->throttle > 100)
         return fm_guest_bad_header(error, _("throttle %u is more than 100 %%"),
                                    header->throttle);
+    if (header->handover != 0 && header->handover != FM_GUEST_HANDED_OVER)
+        return fm_guest_bad_header(error, _("handover mark 0x%016llx is neither 0 nor the mark"),
+                                   (unsigned long long) header->handover);
     if (!fm_guest_all_zero(header->reserved, sizeof(header->reserved)))
         return fm_guest_bad_header(error, "%s", _("reserved fields are not zero"));
 
@@ -426,6 +429,10 @@ fm_guest_mutator_main(gpointer data)
         dt = MIN(now - last, max_step);
         last = now;
         if (dt <= 0)
+            continue;
+        /* Handed over: another copy may run; this one must not change, even if
+         * someone continues the stopped process. */
+        if (__atomic_load_n(&guest->header->handover, __ATOMIC_ACQUIRE) != 0)
             continue;
 
         /* The source writes the throttle from outside: never trust it blindly. */

@@ -57,6 +57,9 @@ G_BEGIN_DECLS
 #define FM_GUEST_DEFAULT_THREADS 2
 /* Longest workload step, seconds: what a stop of the guest can cost it at most. */
 #define FM_GUEST_MAX_STEP 0.010
+/* FmGuestHeader.handover of a copy handed over: the ASCII "HANDOVER" read as a
+ * little-endian u64. */
+#define FM_GUEST_HANDED_OVER G_GUINT64_CONSTANT(0x5245564f444e4148)
 /* Word w of page p holds FM_GUEST_FILL | p << 16 | w until it is first written. */
 #define FM_GUEST_FILL G_GUINT64_CONSTANT(0xf9a6000000000000)
 
@@ -93,7 +96,12 @@ typedef struct {
     guint32 n_threads;      /* mutator threads, 1 .. FM_GUEST_MAX_THREADS */
     guint32 throttle;       /* percent of work withheld, 0 .. 100; the migration
                              * source writes it (process_vm_writev), auto-converge */
-    guint64 reserved[4];    /* 0 */
+    guint64 handover;       /* 0, or FM_GUEST_HANDED_OVER: a migration source
+                             * committed to hand this copy over (docs/stream-format.md
+                             * §5); the mutators make no step while it is set, even
+                             * if the process is continued.  Only the source writes
+                             * it (process_vm_writev), and `fragmig resume --force` */
+    guint64 reserved[3];    /* 0 */
     guint64 trace_page;     /* trace: first page of the trace's encoding, which runs
                              * to the end of the region; 0 for other workloads */
     guint64 trace_bytes;    /* trace: length of the encoding; 0 for other workloads */

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -66,6 +69,7 @@ typedef struct {
     guint64 base_writes;
     double base_nominal;
     double slowdown;            /* last value computed */
+    int lock_fd;                /* the guest's lock (fm_local_lock()), or -1 */
     struct iovec *riov;         /* FM_LOCAL_IOV remote segments for read_pages */
     guint8 *chunk;              /* FM_LOCAL_CHUNK bytes for the digest, on demand */
     FmLocalVerify verify;
@@ -538,6 +542,23 @@ fm_local_set_throttle(FmBackend *backend, guint percent, GError **error)
     return fm_local_transfer(self, (guint8 *) &value, &remote, 1, TRUE, error);
 }
 
+/* Marks the guest handed over or not; see fm-local.h. */
+gboolean
+fm_local_backend_set_handover(FmBackend *backend, gboolean handed_over, GError **error)
+{
+    FmLocalBackend *self = (FmLocalBackend *) backend;
+    guint64 value = handed_over ? FM_GUEST_HANDED_OVER : 0;
+    struct iovec remote = {
+        .iov_base = (void *) (guintptr) (self->start + offsetof(FmGuestHeader, handover)),
+        .iov_len = sizeof(value),
+    };
+
+    g_return_val_if_fail(backend != NULL, FALSE);
+    if (!fm_local_check_alive(self, error))
+        return FALSE;
+    return fm_local_transfer(self, (guint8 *) &value, &remote, 1, TRUE, error);
+}
+
 /* Returns 1 - (writes made) / (writes due unthrottled) since log_dirty_enable. */
 static double
 fm_local_guest_slowdown(FmBackend *backend)
@@ -576,6 +597,8 @@ fm_local_free(FmBackend *backend)
     fm_pagemap_free(self->pagemap);
     if (self->pidfd >= 0)
         close(self->pidfd);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd);
     g_free(self->riov);
     g_free(self->chunk);
     g_free(self->hashes);
@@ -672,9 +695,84 @@ fm_local_find_region(FmLocalBackend *self, FmGuestHeader *header, guint64 *map_l
     return FALSE;
 }
 
-/* Attaches to the guest of process @pid; see fm-local.h. */
-FmBackend *
-fm_local_backend_new(pid_t pid, GError **error)
+/* Returns the start time of process @pid (field 22 of /proc/PID/stat, clock ticks
+ * since boot), which tells it from a later process with the same pid; 0 if unknown. */
+static guint64
+fm_local_start_time(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int) pid);
+    g_autofree char *stat = NULL;
+    const char *p;
+    guint64 start = 0;
+
+    if (!g_file_get_contents(path, &stat, NULL, NULL) || (p = strrchr(stat, ')')) == NULL)
+        return 0;
+    /* after ")" come the fields from 3 (state) on, each after a space: the 20th
+     * space from there is the one before field 22 */
+    for (int field = 3; field <= 22 && p != NULL; field++)
+        p = strchr(p + 1, ' ');
+    if (p != NULL)
+        start = g_ascii_strtoull(p + 1, NULL, 10);
+    return start;
+}
+
+/* Takes the lock that lets one fragmig at a time migrate, record or advise the guest
+ * of process @pid: flock() on a file named after the pid and its start time, in
+ * /run/lock (else the user's runtime directory); the holder writes its pid in it.
+ * Returns the locked descriptor (closing it releases the lock, also when the
+ * process dies), or -1 with @error (FM_ERROR_BUSY when another holds it). */
+static int
+fm_local_lock(pid_t pid, GError **error)
+{
+    const char *dir = access("/run/lock", W_OK) == 0 ? "/run/lock" : g_get_user_runtime_dir();
+    g_autofree char *path = g_strdup_printf("%s/fragmig-guest-%d-%" G_GUINT64_FORMAT ".lock",
+                                            dir, (int) pid, fm_local_start_time(pid));
+    char holder[32] = "";
+    struct stat st;
+    int fd, err;
+
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        err = fd < 0 ? errno : EINVAL;
+        if (fd >= 0)
+            close(fd);
+        g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot lock the guest of process %d (%s): %s"),
+                    (int) pid, path, g_strerror(err));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        ssize_t n;
+
+        err = errno;
+        n = pread(fd, holder, sizeof(holder) - 1, 0);
+        holder[MAX(n, 0)] = '\0';
+        g_strchomp(holder);
+        close(fd);
+        if (err == EWOULDBLOCK)
+            g_set_error(error, FM_ERROR, FM_ERROR_BUSY,
+                        _("the guest of process %d is already being migrated, recorded or advised (by process %s): one at a time"),
+                        (int) pid, holder[0] ? holder : "?");
+        else
+            g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot lock the guest of process %d (%s): %s"),
+                        (int) pid, path, g_strerror(err));
+        return -1;
+    }
+    g_snprintf(holder, sizeof(holder), "%d\n", (int) getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, holder, strlen(holder), 0) < 0)
+        g_debug("cannot write our pid into %s: %s", path, g_strerror(errno));
+    return fd;
+}
+
+/* How fm_local_backend_attach() treats the guest. */
+enum {
+    FM_LOCAL_ACCEPT_HANDED_OVER = 1 << 0,   /* a copy marked handed over is fine */
+    FM_LOCAL_NO_LOCK            = 1 << 1,   /* read only: no lock (fm_local_lock()) */
+};
+
+/* Attaches to the guest of process @pid, as fm_local_backend_new() does, with the
+ * FM_LOCAL_* @flags. */
+static FmBackend *
+fm_local_backend_attach(pid_t pid, guint flags, GError **error)
 {
     gsize system_page = (gsize) sysconf(_SC_PAGESIZE);
     g_autoptr(FmBackend) backend = NULL;
@@ -693,6 +791,7 @@ fm_local_backend_new(pid_t pid, GError **error)
     self->parent.ops = &fm_local_ops_scan;
     backend = &self->parent;
     self->pid = pid;
+    self->lock_fd = -1;
     self->page_size = system_page;
     self->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
     if (self->pidfd < 0 && errno == ESRCH) {
@@ -718,6 +817,17 @@ fm_local_backend_new(pid_t pid, GError **error)
                     local->message);
         return NULL;
     }
+    if (header.handover != 0 && !(flags & FM_LOCAL_ACCEPT_HANDED_OVER)) {
+        g_set_error(error, FM_ERROR, FM_ERROR_BUSY,
+                    _("process %d: this copy of the guest was handed over by an earlier migration and may run elsewhere; if it runs nowhere else, resume it with 'fragmig resume --force --pid %d'"),
+                    (int) pid, (int) pid);
+        return NULL;
+    }
+    if (!(flags & FM_LOCAL_NO_LOCK)) {
+        self->lock_fd = fm_local_lock(pid, error);
+        if (self->lock_fd < 0)
+            return NULL;
+    }
     self->page_count = header.page_count;
 
     self->pagemap = fm_pagemap_open(pid, self->start, self->page_count * system_page,
@@ -727,6 +837,44 @@ fm_local_backend_new(pid_t pid, GError **error)
     if (fm_pagemap_mode(self->pagemap) == FM_PAGEMAP_MODE_SOFT_DIRTY)
         self->parent.ops = &fm_local_ops_soft_dirty;
     return g_steal_pointer(&backend);
+}
+
+/* Attaches to the guest of process @pid; see fm-local.h. */
+FmBackend *
+fm_local_backend_new(pid_t pid, GError **error)
+{
+    return fm_local_backend_attach(pid, 0, error);
+}
+
+/* Attaches to the guest of process @pid to read it only; see fm-local.h. */
+FmBackend *
+fm_local_backend_new_observer(pid_t pid, GError **error)
+{
+    return fm_local_backend_attach(pid, FM_LOCAL_ACCEPT_HANDED_OVER | FM_LOCAL_NO_LOCK, error);
+}
+
+/* Continues the guest of process @pid; see fm-local.h. */
+gboolean
+fm_local_guest_resume(pid_t pid, gboolean force, gboolean *was_handed_over, GError **error)
+{
+    g_autoptr(FmBackend) backend = fm_local_backend_attach(pid, FM_LOCAL_ACCEPT_HANDED_OVER,
+                                                           error);
+    FmLocalBackend *self = (FmLocalBackend *) backend;
+    FmGuestHeader header;
+
+    *was_handed_over = FALSE;
+    if (backend == NULL || !fm_local_read(self, self->start, &header, sizeof(header), error))
+        return FALSE;
+    *was_handed_over = header.handover != 0;
+    if (header.handover != 0 && !force) {
+        g_set_error(error, FM_ERROR, FM_ERROR_BUSY,
+                    _("process %d: this copy of the guest was handed over by a migration and may run elsewhere; resume it only if it runs nowhere else, with --force"),
+                    (int) pid);
+        return FALSE;
+    }
+    if (header.handover != 0 && !fm_local_backend_set_handover(backend, FALSE, error))
+        return FALSE;
+    return fm_local_signal(self, SIGCONT, error);
 }
 
 /* ---- extras ---- */
@@ -817,6 +965,9 @@ fm_local_backend_digest(FmBackend *backend, guint8 out[FM_DIGEST_SIZE], GError *
 
         if (!fm_local_read(self, self->start + off, self->chunk, n, error))
             return FALSE;
+        /* the handover mark is written after the digest went out: it is not content */
+        if (off == 0 && n >= sizeof(FmGuestHeader))
+            memset(self->chunk + offsetof(FmGuestHeader, handover), 0, sizeof(guint64));
         fm_digest_update(&digest, self->chunk, n);
     }
     fm_digest_final(&digest, out);

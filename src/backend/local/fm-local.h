@@ -53,8 +53,15 @@ G_BEGIN_DECLS
  * FM_ERROR_INVALID_ARG when there is no process @pid or it has no fragmig guest
  * memory ("process N has no fragmig guest memory"), FM_ERROR_PROTOCOL when its guest
  * header is invalid, FM_ERROR_UNSUPPORTED when its writes cannot be tracked,
- * FM_ERROR_IO when its memory cannot be read (permissions). */
+ * FM_ERROR_IO when its memory cannot be read (permissions), FM_ERROR_BUSY when the
+ * copy was handed over by a migration (FmGuestHeader.handover) or another fragmig
+ * holds the guest: one migration, record or advise at a time, through a lock file
+ * (/run/lock/fragmig-guest-PID-START.lock, else in the user's runtime directory)
+ * held until the backend is freed or the process ends. */
 FmBackend *fm_local_backend_new(pid_t pid, GError **error);
+/* The same for a caller that only reads the guest (inspect): a copy marked handed
+ * over is accepted and the lock is not taken. */
+FmBackend *fm_local_backend_new_observer(pid_t pid, GError **error);
 
 /* The functions below take a backend made by fm_local_backend_new() (programmer
  * error otherwise). */
@@ -96,9 +103,23 @@ gboolean fm_local_backend_page_digest(FmBackend *backend, guint8 out[FM_DIGEST_S
                                       GError **error);
 
 /* Computes the XXH3-128 digest of the guest's whole memory into @out, reading it in
- * large chunks (consistent only while the guest is paused).  Returns TRUE, or FALSE
+ * large chunks (consistent only while the guest is paused), the handover mark taken
+ * as 0: a copy handed over has the digest it had when it was sent.  Returns TRUE, or FALSE
  * with @error set. */
 gboolean fm_local_backend_digest(FmBackend *backend, guint8 out[FM_DIGEST_SIZE],
                                  GError **error);
+
+/* Writes the guest's handover mark (FmGuestHeader.handover): @handed_over TRUE when
+ * the source commits to a handover, FALSE to release it.  Returns TRUE, or FALSE with
+ * @error set (the mark is then unchanged: one 8-byte write). */
+gboolean fm_local_backend_set_handover(FmBackend *backend, gboolean handed_over,
+                                       GError **error);
+
+/* Continues the guest of process @pid, stopped by a migration that ended (SIGCONT).
+ * A copy marked handed over is only continued with @force, which clears the mark
+ * first; *@was_handed_over says whether it was marked.  Returns TRUE, or FALSE with
+ * @error set (FM_ERROR_BUSY: marked and no @force). */
+gboolean fm_local_guest_resume(pid_t pid, gboolean force, gboolean *was_handed_over,
+                               GError **error);
 
 G_END_DECLS
