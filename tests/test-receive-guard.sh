@@ -95,7 +95,11 @@ if start_receiver --parallel 1 --setup-timeout $LONG; then
 else
     notok "--parallel 1: start"
 fi
-stop "$receiver" "$guest"
+# SIGTERM: a --parallel receiver ends the children that run its guests (SIGKILL
+# would leave them running)
+kill -TERM "$receiver" 2>/dev/null
+wait "$receiver" 2>/dev/null
+stop "$guest"
 
 # ---- --parallel: the migrations' memory is counted together ----
 # two guests of 16 MiB, a limit of 24 MiB: while the first is held mid-way (its
