@@ -1,6 +1,8 @@
 # guest-lib.sh: what the end-to-end tests of live guests share (test-migrate.sh,
-# test-tls.sh, test-faults.sh, test-load.sh); sourced, not run.  The test sets $tmp (a
-# scratch directory), $pids (processes to kill at exit), n=0 and fails=0 first.
+# test-tls.sh, test-faults.sh, test-load.sh, test-handover*.sh, test-receive-guard.sh);
+# sourced, not run.
+#   guest_test_begin NAME      $tmp (a scratch directory), $pids (processes killed at
+#                              exit, when $tmp goes too), the TAP counters n and fails
 #   ok DESC / notok DESC (shows $tmp/*.out and *.err) / check DESC SHELL-CONDITION
 #   writes PID                 the guest's work counter, read from its memory
 #   running PID                the process exists and is not stopped
@@ -16,6 +18,21 @@
 # Every wait returns as soon as what it waits for happens: its limit is only a guard
 # against hangs, long enough for a loaded host, never a measure of speed.
 # SPDX-License-Identifier: LGPL-2.1-or-later
+
+guest_test_begin() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test-$1.XXXXXX")
+    pids=""
+    n=0
+    fails=0
+    trap guest_test_end EXIT
+}
+
+# (the EXIT trap of guest_test_begin)
+guest_test_end() {
+    for p in $pids; do kill -9 "$p" 2>/dev/null; done
+    for p in $pids; do wait "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
 
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() {

@@ -25,20 +25,12 @@ set -u
 builddir=${FM_TEST_BUILDDIR:-$(dirname "$FRAGMIG")}
 proxy_bin=$builddir/tests/fault-proxy
 shim=$builddir/tests/fault-shim.so
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test-faults.XXXXXX")
-pids=""
-n=0
-fails=0
+. "$(dirname "$0")/guest-lib.sh"
+guest_test_begin faults
+
 T=${FM_TEST_TIMEOUT:-2}   # the source's --timeout in the stall cases, seconds
 LONG=${FM_TEST_LONG_TIMEOUT:-120}   # every other --timeout: only a guard against hangs
 
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-. "$(dirname "$0")/guest-lib.sh"
 GUEST_ARGS="--memory 16M --workload idle"
 RECV_TIMEOUT=$LONG
 MIG_TIMEOUT=$LONG

@@ -13,18 +13,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -u
 : "${FRAGMIG:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test-handover-random.XXXXXX")
-pids=""
-n=0
-fails=0
-
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/guest-lib.sh"
+guest_test_begin handover-random
 LONG=600
 # a receiver whose source died before it connected waits this long: a guard, and
 # the one wait of a trial that may run to its end

@@ -16,18 +16,8 @@ set -u
 guests_n=${LOAD_GUESTS:-8}
 memory=${LOAD_MEMORY:-16M}
 use_tls=${LOAD_TLS:-0}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test-load.XXXXXX")
-pids=""
-n=0
-fails=0
-
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/guest-lib.sh"
+guest_test_begin load
 
 now() { date +%s.%N; }
 

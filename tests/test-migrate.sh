@@ -6,16 +6,8 @@
 # make check) and socat.
 set -u
 : "${FRAGMIG:?}" "${FM_TEST_DATA:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test-migrate.XXXXXX")
-pids=""
-n=0
-fails=0
-
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
+. "$(dirname "$0")/guest-lib.sh"
+guest_test_begin migrate
 
 # stop PID...: ends the given background processes and reaps them (never a bare
 # `wait`: it would also wait for a proxy that never got its connection)
@@ -23,8 +15,6 @@ stop() {
     kill "$@" 2>/dev/null
     for p in "$@"; do wait "$p" 2>/dev/null; done
 }
-trap cleanup EXIT
-. "$(dirname "$0")/guest-lib.sh"
 RECV_TIMEOUT=120   # a guard against hangs: the receivers wait for slow sources
 
 # ---- striking a migration mid-way, deterministically ----

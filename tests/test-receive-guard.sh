@@ -7,18 +7,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 set -u
 : "${FRAGMIG:?}" "${FM_TEST_DATA:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test-receive-guard.XXXXXX")
-pids=""
-n=0
-fails=0
-
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/guest-lib.sh"
+guest_test_begin receive-guard
 proxy_bin=$(dirname "$FRAGMIG")/tests/fault-proxy
 LONG=600
 RECV_TIMEOUT=$LONG

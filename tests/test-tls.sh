@@ -12,18 +12,8 @@ if ! command -v certtool >/dev/null 2>&1; then
     echo "1..0 # SKIP certtool (gnutls-bin) is not installed"
     exit 0
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fragmig-test-tls.XXXXXX")
-pids=""
-n=0
-fails=0
-
-cleanup() {
-    for p in $pids; do kill -9 "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/guest-lib.sh"
+guest_test_begin tls
 GUEST_ARGS="--memory 16M --workload web --rate 10%"
 # Every --timeout is a guard against hangs, never reached on a working build however
 # loaded the host, except the one a case tests (the silent client's handshake bound).
