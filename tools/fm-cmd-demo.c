@@ -265,9 +265,10 @@ fm_demo_plot_runs(GPtrArray *runs, const char *dir, const char *label, GError **
 int
 fm_cmd_demo(int argc, char **argv)
 {
-    g_autofree char *memory = g_strdup("1G");
-    g_autofree char *workload = g_strdup("db");
-    g_autofree char *bandwidth_arg = g_strdup("1Gbit");
+    /* defaults set after parsing: GOption replaces a string without freeing it */
+    g_autofree char *memory = NULL;
+    g_autofree char *workload = NULL;
+    g_autofree char *bandwidth_arg = NULL;
     g_autofree char *policy_arg = NULL;
     g_autofree char *downtime_arg = NULL;
     g_autofree char *plot_dir = NULL;
@@ -309,6 +310,12 @@ fm_cmd_demo(int argc, char **argv)
         return FM_EXIT_USAGE;
     if (argc > 1)
         return fm_cmd_fail_unexpected(argv[1]);
+    if (memory == NULL)
+        memory = g_strdup("1G");
+    if (workload == NULL)
+        workload = g_strdup("db");
+    if (bandwidth_arg == NULL)
+        bandwidth_arg = g_strdup("1Gbit");
     for (guint i = 0; i < G_N_ELEMENTS(fm_demo_workloads); i++) {
         if (g_str_equal(workload, fm_demo_workloads[i].name))
             wargs = fm_demo_workloads[i].args;

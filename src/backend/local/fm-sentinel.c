@@ -151,6 +151,8 @@ FmSentinel *
 fm_sentinel_new(pid_t pid, guint64 header_addr, GError **error)
 {
     FmSentinelPlan plan = { 0 };
+    /* on the stack: the forked sentinel only _exit()s, it never frees anything */
+    char resumed_msg[512], kept_msg[1024];
     FmSentinel *self;
     int fds[2];
     pid_t child;
@@ -165,10 +167,12 @@ fm_sentinel_new(pid_t pid, guint64 header_addr, GError **error)
     plan.guest_fd = (int) syscall(SYS_pidfd_open, pid, 0);
     plan.mark_addr = header_addr + offsetof(FmGuestHeader, handover);
     plan.pipe_fd = fds[0];
-    plan.resumed_msg = g_strdup_printf(_("fragmig: the migrating process ended before it committed to the handover: the guest (pid %d) runs here again\n"),
-                                       (int) pid);
-    plan.kept_msg = g_strdup_printf(_("fragmig: the migrating process ended after it committed to the handover: the destination may run the guest; its copy here (pid %d) stays paused. If the guest runs nowhere else, resume it with 'fragmig resume --force --pid %d'\n"),
-                                    (int) pid, (int) pid);
+    g_snprintf(resumed_msg, sizeof(resumed_msg), _("fragmig: the migrating process ended before it committed to the handover: the guest (pid %d) runs here again\n"),
+               (int) pid);
+    g_snprintf(kept_msg, sizeof(kept_msg), _("fragmig: the migrating process ended after it committed to the handover: the destination may run the guest; its copy here (pid %d) stays paused. If the guest runs nowhere else, resume it with 'fragmig resume --force --pid %d'\n"),
+               (int) pid, (int) pid);
+    plan.resumed_msg = resumed_msg;
+    plan.kept_msg = kept_msg;
     child = fork();
     err = errno;
     if (child == 0)
@@ -176,8 +180,6 @@ fm_sentinel_new(pid_t pid, guint64 header_addr, GError **error)
     close(fds[0]);
     if (plan.guest_fd >= 0)
         close(plan.guest_fd);
-    g_free(plan.resumed_msg);
-    g_free(plan.kept_msg);
     if (child < 0) {
         close(fds[1]);
         g_set_error(error, FM_ERROR, FM_ERROR_IO, _("cannot start the guest's sentinel: %s"),
